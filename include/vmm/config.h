@@ -1,0 +1,47 @@
+/*
+ * What a VMM build knows about its VM: generated at build time (tools/vmm-config.py) from the
+ * board's device tree, the Microkit system file and the guest images. src/ has no per-board values.
+ */
+#ifndef VMM_CONFIG_H
+#define VMM_CONFIG_H
+
+#include <stdint.h>
+
+enum boot_protocol {
+    BOOT_LINUX, /* arm64 Image: header checked, loaded at RAM base + text_offset */
+    BOOT_RAW,   /* raw binary loaded at kernel_addr, entered at entry */
+};
+
+/* A hardware interrupt delivered to the VMM on a Microkit channel and passed to the guest. */
+struct vmm_irq_passthrough {
+    unsigned channel;
+    unsigned irq; /* INTID, the same in the guest */
+};
+
+struct vmm_config {
+    const char *vm_name;
+    unsigned num_vcpus;
+
+    uint64_t ram_base; /* guest physical */
+    uint64_t ram_size;
+
+    unsigned gic_version;
+    uint64_t gicd_base; /* guest physical address of the emulated distributor */
+    unsigned gic_num_irqs;
+    unsigned gic_num_lrs;
+    unsigned vtimer_irq; /* PPI the kernel reports as a virtual PPI event */
+
+    const struct vmm_irq_passthrough *irqs;
+    unsigned num_irqs;
+
+    enum boot_protocol protocol;
+    const uint8_t *kernel, *kernel_end;
+    uint64_t kernel_addr; /* BOOT_RAW only; Linux goes to RAM base + text_offset */
+    uint64_t entry;       /* BOOT_RAW only */
+    const uint8_t *dtb, *dtb_end;
+    uint64_t dtb_addr;
+    const uint8_t *initrd, *initrd_end; /* may be empty */
+    uint64_t initrd_addr;
+};
+
+#endif

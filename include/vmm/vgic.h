@@ -1,0 +1,100 @@
+/*
+ * Virtual GIC: one interrupt state model, a GICv2 distributor on top of it, and delivery through
+ * the hardware list registers (via hyp_inject_irq).
+ *
+ * State is kept as 32-bit bitmaps per group of 32 interrupts, so the distributor's set/clear
+ * registers are single bit operations and finding the next interrupt to deliver is a scan of words.
+ * SGIs and PPIs (0..31) are banked per vCPU; SPIs are shared. Sizes come from configuration
+ * (number of interrupts, vCPUs, list registers) up to the architectural maxima below.
+ */
+#ifndef VMM_VGIC_H
+#define VMM_VGIC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define VGIC_MAX_VCPUS 8
+#define VGIC_MAX_IRQS 1020 /* INTIDs 0..1019 */
+#define VGIC_MAX_WORDS 32  /* 32 interrupts per word */
+#define VGIC_MAX_LRS 16
+#define VGIC_NUM_PRIVATE 32
+#define VGIC_NUM_SGIS 16
+
+/* Called when the guest EOIs an interrupt that has an owner (passthrough IRQ, virtual PPI). */
+typedef void (*vgic_ack_fn)(unsigned vcpu, unsigned irq, void *cookie);
+
+struct vgic_bank {
+    uint32_t enabled;
+    uint32_t pending; /* latched pending (edge events, ISPENDR writes) */
+    uint32_t line;    /* input line level, meaningful for level-sensitive interrupts */
+    uint32_t active;  /* active state set by the guest through ISACTIVER */
+    uint32_t in_lr;   /* currently held by a list register (pending or active in the vCPU interface) */
+    uint32_t edge;    /* ICFGR: 1 = edge-triggered, 0 = level-sensitive */
+    uint32_t group;   /* IGROUPR */
+    uint8_t priority[32];
+};
+
+struct vgic_owner {
+    vgic_ack_fn ack;
+    void *cookie;
+};
+
+struct vgic_lr_slot {
+    bool used;
+    uint16_t irq;
+};
+
+struct vgic_vcpu {
+    struct vgic_bank priv;                       /* SGIs and PPIs */
+    struct vgic_owner priv_owner[VGIC_NUM_PRIVATE];
+    uint8_t sgi_sources[VGIC_NUM_SGIS];          /* per SGI: bitmap of requesting vCPUs */
+    struct vgic_lr_slot lr[VGIC_MAX_LRS];
+    uint32_t injected;                           /* statistics */
+};
+
+struct vgic {
+    unsigned version;   /* 2 or 3 */
+    unsigned num_irqs;  /* multiple of 32, at most VGIC_MAX_IRQS rounded up */
+    unsigned num_vcpus;
+    unsigned num_lrs;
+    uint32_t ctlr;      /* GICD_CTLR: bit n enables group n */
+    struct vgic_vcpu vcpu[VGIC_MAX_VCPUS];
+    struct vgic_bank spi[VGIC_MAX_WORDS]; /* index 0 unused (private interrupts are banked) */
+    uint8_t targets[VGIC_MAX_WORDS * 32];     /* GICv2 ITARGETSR byte per SPI */
+    uint8_t spi_lr_vcpu[VGIC_MAX_WORDS * 32]; /* which vCPU's list register holds an SPI */
+    struct vgic_owner spi_owner[VGIC_MAX_WORDS * 32];
+};
+
+/* Set up the model; false (with a log line) if the configuration is out of range. */
+bool vgic_init(struct vgic *gic, unsigned version, unsigned num_irqs, unsigned num_vcpus,
+               unsigned num_lrs);
+
+/* Give an interrupt an owner to notify on EOI (replaces any previous owner). */
+bool vgic_set_owner(struct vgic *gic, unsigned vcpu, unsigned irq, vgic_ack_fn ack, void *cookie);
+
+/* Device side: raise/lower an input. Edge interrupts latch on assert; level ones follow the line.
+ * Delivery happens at once when the interrupt can be delivered. */
+bool vgic_assert(struct vgic *gic, unsigned vcpu, unsigned irq);
+bool vgic_deassert(struct vgic *gic, unsigned vcpu, unsigned irq);
+
+/* The guest EOI'd list register `lr` (seL4 VGIC maintenance); lr < 0 means no specific register. */
+void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr);
+
+/* Move deliverable interrupts into free list registers of `vcpu`. */
+void vgic_deliver(struct vgic *gic, unsigned vcpu);
+
+/* True if `vcpu` has an interrupt pending that it could take (for waking it up). */
+bool vgic_vcpu_has_pending(const struct vgic *gic, unsigned vcpu);
+
+/* Send SGI `sgi` from `src` to every vCPU in `targets` (bitmap). */
+void vgic_send_sgi(struct vgic *gic, unsigned src, unsigned sgi, uint32_t targets);
+
+/* GICv2 distributor access: `offset` from the distributor base, `width` 1/2/4/8 bytes.
+ * Reads return the value; reserved and unsupported accesses read as zero and ignore writes. */
+uint64_t vgic_v2_dist_read(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width);
+void vgic_v2_dist_write(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width,
+                        uint64_t value);
+
+#define GICV2_DIST_SIZE 0x1000u
+
+#endif

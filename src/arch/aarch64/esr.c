@@ -1,0 +1,84 @@
+/* ESR_EL2 decoding: exception classes, data abort syndromes, fault status codes. */
+#include <vmm/esr.h>
+
+const char *esr_class_name(unsigned ec)
+{
+    switch (ec) {
+    case ESR_EC_UNKNOWN: return "unknown reason";
+    case ESR_EC_WFX: return "WFI/WFE";
+    case ESR_EC_CP15_32: case ESR_EC_CP15_64: return "AArch32 CP15 access";
+    case ESR_EC_CP14_MR: case ESR_EC_CP14_LS: case ESR_EC_CP14_64: return "AArch32 CP14 access";
+    case ESR_EC_FP_ASIMD: return "FP/SIMD access";
+    case ESR_EC_CP10_ID: return "AArch32 CP10 ID access";
+    case ESR_EC_ILLEGAL: return "illegal execution state";
+    case ESR_EC_SVC32: case ESR_EC_SVC64: return "SVC";
+    case ESR_EC_HVC32: case ESR_EC_HVC64: return "HVC";
+    case ESR_EC_SMC32: case ESR_EC_SMC64: return "SMC";
+    case ESR_EC_SYSREG: return "MSR/MRS system register access";
+    case ESR_EC_IABT_LOW: return "instruction abort (lower EL)";
+    case ESR_EC_IABT_CUR: return "instruction abort (same EL)";
+    case ESR_EC_PC_ALIGN: return "PC alignment fault";
+    case ESR_EC_DABT_LOW: return "data abort (lower EL)";
+    case ESR_EC_DABT_CUR: return "data abort (same EL)";
+    case ESR_EC_SP_ALIGN: return "SP alignment fault";
+    case ESR_EC_SERROR: return "SError";
+    case ESR_EC_BRK64: return "BRK";
+    default: return "reserved/unhandled class";
+    }
+}
+
+void esr_decode_data_abort(uint64_t esr, struct data_abort *out)
+{
+    uint32_t iss = esr_iss(esr);
+    out->valid = (iss >> 24) & 1;
+    out->width = 1u << ((iss >> 22) & 3);
+    out->sign_extend = (iss >> 21) & 1;
+    out->rt = (iss >> 16) & 0x1f;
+    out->reg64 = (iss >> 15) & 1;
+    out->acq_rel = (iss >> 14) & 1;
+    out->cache_maint = (iss >> 8) & 1;
+    out->s1ptw = (iss >> 7) & 1;
+    out->write = (iss >> 6) & 1;
+    out->dfsc = iss & 0x3f;
+}
+
+const char *esr_fsc_name(unsigned fsc)
+{
+    switch (fsc & 0x3c) {
+    case 0x00: return "address size fault";
+    case 0x04: return "translation fault";
+    case 0x08: return "access flag fault";
+    case 0x0c: return "permission fault";
+    default: break;
+    }
+    switch (fsc) {
+    case 0x10: return "synchronous external abort";
+    case 0x18: return "synchronous parity/ECC error";
+    case 0x21: return "alignment fault";
+    case 0x30: return "TLB conflict abort";
+    default: return "other fault";
+    }
+}
+
+uint64_t data_abort_load_value(const struct data_abort *da, uint64_t raw)
+{
+    unsigned bits = da->width * 8;
+    uint64_t v = bits >= 64 ? raw : raw & ((UINT64_C(1) << bits) - 1);
+    if (da->sign_extend && bits < 64 && (v >> (bits - 1)) & 1)
+        v |= ~UINT64_C(0) << bits;
+    if (!da->reg64)
+        v &= 0xffffffffu;
+    return v;
+}
+
+void esr_decode_sysreg(uint64_t esr, struct sysreg_access *out)
+{
+    uint32_t iss = esr_iss(esr);
+    out->op0 = (iss >> 20) & 3;
+    out->op2 = (iss >> 17) & 7;
+    out->op1 = (iss >> 14) & 7;
+    out->crn = (iss >> 10) & 0xf;
+    out->rt = (iss >> 5) & 0x1f;
+    out->crm = (iss >> 1) & 0xf;
+    out->read = iss & 1;
+}

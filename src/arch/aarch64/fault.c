@@ -1,0 +1,218 @@
+/* Stage-2 faults (emulated MMIO, unmapped accesses), trapped instructions and guest HVCs. */
+#include <vmm/esr.h>
+#include <vmm/log.h>
+#include <vmm/psci.h>
+#include <vmm/util.h>
+#include <vmm/vm.h>
+
+#define AARCH64_INSN_SIZE 4u
+
+static const struct mmio_region *find_mmio(const struct vm *vm, uint64_t addr)
+{
+    for (unsigned i = 0; i < vm->num_mmio; i++) {
+        if (addr >= vm->mmio[i].base && addr - vm->mmio[i].base < vm->mmio[i].size)
+            return &vm->mmio[i];
+    }
+    return NULL;
+}
+
+static void report_abort(const struct vm_exit *exit, const struct data_abort *da,
+                         const char *what)
+{
+    unsigned ec = esr_class_of(exit->esr);
+    if (exit->instruction_fault) {
+        LOG_ERR("fault", "vCPU %u: instruction fetch from 0x%llx at pc 0x%llx: %s (ESR 0x%llx: "
+                "%s, %s)", exit->vcpu, (unsigned long long)exit->addr,
+                (unsigned long long)exit->pc, what, (unsigned long long)exit->esr,
+                esr_class_name(ec), esr_fsc_name(exit->esr & 0x3f));
+    } else if (da->valid) {
+        LOG_ERR("fault", "vCPU %u: %u-byte %s of 0x%llx (x%u) at pc 0x%llx: %s (ESR 0x%llx: %s, "
+                "%s)", exit->vcpu, da->width, da->write ? "write" : "read",
+                (unsigned long long)exit->addr, da->rt, (unsigned long long)exit->pc, what,
+                (unsigned long long)exit->esr, esr_class_name(ec), esr_fsc_name(da->dfsc));
+    } else {
+        LOG_ERR("fault", "vCPU %u: %s of 0x%llx at pc 0x%llx without a valid syndrome: %s (ESR "
+                "0x%llx: %s, %s)", exit->vcpu, da->write ? "write" : "read",
+                (unsigned long long)exit->addr, (unsigned long long)exit->pc, what,
+                (unsigned long long)exit->esr, esr_class_name(ec), esr_fsc_name(da->dfsc));
+    }
+}
+
+static uint64_t width_mask(unsigned width)
+{
+    return width >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (width * 8)) - 1;
+}
+
+void vm_handle_vm_fault(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
+{
+    struct data_abort da;
+    esr_decode_data_abort(exit->esr, &da);
+    const struct mmio_region *r = exit->instruction_fault ? NULL : find_mmio(vm, exit->addr);
+    if (!r) {
+        report_abort(exit, &da, "not RAM nor a device this VM has");
+        vm_stop(vm, "access to an address the VM does not have");
+        return;
+    }
+    if (!da.valid) {
+        report_abort(exit, &da, "instruction decoding is not supported yet");
+        vm_stop(vm, "undecodable access to an emulated device");
+        return;
+    }
+    struct vcpu_regs regs;
+    unsigned count = da.rt == 31 ? 3 : VCPU_REGS_UPTO_X(da.rt);
+    if (!hyp_vcpu_read_regs(exit->vcpu, &regs, count)) {
+        vm_stop(vm, "cannot read the vCPU registers");
+        return;
+    }
+    uint64_t value = 0;
+    if (da.write)
+        value = (da.rt == 31 ? 0 : regs.x[da.rt]) & width_mask(da.width);
+    if (r->handler(vm, exit->vcpu, exit->addr - r->base, da.width, da.write, &value) != MMIO_OK) {
+        report_abort(exit, &da, r->name);
+        vm_stop(vm, "device refused the access");
+        return;
+    }
+    if (!da.write && da.rt != 31)
+        regs.x[da.rt] = data_abort_load_value(&da, value & width_mask(da.width));
+    regs.pc = exit->pc + AARCH64_INSN_SIZE;
+    /* A write only moves the PC on; a load also writes the target register. */
+    if (!hyp_vcpu_write_regs(exit->vcpu, &regs, da.write ? 1 : count)) {
+        vm_stop(vm, "cannot write the vCPU registers");
+        return;
+    }
+    reply->resume = true;
+}
+
+/* Finish a PSCI call: returns true when the calling vCPU should run on. */
+static bool psci_finish(struct vm *vm, unsigned vcpu, enum psci_action action)
+{
+    switch (action) {
+    case PSCI_ACT_RETURN:
+        return true;
+    case PSCI_ACT_CPU_OFF:
+        LOG_INFO("psci", "vCPU %u: CPU_OFF", vcpu);
+        vm->power[vcpu] = VCPU_OFF;
+        hyp_vcpu_stop(vcpu);
+        return false;
+    case PSCI_ACT_SYSTEM_OFF:
+        for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
+            hyp_vcpu_stop(v);
+            vm->power[v] = VCPU_OFF;
+        }
+        vm->state = VM_POWERED_OFF;
+        LOG_INFO("psci", "guest powered off (PSCI SYSTEM_OFF from vCPU %u)", vcpu);
+        return false;
+    case PSCI_ACT_SYSTEM_RESET:
+        LOG_INFO("psci", "guest requested a reset (PSCI SYSTEM_RESET from vCPU %u): rebooting "
+                 "from pristine images", vcpu);
+        if (!vm_boot(vm))
+            vm_stop(vm, "reset failed");
+        return false;
+    }
+    return false;
+}
+
+static void handle_smc(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply,
+                       bool advance)
+{
+    struct vcpu_regs regs;
+    if (!hyp_vcpu_read_regs(exit->vcpu, &regs, VCPU_REGS_UPTO_X(3))) {
+        vm_stop(vm, "cannot read the vCPU registers");
+        return;
+    }
+    uint64_t args[4] = {regs.x[0], regs.x[1], regs.x[2], regs.x[3]};
+    enum psci_action action;
+    regs.x[0] = vm_psci_call(vm, exit->vcpu, args, &action);
+    if (!psci_finish(vm, exit->vcpu, action))
+        return;
+    if (advance)
+        regs.pc += AARCH64_INSN_SIZE;
+    if (!hyp_vcpu_write_regs(exit->vcpu, &regs, VCPU_REGS_UPTO_X(0))) {
+        vm_stop(vm, "cannot write the vCPU registers");
+        return;
+    }
+    reply->resume = true;
+}
+
+static void handle_sysreg(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
+{
+    struct sysreg_access sr;
+    struct vcpu_regs regs;
+    esr_decode_sysreg(exit->esr, &sr);
+    unsigned count = sr.rt == 31 ? 3 : VCPU_REGS_UPTO_X(sr.rt);
+    if (!hyp_vcpu_read_regs(exit->vcpu, &regs, count)) {
+        vm_stop(vm, "cannot read the vCPU registers");
+        return;
+    }
+    LOG_WARNING("fault", "vCPU %u: %s of system register S%u_%u_C%u_C%u_%u (x%u) at pc 0x%llx is "
+                "not emulated: %s", exit->vcpu, sr.read ? "MRS" : "MSR", sr.op0, sr.op1, sr.crn,
+                sr.crm, sr.op2, sr.rt, (unsigned long long)regs.pc,
+                sr.read ? "reads as zero" : "write ignored");
+    if (sr.read && sr.rt != 31)
+        regs.x[sr.rt] = 0;
+    regs.pc += AARCH64_INSN_SIZE;
+    if (!hyp_vcpu_write_regs(exit->vcpu, &regs, sr.read ? count : 1)) {
+        vm_stop(vm, "cannot write the vCPU registers");
+        return;
+    }
+    reply->resume = true;
+}
+
+static void advance_pc(struct vm *vm, unsigned vcpu, struct exit_reply *reply)
+{
+    struct vcpu_regs regs;
+    if (!hyp_vcpu_read_regs(vcpu, &regs, 1)) {
+        vm_stop(vm, "cannot read the vCPU registers");
+        return;
+    }
+    regs.pc += AARCH64_INSN_SIZE;
+    if (!hyp_vcpu_write_regs(vcpu, &regs, 1)) {
+        vm_stop(vm, "cannot write the vCPU registers");
+        return;
+    }
+    reply->resume = true;
+}
+
+void vm_handle_vcpu_fault(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
+{
+    unsigned ec = esr_class_of(exit->esr);
+    switch (ec) {
+    case ESR_EC_WFX:
+        advance_pc(vm, exit->vcpu, reply);
+        return;
+    case ESR_EC_SMC64:
+        handle_smc(vm, exit, reply, true);
+        return;
+    case ESR_EC_HVC64:
+        handle_smc(vm, exit, reply, false); /* the return address is already past the HVC */
+        return;
+    case ESR_EC_SYSREG:
+        handle_sysreg(vm, exit, reply);
+        return;
+    default:
+        LOG_ERR("fault", "vCPU %u: unhandled trap: ESR 0x%llx, class 0x%02x (%s), ISS 0x%x", exit->vcpu,
+                (unsigned long long)exit->esr, ec, esr_class_name(ec), esr_iss(exit->esr));
+        vm_stop(vm, "unhandled trap");
+        return;
+    }
+}
+
+void vm_handle_hvc(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
+{
+    uint64_t args[4] = {exit->x[0], exit->x[1], exit->x[2], exit->x[3]};
+    enum psci_action action;
+    uint64_t result = vm_psci_call(vm, exit->vcpu, args, &action);
+    if (!psci_finish(vm, exit->vcpu, action))
+        return;
+    /* The reply carries the registers back: no register invocation needed. */
+    reply->resume = true;
+    reply->set_hvc_regs = true;
+    for (unsigned i = 0; i < 8; i++)
+        reply->x[i] = exit->x[i];
+    reply->x[0] = result;
+    reply->pc = exit->pc + AARCH64_INSN_SIZE;
+    reply->sp = exit->sp;
+    /* The kernel's "LR" slot is the guest's ELR (next PC); the restart PC above wins anyway. */
+    reply->lr = reply->pc;
+    reply->spsr = exit->spsr;
+}

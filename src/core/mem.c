@@ -1,0 +1,54 @@
+/* memcpy/memset/memcmp for a VMM without libc. Word-sized copies keep image loading fast. */
+#include <vmm/util.h>
+
+void vmm_memcpy(void *dst, const void *src, size_t n)
+{
+    uint8_t *d = dst;
+    const uint8_t *s = src;
+    if ((((uintptr_t)d | (uintptr_t)s) & 7) == 0) {
+        while (n >= 32) {
+            uint64_t a = ((const uint64_t *)s)[0], b = ((const uint64_t *)s)[1];
+            uint64_t c = ((const uint64_t *)s)[2], e = ((const uint64_t *)s)[3];
+            ((uint64_t *)d)[0] = a;
+            ((uint64_t *)d)[1] = b;
+            ((uint64_t *)d)[2] = c;
+            ((uint64_t *)d)[3] = e;
+            d += 32;
+            s += 32;
+            n -= 32;
+        }
+        while (n >= 8) {
+            *(uint64_t *)d = *(const uint64_t *)s;
+            d += 8;
+            s += 8;
+            n -= 8;
+        }
+    }
+    while (n--)
+        *d++ = *s++;
+}
+
+void vmm_memset(void *dst, int c, size_t n)
+{
+    uint8_t *d = dst;
+    if (((uintptr_t)d & 7) == 0) {
+        uint64_t w = (uint8_t)c * UINT64_C(0x0101010101010101);
+        while (n >= 8) {
+            *(uint64_t *)d = w;
+            d += 8;
+            n -= 8;
+        }
+    }
+    while (n--)
+        *d++ = (uint8_t)c;
+}
+
+int vmm_memcmp(const void *a, const void *b, size_t n)
+{
+    const uint8_t *x = a, *y = b;
+    for (size_t i = 0; i < n; i++) {
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
+    }
+    return 0;
+}

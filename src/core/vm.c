@@ -1,0 +1,229 @@
+/* VM lifecycle (init, boot, reset, stop) and the exit dispatcher. */
+#include <vmm/log.h>
+#include <vmm/util.h>
+#include <vmm/vm.h>
+
+/* SCTLR_EL1 with the MMU and caches off and the ARMv8.0 RES1 bits set: what the boot protocol
+ * expects on entry, and what a reset must restore. */
+#define SCTLR_EL1_BOOT 0x30d00838u
+
+static enum mmio_result gicd_v2_access(struct vm *vm, unsigned vcpu, uint64_t offset,
+                                       unsigned width, bool write, uint64_t *value)
+{
+    if (write)
+        vgic_v2_dist_write(&vm->gic, vcpu, offset, width, *value);
+    else
+        *value = vgic_v2_dist_read(&vm->gic, vcpu, offset, width);
+    return MMIO_OK;
+}
+
+static const struct vmm_irq_passthrough *passthrough_of_irq(const struct vm *vm, unsigned irq)
+{
+    for (unsigned i = 0; i < vm->cfg->num_irqs; i++) {
+        if (vm->cfg->irqs[i].irq == irq)
+            return &vm->cfg->irqs[i];
+    }
+    return NULL;
+}
+
+/* The guest EOI'd a passthrough interrupt: the line is the device's again; unmask it in seL4. */
+static void ack_passthrough(unsigned vcpu, unsigned irq, void *cookie)
+{
+    struct vm *vm = cookie;
+    const struct vmm_irq_passthrough *p = passthrough_of_irq(vm, irq);
+    vgic_deassert(&vm->gic, vcpu, irq);
+    if (p)
+        hyp_irq_ack(p->channel);
+}
+
+/* The guest EOI'd the virtual timer: let seL4 report it again. */
+static void ack_vppi(unsigned vcpu, unsigned irq, void *cookie)
+{
+    struct vm *vm = cookie;
+    vgic_deassert(&vm->gic, vcpu, irq);
+    hyp_ack_vppi(vcpu, irq);
+}
+
+static bool setup_gic(struct vm *vm)
+{
+    const struct vmm_config *cfg = vm->cfg;
+    if (!vgic_init(&vm->gic, cfg->gic_version, cfg->gic_num_irqs, cfg->num_vcpus,
+                   cfg->gic_num_lrs))
+        return false;
+    for (unsigned v = 0; v < cfg->num_vcpus; v++) {
+        if (!vgic_set_owner(&vm->gic, v, cfg->vtimer_irq, ack_vppi, vm))
+            return false;
+    }
+    for (unsigned i = 0; i < cfg->num_irqs; i++) {
+        if (cfg->irqs[i].irq < VGIC_NUM_PRIVATE) {
+            LOG_ERR("vgic", "passthrough interrupt %u on channel %u is not an SPI",
+                    cfg->irqs[i].irq, cfg->irqs[i].channel);
+            return false;
+        }
+        if (!vgic_set_owner(&vm->gic, 0, cfg->irqs[i].irq, ack_passthrough, vm))
+            return false;
+    }
+    return true;
+}
+
+bool vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size, const char *name,
+                 mmio_handler_fn handler)
+{
+    for (unsigned i = 0; i < vm->num_mmio; i++) {
+        if (ranges_overlap(base, size, vm->mmio[i].base, vm->mmio[i].size)) {
+            LOG_ERR("mmio", "%s at 0x%llx overlaps %s", name, (unsigned long long)base,
+                    vm->mmio[i].name);
+            return false;
+        }
+    }
+    if (vm->num_mmio == VM_MAX_MMIO || size == 0) {
+        LOG_ERR("mmio", "cannot register %s (%u regions in use, size 0x%llx)", name, vm->num_mmio,
+                (unsigned long long)size);
+        return false;
+    }
+    vm->mmio[vm->num_mmio++] = (struct mmio_region){base, size, name, handler};
+    return true;
+}
+
+bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram)
+{
+    char why[200];
+    vmm_memset(vm, 0, sizeof(*vm));
+    vm->cfg = cfg;
+    vm->ram = ram;
+    log_set_vm_name(cfg->vm_name);
+    if (cfg->num_vcpus == 0 || cfg->num_vcpus > VM_MAX_VCPUS) {
+        LOG_ERR("boot", "refusing to start: %u vCPUs configured (1..%u supported)", cfg->num_vcpus,
+                VM_MAX_VCPUS);
+        return false;
+    }
+    if (!ram) {
+        LOG_ERR("boot", "refusing to start: guest RAM is not mapped into the VMM (setvar_vaddr "
+                "\"guest_ram_vaddr\" missing from the system file?)");
+        return false;
+    }
+    if (!guest_plan(cfg, &vm->layout, why, sizeof(why))) {
+        LOG_ERR("boot", "refusing to start: %s", why);
+        return false;
+    }
+    if (cfg->gic_version != 2) {
+        LOG_ERR("boot", "refusing to start: GICv%u distributor emulation is not available yet",
+                cfg->gic_version);
+        return false;
+    }
+    if (!setup_gic(vm) || !vm_add_mmio(vm, cfg->gicd_base, GICV2_DIST_SIZE, "GICv2 distributor",
+                                       gicd_v2_access))
+        return false;
+    return true;
+}
+
+bool vm_boot(struct vm *vm)
+{
+    const struct vmm_config *cfg = vm->cfg;
+    for (unsigned v = 0; v < cfg->num_vcpus; v++) {
+        hyp_vcpu_stop(v);
+        vm->power[v] = VCPU_OFF;
+    }
+    guest_copy_images(cfg, &vm->layout, vm->ram);
+    if (!setup_gic(vm))
+        return false;
+    /* Anything left masked by the previous run (a vPPI or IRQ never EOI'd) is unmasked again. */
+    for (unsigned v = 0; v < cfg->num_vcpus; v++) {
+        hyp_vcpu_reset_sysregs(v, SCTLR_EL1_BOOT);
+        hyp_ack_vppi(v, cfg->vtimer_irq);
+    }
+    for (unsigned i = 0; i < cfg->num_irqs; i++)
+        hyp_irq_ack(cfg->irqs[i].channel);
+
+    struct vcpu_regs regs;
+    vmm_memset(&regs, 0, sizeof(regs));
+    regs.pc = vm->layout.entry;
+    regs.spsr = GUEST_BOOT_SPSR;
+    regs.x[0] = vm->layout.dtb_addr;
+    if (!hyp_vcpu_write_regs(0, &regs, VCPU_REGS_ALL)) {
+        LOG_ERR("boot", "cannot set the registers of vCPU 0");
+        return false;
+    }
+    vm->boots++;
+    vm->state = VM_RUNNING;
+    vm->power[0] = VCPU_ON;
+    LOG_INFO("boot", "boot #%u: kernel 0x%llx (entry 0x%llx), dtb 0x%llx (%llu bytes), initrd "
+             "0x%llx (%llu bytes), %u vCPU(s), %llu MiB RAM at 0x%llx",
+             vm->boots, (unsigned long long)vm->layout.kernel_addr,
+             (unsigned long long)vm->layout.entry, (unsigned long long)vm->layout.dtb_addr,
+             (unsigned long long)vm->layout.dtb_size, (unsigned long long)vm->layout.initrd_addr,
+             (unsigned long long)vm->layout.initrd_size, cfg->num_vcpus,
+             (unsigned long long)(cfg->ram_size >> 20), (unsigned long long)cfg->ram_base);
+    hyp_vcpu_start(0, regs.pc);
+    return true;
+}
+
+void vm_stop(struct vm *vm, const char *why)
+{
+    for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
+        hyp_vcpu_stop(v);
+        vm->power[v] = VCPU_OFF;
+    }
+    vm->state = VM_STOPPED;
+    LOG_ERR("vm", "guest stopped: %s (the VMM stays up)", why);
+}
+
+static void report_user_exception(struct vm *vm, const struct vm_exit *exit)
+{
+    LOG_ERR("fault", "vCPU %u: user exception at pc 0x%llx (number 0x%llx, code 0x%llx)",
+            exit->vcpu, (unsigned long long)exit->pc, (unsigned long long)exit->label,
+            (unsigned long long)exit->code);
+    vm_stop(vm, "unhandled user exception");
+}
+
+void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
+{
+    vmm_memset(reply, 0, sizeof(*reply));
+    vm->exits++;
+    if (exit->vcpu >= vm->cfg->num_vcpus) {
+        LOG_ERR("fault", "exit from vCPU %u, which this VM does not have (kind %u)", exit->vcpu,
+                (unsigned)exit->kind);
+        return;
+    }
+    switch (exit->kind) {
+    case EXIT_VM_FAULT:
+        vm_handle_vm_fault(vm, exit, reply);
+        break;
+    case EXIT_VCPU:
+        vm_handle_vcpu_fault(vm, exit, reply);
+        break;
+    case EXIT_HVC:
+        vm_handle_hvc(vm, exit, reply);
+        break;
+    case EXIT_VPPI:
+        if (!vgic_assert(&vm->gic, exit->vcpu, exit->irq))
+            LOG_WARNING("vgic", "vCPU %u: virtual PPI %u is out of range; dropped", exit->vcpu,
+                        exit->irq);
+        reply->resume = true;
+        break;
+    case EXIT_VGIC_MAINTENANCE:
+        vgic_maintenance(&vm->gic, exit->vcpu, exit->lr_index);
+        reply->resume = true;
+        break;
+    case EXIT_USER_EXCEPTION:
+        report_user_exception(vm, exit);
+        break;
+    case EXIT_UNKNOWN:
+    default:
+        LOG_ERR("fault", "vCPU %u: unknown fault label %llu at pc 0x%llx", exit->vcpu,
+                (unsigned long long)exit->label, (unsigned long long)exit->pc);
+        vm_stop(vm, "unknown fault");
+        break;
+    }
+}
+
+void vm_notified(struct vm *vm, unsigned channel)
+{
+    for (unsigned i = 0; i < vm->cfg->num_irqs; i++) {
+        if (vm->cfg->irqs[i].channel == channel) {
+            vgic_assert(&vm->gic, 0, vm->cfg->irqs[i].irq);
+            return;
+        }
+    }
+    LOG_WARNING("irq", "notification on channel %u, which carries no guest interrupt", channel);
+}

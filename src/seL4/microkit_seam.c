@@ -1,0 +1,141 @@
+/*
+ * The only file that includes microkit.h / seL4 headers. It turns Microkit entry points and seL4
+ * fault messages into struct vm_exit, and implements include/vmm/hyp.h with seL4 invocations.
+ */
+#include <microkit.h>
+#include <stddef.h>
+#include <vmm/exit.h>
+#include <vmm/hyp.h>
+#include <vmm/log.h>
+#include <vmm/vmm_entry.h>
+
+_Static_assert(sizeof(seL4_UserContext) == sizeof(struct vcpu_regs),
+               "struct vcpu_regs must mirror seL4_UserContext");
+_Static_assert(offsetof(seL4_UserContext, x0) == offsetof(struct vcpu_regs, x),
+               "struct vcpu_regs must mirror seL4_UserContext");
+
+bool hyp_vcpu_read_regs(unsigned vcpu, struct vcpu_regs *regs, unsigned count)
+{
+    seL4_Error err = seL4_TCB_ReadRegisters(BASE_VM_TCB_CAP + vcpu, seL4_False, 0, count,
+                                            (seL4_UserContext *)regs);
+    if (err != seL4_NoError)
+        LOG_ERR("seL4", "reading %u registers of vCPU %u failed (error %d)", count, vcpu, err);
+    return err == seL4_NoError;
+}
+
+bool hyp_vcpu_write_regs(unsigned vcpu, const struct vcpu_regs *regs, unsigned count)
+{
+    seL4_Error err = seL4_TCB_WriteRegisters(BASE_VM_TCB_CAP + vcpu, seL4_False, 0, count,
+                                             (seL4_UserContext *)regs);
+    if (err != seL4_NoError)
+        LOG_ERR("seL4", "writing %u registers of vCPU %u failed (error %d)", count, vcpu, err);
+    return err == seL4_NoError;
+}
+
+void hyp_vcpu_start(unsigned vcpu, uint64_t pc)
+{
+    seL4_UserContext ctx = {.pc = pc};
+    seL4_Error err = seL4_TCB_WriteRegisters(BASE_VM_TCB_CAP + vcpu, seL4_True, 0, 1, &ctx);
+    if (err != seL4_NoError)
+        LOG_ERR("seL4", "starting vCPU %u at 0x%llx failed (error %d)", vcpu,
+                (unsigned long long)pc, err);
+}
+
+void hyp_vcpu_stop(unsigned vcpu)
+{
+    seL4_Error err = seL4_TCB_Suspend(BASE_VM_TCB_CAP + vcpu);
+    if (err != seL4_NoError)
+        LOG_ERR("seL4", "stopping vCPU %u failed (error %d)", vcpu, err);
+}
+
+void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr)
+{
+    seL4_ARM_VCPU_WriteRegs(BASE_VCPU_CAP + vcpu, seL4_VCPUReg_SCTLR, sctlr);
+    seL4_ARM_VCPU_WriteRegs(BASE_VCPU_CAP + vcpu, seL4_VCPUReg_CNTV_CTL, 0);
+}
+
+bool hyp_inject_irq(unsigned vcpu, uint16_t irq, uint8_t priority, uint8_t group, uint8_t lr)
+{
+    /* seL4 takes the 5-bit list-register priority field. */
+    seL4_Error err = seL4_ARM_VCPU_InjectIRQ(BASE_VCPU_CAP + vcpu, irq, priority >> 3, group, lr);
+    return err == seL4_NoError;
+}
+
+void hyp_ack_vppi(unsigned vcpu, uint32_t irq) { seL4_ARM_VCPU_AckVPPI(BASE_VCPU_CAP + vcpu, irq); }
+
+void hyp_irq_ack(unsigned channel) { microkit_irq_ack(channel); }
+
+void hyp_puts(const char *s) { microkit_dbg_puts(s); }
+
+void init(void) { vmm_entry_init(); }
+
+void notified(microkit_channel ch) { vmm_entry_notified(ch); }
+
+/* Decode the fault message into a vm_exit (before any invocation overwrites the IPC buffer). */
+static void decode_fault(microkit_child child, microkit_msginfo msginfo, struct vm_exit *e)
+{
+    seL4_Word label = microkit_msginfo_get_label(msginfo);
+    e->vcpu = child;
+    e->lr_index = -1;
+    switch (label) {
+    case seL4_Fault_VMFault:
+        e->kind = EXIT_VM_FAULT;
+        e->pc = seL4_GetMR(seL4_VMFault_IP);
+        e->addr = seL4_GetMR(seL4_VMFault_Addr);
+        e->instruction_fault = seL4_GetMR(seL4_VMFault_PrefetchFault) != 0;
+        e->esr = seL4_GetMR(seL4_VMFault_FSR);
+        break;
+    case seL4_Fault_UnknownSyscall:
+        e->kind = EXIT_HVC;
+        for (unsigned i = 0; i < 8; i++)
+            e->x[i] = seL4_GetMR(seL4_UnknownSyscall_X0 + i);
+        e->pc = seL4_GetMR(seL4_UnknownSyscall_FaultIP);
+        e->sp = seL4_GetMR(seL4_UnknownSyscall_SP);
+        e->lr = seL4_GetMR(seL4_UnknownSyscall_LR);
+        e->spsr = seL4_GetMR(seL4_UnknownSyscall_SPSR);
+        e->syscall = seL4_GetMR(seL4_UnknownSyscall_Syscall);
+        break;
+    case seL4_Fault_VCPUFault:
+        e->kind = EXIT_VCPU;
+        e->esr = seL4_GetMR(seL4_VCPUFault_HSR);
+        break;
+    case seL4_Fault_VPPIEvent:
+        e->kind = EXIT_VPPI;
+        e->irq = (uint32_t)seL4_GetMR(seL4_VPPIEvent_IRQ);
+        break;
+    case seL4_Fault_VGICMaintenance:
+        e->kind = EXIT_VGIC_MAINTENANCE;
+        e->lr_index = (int)(seL4_Word)seL4_GetMR(seL4_VGICMaintenance_IDX);
+        break;
+    case seL4_Fault_UserException:
+        e->kind = EXIT_USER_EXCEPTION;
+        e->pc = seL4_GetMR(seL4_UserException_FaultIP);
+        e->label = seL4_GetMR(seL4_UserException_Number);
+        e->code = seL4_GetMR(seL4_UserException_Code);
+        break;
+    default:
+        e->kind = EXIT_UNKNOWN;
+        e->label = label;
+        break;
+    }
+}
+
+seL4_Bool fault(microkit_child child, microkit_msginfo msginfo, microkit_msginfo *reply_msginfo)
+{
+    struct vm_exit e = {0};
+    struct exit_reply r;
+    decode_fault(child, msginfo, &e);
+    vmm_entry_exit(&e, &r);
+    if (r.set_hvc_regs) {
+        for (unsigned i = 0; i < 8; i++)
+            seL4_SetMR(seL4_UnknownSyscall_X0 + i, r.x[i]);
+        seL4_SetMR(seL4_UnknownSyscall_FaultIP, r.pc);
+        seL4_SetMR(seL4_UnknownSyscall_SP, r.sp);
+        seL4_SetMR(seL4_UnknownSyscall_LR, r.lr);
+        seL4_SetMR(seL4_UnknownSyscall_SPSR, r.spsr);
+        *reply_msginfo = microkit_msginfo_new(0, seL4_UnknownSyscall_SPSR + 1);
+    } else {
+        *reply_msginfo = microkit_msginfo_new(0, 0);
+    }
+    return r.resume;
+}

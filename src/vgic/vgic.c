@@ -1,0 +1,254 @@
+/* The interrupt state model shared by the GICv2 and GICv3 front ends, and list-register delivery. */
+#include <vmm/hyp.h>
+#include <vmm/log.h>
+#include <vmm/util.h>
+#include <vmm/vgic.h>
+
+#include "vgic_internal.h"
+
+bool vgic_init(struct vgic *gic, unsigned version, unsigned num_irqs, unsigned num_vcpus,
+               unsigned num_lrs)
+{
+    vmm_memset(gic, 0, sizeof(*gic));
+    if (version != 2 && version != 3) {
+        LOG_ERR("vgic", "GIC version %u is not supported (2 or 3)", version);
+        return false;
+    }
+    if (num_irqs < 32 || num_irqs > VGIC_MAX_WORDS * 32) {
+        LOG_ERR("vgic", "%u interrupts is out of range (32..%u)", num_irqs, VGIC_MAX_WORDS * 32);
+        return false;
+    }
+    if (num_vcpus == 0 || num_vcpus > VGIC_MAX_VCPUS) {
+        LOG_ERR("vgic", "%u vCPUs is out of range (1..%u)", num_vcpus, VGIC_MAX_VCPUS);
+        return false;
+    }
+    if (num_lrs == 0 || num_lrs > VGIC_MAX_LRS) {
+        LOG_ERR("vgic", "%u list registers is out of range (1..%u)", num_lrs, VGIC_MAX_LRS);
+        return false;
+    }
+    gic->version = version;
+    gic->num_irqs = (num_irqs + 31) & ~31u;
+    if (gic->num_irqs > VGIC_MAX_IRQS)
+        gic->num_irqs = VGIC_MAX_WORDS * 32; /* the last word's top 4 INTIDs are special (1020+) */
+    gic->num_vcpus = num_vcpus;
+    gic->num_lrs = num_lrs;
+    for (unsigned v = 0; v < num_vcpus; v++) {
+        /* SGIs are always edge-triggered. */
+        gic->vcpu[v].priv.edge = 0xffff;
+    }
+    for (unsigned irq = 32; irq < VGIC_MAX_IRQS; irq++)
+        gic->targets[irq] = 1; /* reset target: vCPU 0 */
+    return true;
+}
+
+static bool irq_in_range(const struct vgic *gic, unsigned vcpu, unsigned irq)
+{
+    return vcpu < gic->num_vcpus && irq < gic->num_irqs && irq < VGIC_MAX_IRQS;
+}
+
+struct vgic_bank *vgic_bank_of(struct vgic *gic, unsigned vcpu, unsigned word)
+{
+    return word == 0 ? &gic->vcpu[vcpu].priv : &gic->spi[word];
+}
+
+static struct vgic_owner *owner_of(struct vgic *gic, unsigned vcpu, unsigned irq)
+{
+    return irq < VGIC_NUM_PRIVATE ? &gic->vcpu[vcpu].priv_owner[irq] : &gic->spi_owner[irq];
+}
+
+bool vgic_set_owner(struct vgic *gic, unsigned vcpu, unsigned irq, vgic_ack_fn ack, void *cookie)
+{
+    if (!irq_in_range(gic, vcpu, irq) || irq < VGIC_NUM_SGIS) {
+        LOG_ERR("vgic", "cannot attach a device to interrupt %u on vCPU %u", irq, vcpu);
+        return false;
+    }
+    struct vgic_owner *o = owner_of(gic, vcpu, irq);
+    o->ack = ack;
+    o->cookie = cookie;
+    return true;
+}
+
+/* Bitmap of vCPUs an SPI may be delivered to. */
+uint32_t vgic_spi_targets(const struct vgic *gic, unsigned irq)
+{
+    return gic->targets[irq] & ((1u << gic->num_vcpus) - 1);
+}
+
+static void deliver_spi_targets(struct vgic *gic, unsigned irq)
+{
+    uint32_t t = vgic_spi_targets(gic, irq);
+    for (unsigned v = 0; v < gic->num_vcpus; v++) {
+        if (t & (1u << v))
+            vgic_deliver(gic, v);
+    }
+}
+
+void vgic_deliver_all(struct vgic *gic)
+{
+    for (unsigned v = 0; v < gic->num_vcpus; v++)
+        vgic_deliver(gic, v);
+}
+
+bool vgic_assert(struct vgic *gic, unsigned vcpu, unsigned irq)
+{
+    if (!irq_in_range(gic, vcpu, irq))
+        return false;
+    if (irq < VGIC_NUM_SGIS) {
+        vgic_send_sgi(gic, vcpu, irq, 1u << vcpu);
+        return true;
+    }
+    struct vgic_bank *b = vgic_bank_of(gic, vcpu, irq / 32);
+    uint32_t bit = 1u << (irq % 32);
+    if (b->edge & bit)
+        b->pending |= bit;
+    else
+        b->line |= bit;
+    if (irq < VGIC_NUM_PRIVATE)
+        vgic_deliver(gic, vcpu);
+    else
+        deliver_spi_targets(gic, irq);
+    return true;
+}
+
+bool vgic_deassert(struct vgic *gic, unsigned vcpu, unsigned irq)
+{
+    if (!irq_in_range(gic, vcpu, irq) || irq < VGIC_NUM_SGIS)
+        return false;
+    vgic_bank_of(gic, vcpu, irq / 32)->line &= ~(1u << (irq % 32));
+    return true;
+}
+
+void vgic_update_sgi_pending(struct vgic *gic, unsigned vcpu, unsigned sgi)
+{
+    struct vgic_bank *b = &gic->vcpu[vcpu].priv;
+    if (gic->vcpu[vcpu].sgi_sources[sgi])
+        b->pending |= 1u << sgi;
+    else
+        b->pending &= ~(1u << sgi);
+}
+
+void vgic_send_sgi(struct vgic *gic, unsigned src, unsigned sgi, uint32_t targets)
+{
+    if (sgi >= VGIC_NUM_SGIS || src >= gic->num_vcpus)
+        return;
+    targets &= (1u << gic->num_vcpus) - 1;
+    for (unsigned v = 0; v < gic->num_vcpus; v++) {
+        if (!(targets & (1u << v)))
+            continue;
+        gic->vcpu[v].sgi_sources[sgi] |= (uint8_t)(1u << src);
+        vgic_update_sgi_pending(gic, v, sgi);
+        vgic_deliver(gic, v);
+    }
+}
+
+/* Interrupts of one word that `vcpu` could take now, ignoring list-register space. */
+static uint32_t deliverable(const struct vgic *gic, unsigned vcpu, unsigned word)
+{
+    const struct vgic_bank *b = word == 0 ? &gic->vcpu[vcpu].priv : &gic->spi[word];
+    uint32_t groups = ((gic->ctlr & 1) ? ~b->group : 0) | ((gic->ctlr & 2) ? b->group : 0);
+    uint32_t m = b->enabled & (b->pending | (b->line & ~b->edge)) & ~b->in_lr & ~b->active & groups;
+    if (word == 0 || !m)
+        return m;
+    uint32_t mine = 0;
+    for (uint32_t bits = m; bits; bits &= bits - 1) {
+        unsigned i = (unsigned)__builtin_ctz(bits);
+        if (vgic_spi_targets(gic, word * 32 + i) & (1u << vcpu))
+            mine |= 1u << i;
+    }
+    return mine;
+}
+
+bool vgic_vcpu_has_pending(const struct vgic *gic, unsigned vcpu)
+{
+    if (vcpu >= gic->num_vcpus)
+        return false;
+    for (unsigned l = 0; l < gic->num_lrs; l++) {
+        if (gic->vcpu[vcpu].lr[l].used)
+            return true;
+    }
+    for (unsigned w = 0; w < gic->num_irqs / 32; w++) {
+        if (deliverable(gic, vcpu, w))
+            return true;
+    }
+    return false;
+}
+
+static int free_lr(const struct vgic *gic, unsigned vcpu)
+{
+    for (unsigned l = 0; l < gic->num_lrs; l++) {
+        if (!gic->vcpu[vcpu].lr[l].used)
+            return (int)l;
+    }
+    return -1;
+}
+
+void vgic_deliver(struct vgic *gic, unsigned vcpu)
+{
+    if (vcpu >= gic->num_vcpus)
+        return;
+    struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    for (;;) {
+        int lr = free_lr(gic, vcpu);
+        if (lr < 0)
+            return;
+        unsigned best = VGIC_MAX_IRQS, best_prio = 256;
+        for (unsigned w = 0; w < gic->num_irqs / 32; w++) {
+            uint32_t m = deliverable(gic, vcpu, w);
+            const struct vgic_bank *b = w == 0 ? &vc->priv : &gic->spi[w];
+            for (; m; m &= m - 1) {
+                unsigned i = (unsigned)__builtin_ctz(m);
+                if (b->priority[i] < best_prio) {
+                    best_prio = b->priority[i];
+                    best = w * 32 + i;
+                }
+            }
+        }
+        if (best == VGIC_MAX_IRQS)
+            return;
+        struct vgic_bank *b = vgic_bank_of(gic, vcpu, best / 32);
+        uint32_t bit = 1u << (best % 32);
+        uint8_t group = (b->group & bit) ? 1 : 0;
+        if (!hyp_inject_irq(vcpu, (uint16_t)best, b->priority[best % 32], group, (uint8_t)lr)) {
+            LOG_ERR("vgic", "injecting interrupt %u into list register %d of vCPU %u failed", best,
+                    lr, vcpu);
+            return;
+        }
+        vc->lr[lr].used = true;
+        vc->lr[lr].irq = (uint16_t)best;
+        vc->injected++;
+        b->in_lr |= bit;
+        if (best < VGIC_NUM_SGIS) {
+            /* One request per injection; further sources go in after this one is EOI'd. */
+            uint8_t src = vc->sgi_sources[best];
+            vc->sgi_sources[best] = (uint8_t)(src & (src - 1));
+            vgic_update_sgi_pending(gic, vcpu, best);
+        } else {
+            b->pending &= ~bit;
+            if (best >= VGIC_NUM_PRIVATE)
+                gic->spi_lr_vcpu[best] = (uint8_t)vcpu;
+        }
+    }
+}
+
+void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr)
+{
+    if (vcpu >= gic->num_vcpus)
+        return;
+    struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    if (lr >= 0 && (unsigned)lr < gic->num_lrs && vc->lr[lr].used) {
+        unsigned irq = vc->lr[lr].irq;
+        vc->lr[lr].used = false;
+        vgic_bank_of(gic, vcpu, irq / 32)->in_lr &= ~(1u << (irq % 32));
+        struct vgic_owner *o = owner_of(gic, vcpu, irq);
+        if (o->ack)
+            o->ack(vcpu, irq, o->cookie);
+        if (irq >= VGIC_NUM_PRIVATE) {
+            /* A level SPI still asserted may now go to another target as well. */
+            deliver_spi_targets(gic, irq);
+        }
+    } else if (lr >= 0) {
+        LOG_WARNING("vgic", "maintenance for list register %d of vCPU %u, which holds nothing", lr,
+                    vcpu);
+    }
+    vgic_deliver(gic, vcpu);
+}

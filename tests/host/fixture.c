@@ -1,0 +1,137 @@
+#include "fixture.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <vmm/esr.h>
+
+#include "sim_hyp.h"
+
+struct fixture fx;
+static uint8_t *fx_ram_buffer;
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+void fx_make_image(uint8_t *img, size_t len, uint64_t text_offset, uint64_t image_size)
+{
+    memset(img, 0, len);
+    for (size_t i = 64; i < len; i++)
+        img[i] = (uint8_t)(i * 7);
+    put_le64(img + 8, text_offset);
+    put_le64(img + 16, image_size);
+    memcpy(img + 0x38, "ARM\x64", 4);
+}
+
+void fx_config(unsigned vcpus)
+{
+    if (!fx_ram_buffer)
+        fx_ram_buffer = malloc(FX_RAM_SIZE);
+    memset(&fx.vm, 0, sizeof(fx.vm));
+    fx.ram = fx_ram_buffer;
+    memset(fx.ram, 0, FX_RAM_SIZE);
+    fx_make_image(fx.kernel, sizeof(fx.kernel), 0, 0x10000);
+    memset(fx.dtb, 0x11, sizeof(fx.dtb));
+    put_be32(fx.dtb, 0xd00dfeed);
+    put_be32(fx.dtb + 4, sizeof(fx.dtb));
+    for (size_t i = 0; i < sizeof(fx.initrd); i++)
+        fx.initrd[i] = (uint8_t)(0x5a ^ i);
+    fx.irqs[0] = (struct vmm_irq_passthrough){FX_UART_CH, FX_UART_IRQ};
+    fx.cfg = (struct vmm_config){
+        .vm_name = "test",
+        .num_vcpus = vcpus,
+        .ram_base = FX_RAM_BASE,
+        .ram_size = FX_RAM_SIZE,
+        .gic_version = 2,
+        .gicd_base = FX_GICD,
+        .gic_num_irqs = 64,
+        .gic_num_lrs = 4,
+        .vtimer_irq = FX_VTIMER,
+        .irqs = fx.irqs,
+        .num_irqs = 1,
+        .protocol = BOOT_LINUX,
+        .kernel = fx.kernel,
+        .kernel_end = fx.kernel + sizeof(fx.kernel),
+        .dtb = fx.dtb,
+        .dtb_end = fx.dtb + sizeof(fx.dtb),
+        .dtb_addr = FX_RAM_BASE + FX_RAM_SIZE - 0x200000,
+        .initrd = fx.initrd,
+        .initrd_end = fx.initrd + sizeof(fx.initrd),
+        .initrd_addr = FX_RAM_BASE + FX_RAM_SIZE - 0x400000,
+    };
+}
+
+int fx_boot(unsigned vcpus)
+{
+    fx_config(vcpus);
+    if (!vm_init(&fx.vm, &fx.cfg, fx.ram))
+        return 0;
+    return vm_boot(&fx.vm);
+}
+
+void fx_exit(const struct vm_exit *e, struct exit_reply *r) { vm_handle_exit(&fx.vm, e, r); }
+
+void fx_mmio(unsigned vcpu, uint64_t addr, unsigned width, int write, unsigned rt, int sign,
+             int reg64, struct exit_reply *r)
+{
+    unsigned sas = width == 1 ? 0 : width == 2 ? 1 : width == 4 ? 2 : 3;
+    uint64_t esr = (uint64_t)ESR_EC_DABT_LOW << 26 | 1u << 25 | 1u << 24 | sas << 22 |
+                   (unsigned)sign << 21 | rt << 16 | (unsigned)reg64 << 15 | (unsigned)write << 6 |
+                   0x07;
+    struct vm_exit e = {.kind = EXIT_VM_FAULT, .vcpu = vcpu, .pc = sim.vcpu[vcpu].regs.pc,
+                        .esr = esr, .addr = addr};
+    fx_exit(&e, r);
+}
+
+uint64_t fx_gicd_access(unsigned vcpu, uint32_t off, unsigned width, int write, uint64_t val)
+{
+    struct exit_reply r;
+    sim.vcpu[vcpu].regs.x[5] = val;
+    fx_mmio(vcpu, FX_GICD + off, width, write, 5, 0, 1, &r);
+    return sim.vcpu[vcpu].regs.x[5];
+}
+
+uint32_t fx_gicd_read(unsigned vcpu, uint32_t off) { return (uint32_t)fx_gicd_access(vcpu, off, 4, 0, 0); }
+
+void fx_gicd_write(unsigned vcpu, uint32_t off, uint32_t val) { fx_gicd_access(vcpu, off, 4, 1, val); }
+
+void fx_maintenance(unsigned vcpu, int lr)
+{
+    struct exit_reply r;
+    struct vm_exit e = {.kind = EXIT_VGIC_MAINTENANCE, .vcpu = vcpu, .lr_index = lr};
+    fx_exit(&e, &r);
+}
+
+int fx_guest_handles(unsigned vcpu, unsigned irq)
+{
+    for (unsigned lr = 0; lr < VGIC_MAX_LRS; lr++) {
+        if (sim.vcpu[vcpu].lr_used[lr] && sim.vcpu[vcpu].lr_irq[lr] == irq) {
+            sim_guest_eoi(vcpu, lr);
+            fx_maintenance(vcpu, (int)lr);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+uint64_t fx_smc(unsigned vcpu, uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3,
+                struct exit_reply *r)
+{
+    struct sim_vcpu *v = &sim.vcpu[vcpu];
+    v->regs.x[0] = x0;
+    v->regs.x[1] = x1;
+    v->regs.x[2] = x2;
+    v->regs.x[3] = x3;
+    struct vm_exit e = {.kind = EXIT_VCPU, .vcpu = vcpu, .pc = v->regs.pc,
+                        .esr = (uint64_t)ESR_EC_SMC64 << 26 | 1u << 25};
+    fx_exit(&e, r);
+    return v->regs.x[0];
+}

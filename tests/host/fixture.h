@@ -1,0 +1,49 @@
+/* A small VM for tests: 16 MiB of guest RAM at 0x40000000, a crafted Linux Image, DTB and initrd,
+ * GICv2 distributor at 0x08000000, UART interrupt 33 on channel 1, virtual timer 27. */
+#ifndef FIXTURE_H
+#define FIXTURE_H
+
+#include <stdint.h>
+#include <vmm/config.h>
+#include <vmm/vm.h>
+
+#define FX_RAM_BASE 0x40000000u
+#define FX_RAM_SIZE (16u << 20)
+#define FX_GICD 0x08000000u
+#define FX_UART_IRQ 33u
+#define FX_UART_CH 1u
+#define FX_VTIMER 27u
+
+struct fixture {
+    struct vmm_config cfg;
+    struct vm vm;
+    uint8_t *ram;
+    uint8_t kernel[8192];
+    uint8_t dtb[256];
+    uint8_t initrd[1024];
+    struct vmm_irq_passthrough irqs[1];
+};
+
+extern struct fixture fx;
+
+/* Fill fx with a valid configuration for `vcpus` vCPUs (images not yet loaded). */
+void fx_config(unsigned vcpus);
+/* fx_config + vm_init + vm_boot; returns false if either failed. */
+int fx_boot(unsigned vcpus);
+/* Make `kernel` a minimal arm64 Image header with the given image_size. */
+void fx_make_image(uint8_t *img, size_t len, uint64_t text_offset, uint64_t image_size);
+
+/* Exits as the seam would report them. */
+void fx_exit(const struct vm_exit *e, struct exit_reply *r);
+void fx_mmio(unsigned vcpu, uint64_t addr, unsigned width, int write, unsigned rt, int sign,
+             int reg64, struct exit_reply *r);
+uint32_t fx_gicd_read(unsigned vcpu, uint32_t off);
+void fx_gicd_write(unsigned vcpu, uint32_t off, uint32_t val);
+uint64_t fx_gicd_access(unsigned vcpu, uint32_t off, unsigned width, int write, uint64_t val);
+void fx_maintenance(unsigned vcpu, int lr);
+/* The guest takes and EOIs the interrupt in the first used list register holding `irq`. */
+int fx_guest_handles(unsigned vcpu, unsigned irq);
+uint64_t fx_smc(unsigned vcpu, uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3,
+                struct exit_reply *r);
+
+#endif

@@ -1,0 +1,131 @@
+/* Host implementation of the hypervisor seam (see sim_hyp.h). */
+#include "sim_hyp.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sim_state sim;
+
+void sim_reset(void) { memset(&sim, 0, sizeof(sim)); }
+
+static uint64_t *reg_slot(struct vcpu_regs *r, unsigned i)
+{
+    /* Same order as seL4_UserContext: pc, sp, spsr, x0..x30, tpidr_el0, tpidrro_el0. */
+    if (i == 0) return &r->pc;
+    if (i == 1) return &r->sp;
+    if (i == 2) return &r->spsr;
+    if (i < 34) return &r->x[i - 3];
+    return i == 34 ? &r->tpidr_el0 : &r->tpidrro_el0;
+}
+
+bool hyp_vcpu_read_regs(unsigned vcpu, struct vcpu_regs *regs, unsigned count)
+{
+    if (vcpu >= VGIC_MAX_VCPUS || count > VCPU_REGS_ALL)
+        return false;
+    struct sim_vcpu *v = &sim.vcpu[vcpu];
+    memset(regs, 0xa5, sizeof(*regs)); /* registers not asked for hold junk */
+    for (unsigned i = 0; i < count; i++)
+        *reg_slot(regs, i) = *reg_slot(&v->regs, i);
+    v->reg_reads++;
+    return true;
+}
+
+bool hyp_vcpu_write_regs(unsigned vcpu, const struct vcpu_regs *regs, unsigned count)
+{
+    if (vcpu >= VGIC_MAX_VCPUS || count > VCPU_REGS_ALL)
+        return false;
+    struct sim_vcpu *v = &sim.vcpu[vcpu];
+    for (unsigned i = 0; i < count; i++)
+        *reg_slot(&v->regs, i) = *reg_slot((struct vcpu_regs *)regs, i);
+    v->reg_writes++;
+    v->last_write_count = count;
+    return true;
+}
+
+void hyp_vcpu_start(unsigned vcpu, uint64_t pc)
+{
+    struct sim_vcpu *v = &sim.vcpu[vcpu];
+    v->regs.pc = pc;
+    v->start_pc = pc;
+    v->running = true;
+    v->starts++;
+}
+
+void hyp_vcpu_stop(unsigned vcpu)
+{
+    sim.vcpu[vcpu].running = false;
+    sim.vcpu[vcpu].stops++;
+}
+
+void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr)
+{
+    struct sim_vcpu *v = &sim.vcpu[vcpu];
+    v->sctlr = sctlr;
+    /* A reset also leaves no stale list registers in this simulation. */
+    memset(v->lr_used, 0, sizeof(v->lr_used));
+}
+
+bool hyp_inject_irq(unsigned vcpu, uint16_t irq, uint8_t priority, uint8_t group, uint8_t lr)
+{
+    if (sim.fail_inject || vcpu >= VGIC_MAX_VCPUS || lr >= VGIC_MAX_LRS)
+        return false;
+    struct sim_vcpu *v = &sim.vcpu[vcpu];
+    if (v->lr_used[lr]) {
+        fprintf(stderr, "sim: vCPU %u list register %u overwritten while holding %u\n", vcpu, lr,
+                v->lr_irq[lr]);
+        abort();
+    }
+    v->lr_used[lr] = true;
+    v->lr_irq[lr] = irq;
+    if (sim.num_inj < SIM_MAX_INJECTIONS)
+        sim.inj[sim.num_inj++] = (struct sim_injection){vcpu, irq, priority, group, lr};
+    return true;
+}
+
+void hyp_ack_vppi(unsigned vcpu, uint32_t irq)
+{
+    (void)irq;
+    sim.vcpu[vcpu].vppi_acks++;
+}
+
+void hyp_irq_ack(unsigned channel)
+{
+    if (channel < SIM_MAX_CHANNELS)
+        sim.irq_acks[channel]++;
+}
+
+void hyp_puts(const char *s)
+{
+    size_t n = strlen(s);
+    if (getenv("SIM_VERBOSE"))
+        fputs(s, stderr);
+    if (sim.console_len + n >= sizeof(sim.console)) {
+        /* Keep the most recent output. */
+        sim.console_len = 0;
+    }
+    memcpy(sim.console + sim.console_len, s, n);
+    sim.console_len += (unsigned)n;
+    sim.console[sim.console_len] = '\0';
+}
+
+bool sim_console_has(const char *needle) { return strstr(sim.console, needle) != NULL; }
+
+int sim_guest_eoi(unsigned vcpu, unsigned lr)
+{
+    struct sim_vcpu *v = &sim.vcpu[vcpu];
+    if (lr >= VGIC_MAX_LRS || !v->lr_used[lr])
+        return -1;
+    v->lr_used[lr] = false;
+    return v->lr_irq[lr];
+}
+
+unsigned sim_injections_of(unsigned vcpu, unsigned irq)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < sim.num_inj; i++) {
+        if (sim.inj[i].vcpu == vcpu && sim.inj[i].irq == irq)
+            n++;
+    }
+    return n;
+}

@@ -1,0 +1,54 @@
+/* The simulated hypervisor behind include/vmm/hyp.h for host tests: vCPU registers, list
+ * registers, and a record of every injection, acknowledgement and console line. */
+#ifndef SIM_HYP_H
+#define SIM_HYP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <vmm/hyp.h>
+#include <vmm/vgic.h>
+
+#define SIM_MAX_INJECTIONS 4096
+#define SIM_MAX_CHANNELS 64
+
+struct sim_injection {
+    unsigned vcpu;
+    uint16_t irq;
+    uint8_t priority, group, lr;
+};
+
+struct sim_vcpu {
+    struct vcpu_regs regs;
+    bool running;
+    unsigned starts, stops;
+    uint64_t start_pc;
+    uint64_t sctlr;
+    bool lr_used[VGIC_MAX_LRS];
+    uint16_t lr_irq[VGIC_MAX_LRS];
+    unsigned vppi_acks;
+    unsigned reg_reads, reg_writes;
+    unsigned last_write_count;
+};
+
+struct sim_state {
+    struct sim_vcpu vcpu[VGIC_MAX_VCPUS];
+    struct sim_injection inj[SIM_MAX_INJECTIONS];
+    unsigned num_inj;
+    unsigned irq_acks[SIM_MAX_CHANNELS];
+    bool fail_inject;
+    char console[16384];
+    unsigned console_len;
+};
+
+extern struct sim_state sim;
+
+void sim_reset(void);
+/* True if the console output so far contains `needle`. */
+bool sim_console_has(const char *needle);
+/* The guest acknowledges and EOIs list register `lr` of `vcpu`: frees it, returns its interrupt
+ * (or -1 if it was empty). The caller then reports the maintenance exit to the VMM. */
+int sim_guest_eoi(unsigned vcpu, unsigned lr);
+/* Number of injections of `irq` into `vcpu` recorded so far. */
+unsigned sim_injections_of(unsigned vcpu, unsigned irq);
+
+#endif

@@ -1,0 +1,155 @@
+/* PSCI/SMCCC results over SMC and HVC, power state, reset and power-off. */
+#include <string.h>
+#include <vmm/psci.h>
+
+#include "fixture.h"
+#include "sim_hyp.h"
+#include "test.h"
+
+#define NOT_SUPPORTED ((uint64_t)(int64_t)PSCI_RET_NOT_SUPPORTED)
+
+TEST(psci_boot_state)
+{
+    CHECK(fx_boot(1));
+    CHECK(sim.vcpu[0].running);
+    CHECK_EQ(sim.vcpu[0].start_pc, FX_RAM_BASE);
+    CHECK_EQ(sim.vcpu[0].regs.x[0], fx.cfg.dtb_addr);
+    CHECK_EQ(sim.vcpu[0].regs.spsr, 0x3c5);
+    CHECK_EQ(sim.vcpu[0].sctlr & 1, 0); /* MMU off */
+    CHECK(memcmp(fx.ram, fx.kernel, sizeof(fx.kernel)) == 0);
+    CHECK(memcmp(fx.ram + (fx.cfg.dtb_addr - FX_RAM_BASE), fx.dtb, sizeof(fx.dtb)) == 0);
+    CHECK(memcmp(fx.ram + (fx.cfg.initrd_addr - FX_RAM_BASE), fx.initrd, sizeof(fx.initrd)) == 0);
+}
+
+TEST(psci_version_and_features)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    uint64_t pc = sim.vcpu[0].regs.pc;
+    CHECK_EQ(fx_smc(0, PSCI_VERSION, 0, 0, 0, &r), PSCI_VERSION_1_1);
+    CHECK(r.resume);
+    CHECK_EQ(sim.vcpu[0].regs.pc, pc + 4);
+    CHECK_EQ(fx_smc(0, PSCI_FEATURES, PSCI_CPU_ON_64, 0, 0, &r), 0);
+    CHECK_EQ(fx_smc(0, PSCI_FEATURES, SMCCC_VERSION, 0, 0, &r), 0);
+    CHECK_EQ(fx_smc(0, PSCI_FEATURES, PSCI_CPU_SUSPEND_64, 0, 0, &r), NOT_SUPPORTED);
+    CHECK_EQ(fx_smc(0, SMCCC_VERSION, 0, 0, 0, &r), SMCCC_VERSION_1_1);
+    CHECK_EQ(fx_smc(0, SMCCC_ARCH_FEATURES, 0x80008000u, 0, 0, &r), NOT_SUPPORTED);
+    CHECK_EQ(fx_smc(0, PSCI_MIGRATE_INFO_TYPE, 0, 0, 0, &r), 2);
+}
+
+TEST(psci_unknown_function_not_supported)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    CHECK_EQ(fx_smc(0, 0xc2001234u, 1, 2, 3, &r), NOT_SUPPORTED);
+    CHECK(r.resume);
+    CHECK(sim_console_has("unknown SMC/HVC function 0xc2001234"));
+    CHECK_EQ(fx.vm.state, VM_RUNNING);
+}
+
+TEST(psci_cpu_on_single_vcpu)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    CHECK_EQ(fx_smc(0, PSCI_CPU_ON_64, 0, 0x40001000, 0, &r), (uint64_t)(int64_t)PSCI_RET_ALREADY_ON);
+    CHECK_EQ(fx_smc(0, PSCI_CPU_ON_64, 1, 0x40001000, 0, &r),
+             (uint64_t)(int64_t)PSCI_RET_INVALID_PARAMETERS);
+    CHECK_EQ(fx_smc(0, PSCI_AFFINITY_INFO_64, 0, 0, 0, &r), 0);
+    CHECK_EQ(fx_smc(0, PSCI_AFFINITY_INFO_64, 3, 0, 0, &r),
+             (uint64_t)(int64_t)PSCI_RET_INVALID_PARAMETERS);
+}
+
+TEST(psci_cpu_on_second_vcpu)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(2));
+    CHECK(!sim.vcpu[1].running);
+    CHECK_EQ(fx_smc(0, PSCI_AFFINITY_INFO_64, 1, 0, 0, &r), 1);
+    CHECK_EQ(fx_smc(0, PSCI_CPU_ON_64, 1, 0x40002000, 0xabcd, &r), 0);
+    CHECK(sim.vcpu[1].running);
+    CHECK_EQ(sim.vcpu[1].start_pc, 0x40002000);
+    CHECK_EQ(sim.vcpu[1].regs.x[0], 0xabcd);
+    CHECK_EQ(sim.vcpu[1].regs.spsr, 0x3c5);
+    CHECK_EQ(fx_smc(0, PSCI_CPU_ON_64, 1, 0x40002000, 0, &r), (uint64_t)(int64_t)PSCI_RET_ALREADY_ON);
+    CHECK_EQ(fx_smc(0, PSCI_AFFINITY_INFO_64, 1, 0, 0, &r), 0);
+    /* vCPU 1 turns itself off: no reply, vCPU stopped. */
+    fx_smc(1, PSCI_CPU_OFF, 0, 0, 0, &r);
+    CHECK(!r.resume);
+    CHECK(!sim.vcpu[1].running);
+    CHECK_EQ(fx_smc(0, PSCI_AFFINITY_INFO_64, 1, 0, 0, &r), 1);
+}
+
+TEST(psci_system_off)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    fx_smc(0, PSCI_SYSTEM_OFF, 0, 0, 0, &r);
+    CHECK(!r.resume);
+    CHECK(!sim.vcpu[0].running);
+    CHECK_EQ(fx.vm.state, VM_POWERED_OFF);
+    CHECK(sim_console_has("[vm test] psci: guest powered off"));
+}
+
+TEST(psci_system_reset_restores_pristine_images)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    /* The guest scribbles over its kernel, DTB and initrd, then resets. */
+    memset(fx.ram, 0xee, FX_RAM_SIZE);
+    sim.vcpu[0].regs.pc = 0x40123456;
+    sim.vcpu[0].sctlr = 0x30d0199d; /* MMU on */
+    fx_smc(0, PSCI_SYSTEM_RESET, 0, 0, 0, &r);
+    CHECK(!r.resume);
+    CHECK_EQ(fx.vm.boots, 2);
+    CHECK_EQ(sim.vcpu[0].starts, 2);
+    CHECK_EQ(sim.vcpu[0].start_pc, FX_RAM_BASE);
+    CHECK_EQ(sim.vcpu[0].regs.x[0], fx.cfg.dtb_addr);
+    CHECK_EQ(sim.vcpu[0].sctlr & 1, 0);
+    CHECK(memcmp(fx.ram, fx.kernel, sizeof(fx.kernel)) == 0);
+    CHECK(memcmp(fx.ram + (fx.cfg.dtb_addr - FX_RAM_BASE), fx.dtb, sizeof(fx.dtb)) == 0);
+    CHECK(memcmp(fx.ram + (fx.cfg.initrd_addr - FX_RAM_BASE), fx.initrd, sizeof(fx.initrd)) == 0);
+    CHECK(sim_console_has("boot #2"));
+}
+
+TEST(psci_reset_unmasks_interrupts_left_in_flight)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    unsigned vppi_acks = sim.vcpu[0].vppi_acks, irq_acks = sim.irq_acks[FX_UART_CH];
+    fx_smc(0, PSCI_SYSTEM_RESET, 0, 0, 0, &r);
+    CHECK(sim.vcpu[0].vppi_acks > vppi_acks);
+    CHECK(sim.irq_acks[FX_UART_CH] > irq_acks);
+}
+
+TEST(psci_over_hvc_reply_carries_registers)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    struct vm_exit e = {.kind = EXIT_HVC, .vcpu = 0, .pc = 0x40000100, .sp = 0x40f00000,
+                        .lr = 0x40000200, .spsr = 0x3c5, .syscall = 0x1234};
+    e.x[0] = PSCI_VERSION;
+    e.x[5] = 55;
+    fx_exit(&e, &r);
+    CHECK(r.resume);
+    CHECK(r.set_hvc_regs);
+    CHECK_EQ(r.x[0], PSCI_VERSION_1_1);
+    CHECK_EQ(r.x[5], 55);
+    CHECK_EQ(r.pc, 0x40000104);
+    CHECK_EQ(r.sp, 0x40f00000);
+    CHECK_EQ(r.lr, 0x40000104);
+    CHECK_EQ(r.spsr, 0x3c5);
+    /* No register invocation was needed. */
+    CHECK_EQ(sim.vcpu[0].reg_reads, 0);
+    e.x[0] = 0x86000000u;
+    fx_exit(&e, &r);
+    CHECK(r.resume);
+    CHECK_EQ(r.x[0], NOT_SUPPORTED);
+}
+
+TEST(psci_32bit_cpu_on_masks_arguments)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(2));
+    CHECK_EQ(fx_smc(0, PSCI_CPU_ON_32, 0xffffffff00000001ull, 0xffffffff40003000ull, 0, &r), 0);
+    CHECK_EQ(sim.vcpu[1].start_pc, 0x40003000);
+}

@@ -1,0 +1,156 @@
+"""Device tree reading on top of Debian's libfdt (python3-libfdt): a read-only model of nodes."""
+import libfdt
+
+from . import ToolError
+
+
+class Node:
+    def __init__(self, path, props, parent):
+        self.path = path
+        self.props = props  # name -> bytes
+        self.parent = parent
+        self.children = []
+
+    @property
+    def name(self):
+        return self.path.rsplit("/", 1)[-1] or "/"
+
+    def cells(self, name):
+        v = self.props.get(name)
+        if v is None:
+            return None
+        return [int.from_bytes(v[i:i + 4], "big") for i in range(0, len(v) - len(v) % 4, 4)]
+
+    def u32(self, name, default=None):
+        c = self.cells(name)
+        return c[0] if c else default
+
+    def strings(self, name):
+        v = self.props.get(name)
+        if v is None:
+            return []
+        return [s.decode("ascii", "replace") for s in v.split(b"\0") if s]
+
+    def enabled(self):
+        st = self.strings("status")
+        return not st or st[0] in ("okay", "ok")
+
+
+def join_cells(cells):
+    v = 0
+    for c in cells:
+        v = (v << 32) | c
+    return v
+
+
+class DeviceTree:
+    """All nodes of a DTB, with their properties, addressed by path."""
+
+    def __init__(self, data, path):
+        self.path = path
+        self.data = bytes(data)
+        if len(data) < 40 or int.from_bytes(data[:4], "big") != 0xd00dfeed:
+            raise ToolError("%s: not a device tree blob (bad magic)" % path)
+        total = int.from_bytes(data[4:8], "big")
+        if total > len(data):
+            raise ToolError("%s: truncated device tree (header says %d bytes, file has %d)" %
+                            (path, total, len(data)))
+        try:
+            self.fdt = libfdt.Fdt(bytearray(data[:total]))
+            self.nodes = {}
+            self.by_phandle = {}
+            self._read()
+        except libfdt.FdtException as e:
+            raise ToolError("%s: malformed device tree: %s" % (path, e))
+
+    def _read(self):
+        f = self.fdt
+        off, depth = 0, 0
+        stack = []
+        while off >= 0:
+            name = f.get_name(off)
+            del stack[depth:]
+            parent = stack[-1] if stack else None
+            path = "/" if parent is None else (parent.path.rstrip("/") + "/" + name)
+            props = {}
+            poff = f.first_property_offset(off, quiet=(libfdt.NOTFOUND,))
+            while poff >= 0:
+                prop = f.get_property_by_offset(poff)
+                props[prop.name] = bytes(prop)
+                poff = f.next_property_offset(poff, quiet=(libfdt.NOTFOUND,))
+            node = Node(path, props, parent)
+            if parent:
+                parent.children.append(node)
+            self.nodes[path] = node
+            ph = node.u32("phandle")
+            if ph is not None:
+                self.by_phandle[ph] = node
+            stack.append(node)
+            res = f.next_node(off, depth, quiet=(libfdt.NOTFOUND,))
+            if isinstance(res, int):
+                break
+            off, depth = res
+            if depth < 0:
+                break
+
+    @property
+    def root(self):
+        return self.nodes["/"]
+
+    def reg(self, node):
+        """List of (address, size) of a node's reg, using its parent's cell sizes."""
+        parent = node.parent or node
+        ac = parent.u32("#address-cells", 2)
+        sc = parent.u32("#size-cells", 1)
+        cells = node.cells("reg") or []
+        if ac == 0 or len(cells) % (ac + sc):
+            raise ToolError("%s: %s has a reg property that does not fit #address-cells=%d, "
+                            "#size-cells=%d" % (self.path, node.path, ac, sc))
+        out = []
+        for i in range(0, len(cells), ac + sc):
+            out.append((join_cells(cells[i:i + ac]), join_cells(cells[i + ac:i + ac + sc])))
+        return out
+
+    def is_mmio_node(self, node):
+        """True for a device node whose reg is a CPU physical address (root or simple-bus child)."""
+        if node.parent is None or "reg" not in node.props:
+            return False
+        if node.parent.path == "/":
+            return node.name.split("@")[0] not in ("cpus", "memory") and \
+                node.props.get("device_type", b"") != b"memory\0"
+        p = node.parent
+        compat = p.strings("compatible")
+        return ("simple-bus" in compat or "simple-mfd" in compat) and "ranges" in p.props and \
+            self.is_bus_translatable(p)
+
+    def is_bus_translatable(self, bus):
+        # Only identity-mapped ("ranges;") buses are handled: children's addresses are physical.
+        ranges = bus.props.get("ranges")
+        if ranges != b"":
+            return False
+        return bus.parent is not None and (bus.parent.path == "/" or
+                                           self.is_bus_translatable(bus.parent))
+
+    def find_compatible(self, *compats):
+        for node in self.nodes.values():
+            if any(c in node.strings("compatible") for c in compats):
+                return node
+        return None
+
+    def interrupt_parent_is(self, node, gic):
+        n = node
+        while n is not None:
+            ip = n.u32("interrupt-parent")
+            if ip is not None:
+                return self.by_phandle.get(ip) is gic
+            n = n.parent
+        return False
+
+
+def load(path):
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise ToolError("%s: cannot read: %s" % (path, e.strerror))
+    return DeviceTree(data, path)
