@@ -32,4 +32,7 @@ void *memmove(void *dst, const void *src, size_t n)
     return dst;
 }
 
-int memcmp(const void *a, const void *b, size_t n) { return vmm_memcmp(a, b, n); }
+int memcmp(const void *a, const void *b, size_t n)
+{
+    return vmm_memcmp(a, b, n);
+}

@@ -24,7 +24,10 @@ void vmm_entry_init(void)
         vm_stop(&the_vm, "boot failed");
 }
 
-void vmm_entry_notified(unsigned channel) { vm_notified(&the_vm, channel); }
+void vmm_entry_notified(unsigned channel)
+{
+    vm_notified(&the_vm, channel);
+}
 
 void vmm_entry_exit(const struct vm_exit *exit, struct exit_reply *reply)
 {

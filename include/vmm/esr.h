@@ -33,25 +33,34 @@ enum esr_class {
     ESR_EC_BRK64 = 0x3c,
 };
 
-static inline unsigned esr_class_of(uint64_t esr) { return (unsigned)(esr >> 26) & 0x3f; }
-static inline bool esr_il32(uint64_t esr) { return (esr >> 25) & 1; }
-static inline uint32_t esr_iss(uint64_t esr) { return (uint32_t)esr & 0x1ffffff; }
+static inline unsigned esr_class_of(uint64_t esr)
+{
+    return (unsigned)(esr >> 26) & 0x3f;
+}
+static inline bool esr_il32(uint64_t esr)
+{
+    return (esr >> 25) & 1;
+}
+static inline uint32_t esr_iss(uint64_t esr)
+{
+    return (uint32_t)esr & 0x1ffffff;
+}
 
 /* Printable name of an exception class ("data abort (lower EL)", ...). */
 const char *esr_class_name(unsigned ec);
 
 /* A decoded data abort syndrome. */
 struct data_abort {
-    bool valid;      /* ISV: the syndrome describes the access */
-    bool write;      /* WnR */
-    unsigned width;  /* access size in bytes: 1, 2, 4 or 8 */
-    bool sign_extend;/* SSE: loads sign-extend to the register width */
-    bool reg64;      /* SF: the register is 64-bit (else 32-bit, upper half zeroed) */
-    unsigned rt;     /* SRT: register number; 31 means XZR */
-    bool acq_rel;    /* AR */
-    bool s1ptw;      /* fault on a stage-1 page-table walk */
-    bool cache_maint;/* CM */
-    unsigned dfsc;   /* fault status code */
+    bool valid;       /* ISV: the syndrome describes the access */
+    bool write;       /* WnR */
+    unsigned width;   /* access size in bytes: 1, 2, 4 or 8 */
+    bool sign_extend; /* SSE: loads sign-extend to the register width */
+    bool reg64;       /* SF: the register is 64-bit (else 32-bit, upper half zeroed) */
+    unsigned rt;      /* SRT: register number; 31 means XZR */
+    bool acq_rel;     /* AR */
+    bool s1ptw;       /* fault on a stage-1 page-table walk */
+    bool cache_maint; /* CM */
+    unsigned dfsc;    /* fault status code */
 };
 
 void esr_decode_data_abort(uint64_t esr, struct data_abort *out);
@@ -59,11 +68,15 @@ void esr_decode_data_abort(uint64_t esr, struct data_abort *out);
 /* Printable description of a data/instruction fault status code ("translation fault, level 3"). */
 const char *esr_fsc_name(unsigned fsc);
 
-/* Value a load of `width` bytes delivers into the register, with sign extension as the syndrome says. */
+/* Value a load of `width` bytes delivers into the register, with sign extension as the syndrome
+ * says. */
 uint64_t data_abort_load_value(const struct data_abort *da, uint64_t raw);
 
 /* WFI/WFE: true for WFE. */
-static inline bool esr_wfx_is_wfe(uint64_t esr) { return esr & 1; }
+static inline bool esr_wfx_is_wfe(uint64_t esr)
+{
+    return esr & 1;
+}
 
 /* MSR/MRS trap (EC 0x18) fields. */
 struct sysreg_access {

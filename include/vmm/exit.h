@@ -26,8 +26,8 @@ struct vm_exit {
     uint64_t x[8];
     uint64_t sp, lr, spsr;
     uint64_t syscall;
-    uint32_t irq;  /* EXIT_VPPI */
-    int lr_index;  /* EXIT_VGIC_MAINTENANCE, -1 when none */
+    uint32_t irq;   /* EXIT_VPPI */
+    int lr_index;   /* EXIT_VGIC_MAINTENANCE, -1 when none */
     uint64_t label; /* EXIT_UNKNOWN / EXIT_USER_EXCEPTION: raw kernel values */
     uint64_t code;
 };

@@ -38,7 +38,8 @@ void hyp_vcpu_stop(unsigned vcpu);
 /* Reset the vCPU's EL1 system state for a fresh boot: SCTLR_EL1 = sctlr (MMU off), timer off. */
 void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr);
 
-/* Put a virtual interrupt into list register `lr` of a vCPU. `priority` is the 8-bit GIC priority. */
+/* Put a virtual interrupt into list register `lr` of a vCPU. `priority` is the 8-bit GIC priority.
+ */
 bool hyp_inject_irq(unsigned vcpu, uint16_t irq, uint8_t priority, uint8_t group, uint8_t lr);
 /* Unmask a virtual PPI (virtual timer) that the kernel masked when it reported it. */
 void hyp_ack_vppi(unsigned vcpu, uint32_t irq);

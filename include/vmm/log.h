@@ -16,7 +16,8 @@ void log_msg(enum log_level level, const char *subsys, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 size_t fmt_vformat(char *buf, size_t size, const char *fmt, va_list ap);
-size_t fmt_format(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+size_t fmt_format(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #define LOG_ERR(sub, ...) log_msg(LOG_ERROR, sub, __VA_ARGS__)
 #define LOG_WARNING(sub, ...) log_msg(LOG_WARN, sub, __VA_ARGS__)

@@ -32,8 +32,8 @@
 
 /* What the VMM must do after the call returns a value to the guest. */
 enum psci_action {
-    PSCI_ACT_RETURN,   /* write x0 and go on */
-    PSCI_ACT_CPU_OFF,  /* stop the calling vCPU (nothing is returned) */
+    PSCI_ACT_RETURN,  /* write x0 and go on */
+    PSCI_ACT_CPU_OFF, /* stop the calling vCPU (nothing is returned) */
     PSCI_ACT_SYSTEM_OFF,
     PSCI_ACT_SYSTEM_RESET,
 };

@@ -28,9 +28,10 @@ struct vgic_bank {
     uint32_t pending; /* latched pending (edge events, ISPENDR writes) */
     uint32_t line;    /* input line level, meaningful for level-sensitive interrupts */
     uint32_t active;  /* active state set by the guest through ISACTIVER */
-    uint32_t in_lr;   /* currently held by a list register (pending or active in the vCPU interface) */
-    uint32_t edge;    /* ICFGR: 1 = edge-triggered, 0 = level-sensitive */
-    uint32_t group;   /* IGROUPR */
+    uint32_t
+        in_lr;     /* currently held by a list register (pending or active in the vCPU interface) */
+    uint32_t edge; /* ICFGR: 1 = edge-triggered, 0 = level-sensitive */
+    uint32_t group; /* IGROUPR */
     uint8_t priority[32];
 };
 
@@ -45,21 +46,21 @@ struct vgic_lr_slot {
 };
 
 struct vgic_vcpu {
-    struct vgic_bank priv;                       /* SGIs and PPIs */
+    struct vgic_bank priv; /* SGIs and PPIs */
     struct vgic_owner priv_owner[VGIC_NUM_PRIVATE];
-    uint8_t sgi_sources[VGIC_NUM_SGIS];          /* per SGI: bitmap of requesting vCPUs */
+    uint8_t sgi_sources[VGIC_NUM_SGIS]; /* per SGI: bitmap of requesting vCPUs */
     struct vgic_lr_slot lr[VGIC_MAX_LRS];
-    uint32_t injected;                           /* statistics */
+    uint32_t injected; /* statistics */
 };
 
 struct vgic {
-    unsigned version;   /* 2 or 3 */
-    unsigned num_irqs;  /* multiple of 32, at most VGIC_MAX_IRQS rounded up */
+    unsigned version;  /* 2 or 3 */
+    unsigned num_irqs; /* multiple of 32, at most VGIC_MAX_IRQS rounded up */
     unsigned num_vcpus;
     unsigned num_lrs;
-    uint32_t ctlr;      /* GICD_CTLR: bit n enables group n */
+    uint32_t ctlr; /* GICD_CTLR: bit n enables group n */
     struct vgic_vcpu vcpu[VGIC_MAX_VCPUS];
-    struct vgic_bank spi[VGIC_MAX_WORDS]; /* index 0 unused (private interrupts are banked) */
+    struct vgic_bank spi[VGIC_MAX_WORDS];     /* index 0 unused (private interrupts are banked) */
     uint8_t targets[VGIC_MAX_WORDS * 32];     /* GICv2 ITARGETSR byte per SPI */
     uint8_t spi_lr_vcpu[VGIC_MAX_WORDS * 32]; /* which vCPU's list register holds an SPI */
     struct vgic_owner spi_owner[VGIC_MAX_WORDS * 32];

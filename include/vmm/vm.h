@@ -39,7 +39,7 @@ enum vcpu_power {
 enum vm_state {
     VM_NOT_STARTED,
     VM_RUNNING,
-    VM_STOPPED,  /* stopped after an error the VMM could not answer */
+    VM_STOPPED, /* stopped after an error the VMM could not answer */
     VM_POWERED_OFF,
 };
 
@@ -54,7 +54,12 @@ struct vm {
     enum vm_state state;
     unsigned boots;
     uint64_t exits;
+    uint64_t exits_by_kind[EXIT_UNKNOWN + 1];
+    uint64_t exits_wfx;
 };
+
+/* Log how many exits of each kind this boot took (at power-off and reset). */
+void vm_log_exit_stats(const struct vm *vm);
 
 /* Check the configuration and images, set up the vGIC and devices. Logs why on failure. */
 bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram);

@@ -53,8 +53,10 @@ bool guest_plan(const struct vmm_config *cfg, struct guest_layout *out, char *wh
             return false;
         }
         if (cfg->ram_base & (2 * MIB - 1)) {
-            fmt_format(why, why_len, "guest RAM base 0x%llx is not 2 MiB aligned, as the arm64 "
-                       "boot protocol needs", (unsigned long long)cfg->ram_base);
+            fmt_format(why, why_len,
+                       "guest RAM base 0x%llx is not 2 MiB aligned, as the arm64 "
+                       "boot protocol needs",
+                       (unsigned long long)cfg->ram_base);
             return false;
         }
         out->kernel_addr = cfg->ram_base + info.text_offset;
@@ -85,9 +87,9 @@ bool guest_plan(const struct vmm_config *cfg, struct guest_layout *out, char *wh
     out->initrd_size = isize;
 
     struct placed p[3] = {
-        {"kernel", out->kernel_addr, out->kernel_mem},
-        {"dtb", out->dtb_addr, dsize},
-        {"initrd", out->initrd_addr, isize},
+        { "kernel", out->kernel_addr, out->kernel_mem },
+        { "dtb", out->dtb_addr, dsize },
+        { "initrd", out->initrd_addr, isize },
     };
     for (unsigned i = 0; i < 3; i++) {
         if (p[i].size && !check_inside_ram(cfg, &p[i], why, why_len))
@@ -121,6 +123,5 @@ void guest_copy_images(const struct vmm_config *cfg, const struct guest_layout *
     if (layout->dtb_size)
         vmm_memcpy(base + (layout->dtb_addr - cfg->ram_base), cfg->dtb, layout->dtb_size);
     if (layout->initrd_size)
-        vmm_memcpy(base + (layout->initrd_addr - cfg->ram_base), cfg->initrd,
-                   layout->initrd_size);
+        vmm_memcpy(base + (layout->initrd_addr - cfg->ram_base), cfg->initrd, layout->initrd_size);
 }

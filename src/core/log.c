@@ -7,8 +7,14 @@
 static const char *vm_name = "?";
 static enum log_level max_level = LOG_INFO;
 
-void log_set_vm_name(const char *name) { vm_name = name; }
-void log_set_level(enum log_level level) { max_level = level; }
+void log_set_vm_name(const char *name)
+{
+    vm_name = name;
+}
+void log_set_level(enum log_level level)
+{
+    max_level = level;
+}
 
 struct out {
     char *buf;
@@ -45,7 +51,7 @@ static void put_num(struct out *o, uint64_t v, unsigned base, bool upper, bool n
 
 size_t fmt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
 {
-    struct out o = {buf, size, 0};
+    struct out o = { buf, size, 0 };
     for (; *fmt; fmt++) {
         if (*fmt != '%') {
             put(&o, *fmt);
@@ -84,9 +90,7 @@ size_t fmt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
             put(&o, 'x');
             put_num(&o, (uintptr_t)va_arg(ap, void *), 16, false, false, width, pad);
             break;
-        case 'c':
-            put(&o, (char)va_arg(ap, int));
-            break;
+        case 'c': put(&o, (char)va_arg(ap, int)); break;
         case 's': {
             const char *s = va_arg(ap, const char *);
             if (!s)
@@ -95,12 +99,8 @@ size_t fmt_vformat(char *buf, size_t size, const char *fmt, va_list ap)
                 put(&o, *s++);
             break;
         }
-        case '%':
-            put(&o, '%');
-            break;
-        case '\0':
-            fmt--;
-            break;
+        case '%': put(&o, '%'); break;
+        case '\0': fmt--; break;
         default:
             put(&o, '%');
             put(&o, *fmt);
@@ -123,7 +123,7 @@ size_t fmt_format(char *buf, size_t size, const char *fmt, ...)
 
 void log_msg(enum log_level level, const char *subsys, const char *fmt, ...)
 {
-    static const char *const tags[] = {"error: ", "warning: ", "", ""};
+    static const char *const tags[] = { "error: ", "warning: ", "", "" };
     char line[256];
     if (level > max_level)
         return;

@@ -47,8 +47,7 @@ static void ack_vppi(unsigned vcpu, unsigned irq, void *cookie)
 static bool setup_gic(struct vm *vm)
 {
     const struct vmm_config *cfg = vm->cfg;
-    if (!vgic_init(&vm->gic, cfg->gic_version, cfg->gic_num_irqs, cfg->num_vcpus,
-                   cfg->gic_num_lrs))
+    if (!vgic_init(&vm->gic, cfg->gic_version, cfg->gic_num_irqs, cfg->num_vcpus, cfg->gic_num_lrs))
         return false;
     for (unsigned v = 0; v < cfg->num_vcpus; v++) {
         if (!vgic_set_owner(&vm->gic, v, cfg->vtimer_irq, ack_vppi, vm))
@@ -81,7 +80,7 @@ bool vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size, const char *name,
                 (unsigned long long)size);
         return false;
     }
-    vm->mmio[vm->num_mmio++] = (struct mmio_region){base, size, name, handler};
+    vm->mmio[vm->num_mmio++] = (struct mmio_region){ base, size, name, handler };
     return true;
 }
 
@@ -99,7 +98,7 @@ bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram)
     }
     if (!ram) {
         LOG_ERR("boot", "refusing to start: guest RAM is not mapped into the VMM (setvar_vaddr "
-                "\"guest_ram_vaddr\" missing from the system file?)");
+                        "\"guest_ram_vaddr\" missing from the system file?)");
         return false;
     }
     if (!guest_plan(cfg, &vm->layout, why, sizeof(why))) {
@@ -111,8 +110,8 @@ bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram)
                 cfg->gic_version);
         return false;
     }
-    if (!setup_gic(vm) || !vm_add_mmio(vm, cfg->gicd_base, GICV2_DIST_SIZE, "GICv2 distributor",
-                                       gicd_v2_access))
+    if (!setup_gic(vm) ||
+        !vm_add_mmio(vm, cfg->gicd_base, GICV2_DIST_SIZE, "GICv2 distributor", gicd_v2_access))
         return false;
     return true;
 }
@@ -145,9 +144,12 @@ bool vm_boot(struct vm *vm)
         return false;
     }
     vm->boots++;
+    vm->exits = vm->exits_wfx = 0;
+    vmm_memset(vm->exits_by_kind, 0, sizeof(vm->exits_by_kind));
     vm->state = VM_RUNNING;
     vm->power[0] = VCPU_ON;
-    LOG_INFO("boot", "boot #%u: kernel 0x%llx (entry 0x%llx), dtb 0x%llx (%llu bytes), initrd "
+    LOG_INFO("boot",
+             "boot #%u: kernel 0x%llx (entry 0x%llx), dtb 0x%llx (%llu bytes), initrd "
              "0x%llx (%llu bytes), %u vCPU(s), %llu MiB RAM at 0x%llx",
              vm->boots, (unsigned long long)vm->layout.kernel_addr,
              (unsigned long long)vm->layout.entry, (unsigned long long)vm->layout.dtb_addr,
@@ -180,21 +182,17 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
 {
     vmm_memset(reply, 0, sizeof(*reply));
     vm->exits++;
+    if ((unsigned)exit->kind <= EXIT_UNKNOWN)
+        vm->exits_by_kind[exit->kind]++;
     if (exit->vcpu >= vm->cfg->num_vcpus) {
         LOG_ERR("fault", "exit from vCPU %u, which this VM does not have (kind %u)", exit->vcpu,
                 (unsigned)exit->kind);
         return;
     }
     switch (exit->kind) {
-    case EXIT_VM_FAULT:
-        vm_handle_vm_fault(vm, exit, reply);
-        break;
-    case EXIT_VCPU:
-        vm_handle_vcpu_fault(vm, exit, reply);
-        break;
-    case EXIT_HVC:
-        vm_handle_hvc(vm, exit, reply);
-        break;
+    case EXIT_VM_FAULT: vm_handle_vm_fault(vm, exit, reply); break;
+    case EXIT_VCPU: vm_handle_vcpu_fault(vm, exit, reply); break;
+    case EXIT_HVC: vm_handle_hvc(vm, exit, reply); break;
     case EXIT_VPPI:
         if (!vgic_assert(&vm->gic, exit->vcpu, exit->irq))
             LOG_WARNING("vgic", "vCPU %u: virtual PPI %u is out of range; dropped", exit->vcpu,
@@ -205,9 +203,7 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
         vgic_maintenance(&vm->gic, exit->vcpu, exit->lr_index);
         reply->resume = true;
         break;
-    case EXIT_USER_EXCEPTION:
-        report_user_exception(vm, exit);
-        break;
+    case EXIT_USER_EXCEPTION: report_user_exception(vm, exit); break;
     case EXIT_UNKNOWN:
     default:
         LOG_ERR("fault", "vCPU %u: unknown fault label %llu at pc 0x%llx", exit->vcpu,
@@ -215,6 +211,18 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
         vm_stop(vm, "unknown fault");
         break;
     }
+}
+
+void vm_log_exit_stats(const struct vm *vm)
+{
+    const uint64_t *k = vm->exits_by_kind;
+    LOG_INFO("vm",
+             "boot #%u took %llu exits: %llu stage-2 faults, %llu trapped instructions (%llu "
+             "WFI/WFE), %llu HVC, %llu virtual PPI, %llu vGIC maintenance",
+             vm->boots, (unsigned long long)vm->exits, (unsigned long long)k[EXIT_VM_FAULT],
+             (unsigned long long)k[EXIT_VCPU], (unsigned long long)vm->exits_wfx,
+             (unsigned long long)k[EXIT_HVC], (unsigned long long)k[EXIT_VPPI],
+             (unsigned long long)k[EXIT_VGIC_MAINTENANCE]);
 }
 
 void vm_notified(struct vm *vm, unsigned channel)

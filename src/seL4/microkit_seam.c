@@ -34,7 +34,7 @@ bool hyp_vcpu_write_regs(unsigned vcpu, const struct vcpu_regs *regs, unsigned c
 
 void hyp_vcpu_start(unsigned vcpu, uint64_t pc)
 {
-    seL4_UserContext ctx = {.pc = pc};
+    seL4_UserContext ctx = { .pc = pc };
     seL4_Error err = seL4_TCB_WriteRegisters(BASE_VM_TCB_CAP + vcpu, seL4_True, 0, 1, &ctx);
     if (err != seL4_NoError)
         LOG_ERR("seL4", "starting vCPU %u at 0x%llx failed (error %d)", vcpu,
@@ -61,15 +61,30 @@ bool hyp_inject_irq(unsigned vcpu, uint16_t irq, uint8_t priority, uint8_t group
     return err == seL4_NoError;
 }
 
-void hyp_ack_vppi(unsigned vcpu, uint32_t irq) { seL4_ARM_VCPU_AckVPPI(BASE_VCPU_CAP + vcpu, irq); }
+void hyp_ack_vppi(unsigned vcpu, uint32_t irq)
+{
+    seL4_ARM_VCPU_AckVPPI(BASE_VCPU_CAP + vcpu, irq);
+}
 
-void hyp_irq_ack(unsigned channel) { microkit_irq_ack(channel); }
+void hyp_irq_ack(unsigned channel)
+{
+    microkit_irq_ack(channel);
+}
 
-void hyp_puts(const char *s) { microkit_dbg_puts(s); }
+void hyp_puts(const char *s)
+{
+    microkit_dbg_puts(s);
+}
 
-void init(void) { vmm_entry_init(); }
+void init(void)
+{
+    vmm_entry_init();
+}
 
-void notified(microkit_channel ch) { vmm_entry_notified(ch); }
+void notified(microkit_channel ch)
+{
+    vmm_entry_notified(ch);
+}
 
 /* Decode the fault message into a vm_exit (before any invocation overwrites the IPC buffer). */
 static void decode_fault(microkit_child child, microkit_msginfo msginfo, struct vm_exit *e)
@@ -122,7 +137,7 @@ static void decode_fault(microkit_child child, microkit_msginfo msginfo, struct 
 
 seL4_Bool fault(microkit_child child, microkit_msginfo msginfo, microkit_msginfo *reply_msginfo)
 {
-    struct vm_exit e = {0};
+    struct vm_exit e = { 0 };
     struct exit_reply r;
     decode_fault(child, msginfo, &e);
     vmm_entry_exit(&e, &r);

@@ -1,4 +1,5 @@
-/* The interrupt state model shared by the GICv2 and GICv3 front ends, and list-register delivery. */
+/* The interrupt state model shared by the GICv2 and GICv3 front ends, and list-register delivery.
+ */
 #include <vmm/hyp.h>
 #include <vmm/log.h>
 #include <vmm/util.h>
@@ -53,7 +54,9 @@ struct vgic_bank *vgic_bank_of(struct vgic *gic, unsigned vcpu, unsigned word)
 
 static struct vgic_owner *owner_of(struct vgic *gic, unsigned vcpu, unsigned irq)
 {
-    return irq < VGIC_NUM_PRIVATE ? &gic->vcpu[vcpu].priv_owner[irq] : &gic->spi_owner[irq];
+    if (irq < VGIC_NUM_PRIVATE)
+        return &gic->vcpu[vcpu].priv_owner[irq];
+    return irq < VGIC_MAX_IRQS ? &gic->spi_owner[irq] : NULL;
 }
 
 bool vgic_set_owner(struct vgic *gic, unsigned vcpu, unsigned irq, vgic_ack_fn ack, void *cookie)
@@ -63,6 +66,8 @@ bool vgic_set_owner(struct vgic *gic, unsigned vcpu, unsigned irq, vgic_ack_fn a
         return false;
     }
     struct vgic_owner *o = owner_of(gic, vcpu, irq);
+    if (!o)
+        return false;
     o->ack = ack;
     o->cookie = cookie;
     return true;
@@ -240,7 +245,7 @@ void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr)
         vc->lr[lr].used = false;
         vgic_bank_of(gic, vcpu, irq / 32)->in_lr &= ~(1u << (irq % 32));
         struct vgic_owner *o = owner_of(gic, vcpu, irq);
-        if (o->ack)
+        if (o && o->ack)
             o->ack(vcpu, irq, o->cookie);
         if (irq >= VGIC_NUM_PRIVATE) {
             /* A level SPI still asserted may now go to another target as well. */

@@ -31,12 +31,15 @@ enum {
 #define VGIC_PRIO_MASK 0xf8u
 
 static const uint8_t id_regs[12] = {
-    0x04, 0x00, 0x00, 0x00,             /* PIDR4..PIDR7 */
-    0x90, 0xb4, 0x2b, 0x00,             /* PIDR0..PIDR3: ArchRev 2 */
-    0x0d, 0xf0, 0x05, 0xb1,             /* CIDR0..CIDR3 */
+    0x04, 0x00, 0x00, 0x00, /* PIDR4..PIDR7 */
+    0x90, 0xb4, 0x2b, 0x00, /* PIDR0..PIDR3: ArchRev 2 */
+    0x0d, 0xf0, 0x05, 0xb1, /* CIDR0..CIDR3 */
 };
 
-static uint32_t vcpu_mask(const struct vgic *gic) { return (1u << gic->num_vcpus) - 1; }
+static uint32_t vcpu_mask(const struct vgic *gic)
+{
+    return (1u << gic->num_vcpus) - 1;
+}
 
 /* Registers with one bit per interrupt: which field of the bank they view. */
 static uint32_t *bit_field(struct vgic_bank *b, uint64_t base)
@@ -222,8 +225,10 @@ static bool access_ok(uint64_t off, unsigned width)
 uint64_t vgic_v2_dist_read(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width)
 {
     if (vcpu >= gic->num_vcpus || !access_ok(offset, width)) {
-        LOG_WARNING("vgic", "vCPU %u: %u-byte read of distributor offset 0x%llx is not a valid "
-                    "access; reads as zero", vcpu, width, (unsigned long long)offset);
+        LOG_WARNING("vgic",
+                    "vCPU %u: %u-byte read of distributor offset 0x%llx is not a valid "
+                    "access; reads as zero",
+                    vcpu, width, (unsigned long long)offset);
         return 0;
     }
     if (!is_byte_reg(offset))
@@ -238,9 +243,10 @@ void vgic_v2_dist_write(struct vgic *gic, unsigned vcpu, uint64_t offset, unsign
                         uint64_t value)
 {
     if (vcpu >= gic->num_vcpus || !access_ok(offset, width)) {
-        LOG_WARNING("vgic", "vCPU %u: %u-byte write of 0x%llx to distributor offset 0x%llx is not "
-                    "a valid access; ignored", vcpu, width, (unsigned long long)value,
-                    (unsigned long long)offset);
+        LOG_WARNING("vgic",
+                    "vCPU %u: %u-byte write of 0x%llx to distributor offset 0x%llx is not "
+                    "a valid access; ignored",
+                    vcpu, width, (unsigned long long)value, (unsigned long long)offset);
         return;
     }
     if (!is_byte_reg(offset)) {

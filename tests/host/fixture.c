@@ -44,7 +44,7 @@ void fx_config(unsigned vcpus)
     put_be32(fx.dtb + 4, sizeof(fx.dtb));
     for (size_t i = 0; i < sizeof(fx.initrd); i++)
         fx.initrd[i] = (uint8_t)(0x5a ^ i);
-    fx.irqs[0] = (struct vmm_irq_passthrough){FX_UART_CH, FX_UART_IRQ};
+    fx.irqs[0] = (struct vmm_irq_passthrough){ FX_UART_CH, FX_UART_IRQ };
     fx.cfg = (struct vmm_config){
         .vm_name = "test",
         .num_vcpus = vcpus,
@@ -77,7 +77,10 @@ int fx_boot(unsigned vcpus)
     return vm_boot(&fx.vm);
 }
 
-void fx_exit(const struct vm_exit *e, struct exit_reply *r) { vm_handle_exit(&fx.vm, e, r); }
+void fx_exit(const struct vm_exit *e, struct exit_reply *r)
+{
+    vm_handle_exit(&fx.vm, e, r);
+}
 
 void fx_mmio(unsigned vcpu, uint64_t addr, unsigned width, int write, unsigned rt, int sign,
              int reg64, struct exit_reply *r)
@@ -86,8 +89,9 @@ void fx_mmio(unsigned vcpu, uint64_t addr, unsigned width, int write, unsigned r
     uint64_t esr = (uint64_t)ESR_EC_DABT_LOW << 26 | 1u << 25 | 1u << 24 | sas << 22 |
                    (unsigned)sign << 21 | rt << 16 | (unsigned)reg64 << 15 | (unsigned)write << 6 |
                    0x07;
-    struct vm_exit e = {.kind = EXIT_VM_FAULT, .vcpu = vcpu, .pc = sim.vcpu[vcpu].regs.pc,
-                        .esr = esr, .addr = addr};
+    struct vm_exit e = {
+        .kind = EXIT_VM_FAULT, .vcpu = vcpu, .pc = sim.vcpu[vcpu].regs.pc, .esr = esr, .addr = addr
+    };
     fx_exit(&e, r);
 }
 
@@ -99,14 +103,20 @@ uint64_t fx_gicd_access(unsigned vcpu, uint32_t off, unsigned width, int write, 
     return sim.vcpu[vcpu].regs.x[5];
 }
 
-uint32_t fx_gicd_read(unsigned vcpu, uint32_t off) { return (uint32_t)fx_gicd_access(vcpu, off, 4, 0, 0); }
+uint32_t fx_gicd_read(unsigned vcpu, uint32_t off)
+{
+    return (uint32_t)fx_gicd_access(vcpu, off, 4, 0, 0);
+}
 
-void fx_gicd_write(unsigned vcpu, uint32_t off, uint32_t val) { fx_gicd_access(vcpu, off, 4, 1, val); }
+void fx_gicd_write(unsigned vcpu, uint32_t off, uint32_t val)
+{
+    fx_gicd_access(vcpu, off, 4, 1, val);
+}
 
 void fx_maintenance(unsigned vcpu, int lr)
 {
     struct exit_reply r;
-    struct vm_exit e = {.kind = EXIT_VGIC_MAINTENANCE, .vcpu = vcpu, .lr_index = lr};
+    struct vm_exit e = { .kind = EXIT_VGIC_MAINTENANCE, .vcpu = vcpu, .lr_index = lr };
     fx_exit(&e, &r);
 }
 
@@ -130,8 +140,10 @@ uint64_t fx_smc(unsigned vcpu, uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x
     v->regs.x[1] = x1;
     v->regs.x[2] = x2;
     v->regs.x[3] = x3;
-    struct vm_exit e = {.kind = EXIT_VCPU, .vcpu = vcpu, .pc = v->regs.pc,
-                        .esr = (uint64_t)ESR_EC_SMC64 << 26 | 1u << 25};
+    struct vm_exit e = { .kind = EXIT_VCPU,
+                         .vcpu = vcpu,
+                         .pc = v->regs.pc,
+                         .esr = (uint64_t)ESR_EC_SMC64 << 26 | 1u << 25 };
     fx_exit(&e, r);
     return v->regs.x[0];
 }

@@ -19,7 +19,7 @@ int test_current_failed;
 void test_register(const char *name, test_fn fn)
 {
     if (num_tests < MAX_TESTS)
-        tests[num_tests++] = (struct test_entry){name, fn};
+        tests[num_tests++] = (struct test_entry){ name, fn };
 }
 
 void test_failed(const char *file, int line, const char *msg)

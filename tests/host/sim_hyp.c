@@ -7,15 +7,22 @@
 
 struct sim_state sim;
 
-void sim_reset(void) { memset(&sim, 0, sizeof(sim)); }
+void sim_reset(void)
+{
+    memset(&sim, 0, sizeof(sim));
+}
 
 static uint64_t *reg_slot(struct vcpu_regs *r, unsigned i)
 {
     /* Same order as seL4_UserContext: pc, sp, spsr, x0..x30, tpidr_el0, tpidrro_el0. */
-    if (i == 0) return &r->pc;
-    if (i == 1) return &r->sp;
-    if (i == 2) return &r->spsr;
-    if (i < 34) return &r->x[i - 3];
+    if (i == 0)
+        return &r->pc;
+    if (i == 1)
+        return &r->sp;
+    if (i == 2)
+        return &r->spsr;
+    if (i < 34)
+        return &r->x[i - 3];
     return i == 34 ? &r->tpidr_el0 : &r->tpidrro_el0;
 }
 
@@ -79,7 +86,7 @@ bool hyp_inject_irq(unsigned vcpu, uint16_t irq, uint8_t priority, uint8_t group
     v->lr_used[lr] = true;
     v->lr_irq[lr] = irq;
     if (sim.num_inj < SIM_MAX_INJECTIONS)
-        sim.inj[sim.num_inj++] = (struct sim_injection){vcpu, irq, priority, group, lr};
+        sim.inj[sim.num_inj++] = (struct sim_injection){ vcpu, irq, priority, group, lr };
     return true;
 }
 
@@ -109,7 +116,10 @@ void hyp_puts(const char *s)
     sim.console[sim.console_len] = '\0';
 }
 
-bool sim_console_has(const char *needle) { return strstr(sim.console, needle) != NULL; }
+bool sim_console_has(const char *needle)
+{
+    return strstr(sim.console, needle) != NULL;
+}
 
 int sim_guest_eoi(unsigned vcpu, unsigned lr)
 {

@@ -1,4 +1,5 @@
-/* A minimal unit-test harness: TEST functions register themselves; CHECKs stop a test on failure. */
+/* A minimal unit-test harness: TEST functions register themselves; CHECKs stop a test on failure.
+ */
 #ifndef TEST_H
 #define TEST_H
 
@@ -10,32 +11,31 @@ void test_register(const char *name, test_fn fn);
 void test_failed(const char *file, int line, const char *msg);
 extern int test_current_failed;
 
-#define TEST(name)                                                                     \
-    static void name(void);                                                            \
-    __attribute__((constructor)) static void register_##name(void)                     \
-    {                                                                                  \
-        test_register(#name, name);                                                    \
-    }                                                                                  \
+#define TEST(name)                                                 \
+    static void name(void);                                        \
+    __attribute__((constructor)) static void register_##name(void) \
+    {                                                              \
+        test_register(#name, name);                                \
+    }                                                              \
     static void name(void)
 
-#define CHECK(cond)                                                                    \
-    do {                                                                               \
-        if (!(cond)) {                                                                 \
-            test_failed(__FILE__, __LINE__, #cond);                                    \
-            return;                                                                    \
-        }                                                                              \
+#define CHECK(cond)                                 \
+    do {                                            \
+        if (!(cond)) {                              \
+            test_failed(__FILE__, __LINE__, #cond); \
+            return;                                 \
+        }                                           \
     } while (0)
 
-#define CHECK_EQ(a, b)                                                                 \
-    do {                                                                               \
-        uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                               \
-        if (a_ != b_) {                                                                \
-            char m_[256];                                                              \
-            snprintf(m_, sizeof(m_), "%s == %s (0x%" PRIx64 " != 0x%" PRIx64 ")", #a, #b, \
-                     a_, b_);                                                          \
-            test_failed(__FILE__, __LINE__, m_);                                       \
-            return;                                                                    \
-        }                                                                              \
+#define CHECK_EQ(a, b)                                                                             \
+    do {                                                                                           \
+        uint64_t a_ = (uint64_t)(a), b_ = (uint64_t)(b);                                           \
+        if (a_ != b_) {                                                                            \
+            char m_[256];                                                                          \
+            snprintf(m_, sizeof(m_), "%s == %s (0x%" PRIx64 " != 0x%" PRIx64 ")", #a, #b, a_, b_); \
+            test_failed(__FILE__, __LINE__, m_);                                                   \
+            return;                                                                                \
+        }                                                                                          \
     } while (0)
 
 #endif

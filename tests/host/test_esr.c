@@ -7,7 +7,8 @@
 TEST(esr_data_abort_fields)
 {
     /* LDRSH w3, [x1] on MMIO: ISV, SAS=1 (halfword), SSE, SRT=3, SF=0, read, translation L3. */
-    uint64_t esr = (uint64_t)0x24 << 26 | 1u << 25 | 1u << 24 | 1u << 22 | 1u << 21 | 3u << 16 | 0x07;
+    uint64_t esr =
+        (uint64_t)0x24 << 26 | 1u << 25 | 1u << 24 | 1u << 22 | 1u << 21 | 3u << 16 | 0x07;
     struct data_abort da;
     esr_decode_data_abort(esr, &da);
     CHECK_EQ(esr_class_of(esr), ESR_EC_DABT_LOW);
@@ -42,7 +43,7 @@ TEST(esr_invalid_syndrome)
 
 TEST(esr_load_value_extension)
 {
-    struct data_abort da = {.valid = true, .width = 1, .sign_extend = true, .reg64 = true};
+    struct data_abort da = { .valid = true, .width = 1, .sign_extend = true, .reg64 = true };
     CHECK_EQ(data_abort_load_value(&da, 0x80), 0xffffffffffffff80ull);
     da.reg64 = false;
     CHECK_EQ(data_abort_load_value(&da, 0x80), 0xffffff80ull);

@@ -40,7 +40,7 @@ TEST(fault_mmio_write_from_xzr)
     fx_mmio(0, FX_GICD + 0x184, 4, 1, 31, 0, 0, &r); /* STR wzr: clears nothing */
     CHECK(r.resume);
     CHECK_EQ(fx_gicd_read(0, 0x104), 0xff);
-    CHECK_EQ(sim.vcpu[0].regs.pc, pc + 4 + 4); /* the read above advanced too */
+    CHECK_EQ(sim.vcpu[0].regs.pc, pc + 4 + 4);     /* the read above advanced too */
     CHECK_EQ(sim.vcpu[0].last_write_count, 3 + 6); /* the read of x5 */
 }
 
@@ -72,8 +72,12 @@ TEST(fault_instruction_fetch_from_unmapped)
 {
     struct exit_reply r;
     CHECK(fx_boot(1));
-    struct vm_exit e = {.kind = EXIT_VM_FAULT, .vcpu = 0, .pc = 0x90000000, .addr = 0x90000000,
-                        .instruction_fault = true, .esr = (uint64_t)ESR_EC_IABT_LOW << 26 | 0x06};
+    struct vm_exit e = { .kind = EXIT_VM_FAULT,
+                         .vcpu = 0,
+                         .pc = 0x90000000,
+                         .addr = 0x90000000,
+                         .instruction_fault = true,
+                         .esr = (uint64_t)ESR_EC_IABT_LOW << 26 | 0x06 };
     fx_exit(&e, &r);
     CHECK(!r.resume);
     CHECK(sim_console_has("instruction fetch from 0x90000000"));
@@ -83,8 +87,11 @@ TEST(fault_no_syndrome_on_device_reported)
 {
     struct exit_reply r;
     CHECK(fx_boot(1));
-    struct vm_exit e = {.kind = EXIT_VM_FAULT, .vcpu = 0, .pc = 0x40000010, .addr = FX_GICD,
-                        .esr = (uint64_t)ESR_EC_DABT_LOW << 26 | 0x07};
+    struct vm_exit e = { .kind = EXIT_VM_FAULT,
+                         .vcpu = 0,
+                         .pc = 0x40000010,
+                         .addr = FX_GICD,
+                         .esr = (uint64_t)ESR_EC_DABT_LOW << 26 | 0x07 };
     fx_exit(&e, &r);
     CHECK(!r.resume);
     CHECK(sim_console_has("without a valid syndrome"));
@@ -95,7 +102,9 @@ TEST(fault_wfi_advances_pc)
     struct exit_reply r;
     CHECK(fx_boot(1));
     sim.vcpu[0].regs.pc = 0x40000500;
-    struct vm_exit e = {.kind = EXIT_VCPU, .vcpu = 0, .esr = (uint64_t)ESR_EC_WFX << 26 | 1u << 25};
+    struct vm_exit e = { .kind = EXIT_VCPU,
+                         .vcpu = 0,
+                         .esr = (uint64_t)ESR_EC_WFX << 26 | 1u << 25 };
     fx_exit(&e, &r);
     CHECK(r.resume);
     CHECK_EQ(sim.vcpu[0].regs.pc, 0x40000504);
@@ -108,7 +117,7 @@ TEST(fault_sysreg_read_as_zero)
     sim.vcpu[0].regs.pc = 0x40000600;
     sim.vcpu[0].regs.x[4] = 77;
     uint32_t iss = 3u << 20 | 0u << 17 | 0u << 14 | 1u << 10 | 4u << 5 | 0u << 1 | 1u;
-    struct vm_exit e = {.kind = EXIT_VCPU, .vcpu = 0, .esr = (uint64_t)ESR_EC_SYSREG << 26 | iss};
+    struct vm_exit e = { .kind = EXIT_VCPU, .vcpu = 0, .esr = (uint64_t)ESR_EC_SYSREG << 26 | iss };
     fx_exit(&e, &r);
     CHECK(r.resume);
     CHECK_EQ(sim.vcpu[0].regs.x[4], 0);
@@ -120,7 +129,7 @@ TEST(fault_unknown_class_stops_guest)
 {
     struct exit_reply r;
     CHECK(fx_boot(1));
-    struct vm_exit e = {.kind = EXIT_VCPU, .vcpu = 0, .esr = (uint64_t)0x3c << 26 | 0x1234};
+    struct vm_exit e = { .kind = EXIT_VCPU, .vcpu = 0, .esr = (uint64_t)0x3c << 26 | 0x1234 };
     fx_exit(&e, &r);
     CHECK(!r.resume);
     CHECK(sim_console_has("class 0x3c (BRK)"));
@@ -131,11 +140,11 @@ TEST(fault_unknown_label_and_bad_vcpu)
 {
     struct exit_reply r;
     CHECK(fx_boot(1));
-    struct vm_exit e = {.kind = EXIT_VPPI, .vcpu = 5, .irq = 27};
+    struct vm_exit e = { .kind = EXIT_VPPI, .vcpu = 5, .irq = 27 };
     fx_exit(&e, &r);
     CHECK(!r.resume);
     CHECK(sim_console_has("exit from vCPU 5"));
-    e = (struct vm_exit){.kind = EXIT_UNKNOWN, .vcpu = 0, .label = 99};
+    e = (struct vm_exit){ .kind = EXIT_UNKNOWN, .vcpu = 0, .label = 99 };
     fx_exit(&e, &r);
     CHECK(!r.resume);
     CHECK(sim_console_has("unknown fault label 99"));
@@ -145,7 +154,7 @@ TEST(fault_vppi_out_of_range_dropped)
 {
     struct exit_reply r;
     CHECK(fx_boot(1));
-    struct vm_exit e = {.kind = EXIT_VPPI, .vcpu = 0, .irq = 5000};
+    struct vm_exit e = { .kind = EXIT_VPPI, .vcpu = 0, .irq = 5000 };
     fx_exit(&e, &r);
     CHECK(r.resume);
     CHECK(sim_console_has("virtual PPI 5000 is out of range"));

@@ -51,7 +51,8 @@ TEST(psci_cpu_on_single_vcpu)
 {
     struct exit_reply r;
     CHECK(fx_boot(1));
-    CHECK_EQ(fx_smc(0, PSCI_CPU_ON_64, 0, 0x40001000, 0, &r), (uint64_t)(int64_t)PSCI_RET_ALREADY_ON);
+    CHECK_EQ(fx_smc(0, PSCI_CPU_ON_64, 0, 0x40001000, 0, &r),
+             (uint64_t)(int64_t)PSCI_RET_ALREADY_ON);
     CHECK_EQ(fx_smc(0, PSCI_CPU_ON_64, 1, 0x40001000, 0, &r),
              (uint64_t)(int64_t)PSCI_RET_INVALID_PARAMETERS);
     CHECK_EQ(fx_smc(0, PSCI_AFFINITY_INFO_64, 0, 0, 0, &r), 0);
@@ -70,7 +71,8 @@ TEST(psci_cpu_on_second_vcpu)
     CHECK_EQ(sim.vcpu[1].start_pc, 0x40002000);
     CHECK_EQ(sim.vcpu[1].regs.x[0], 0xabcd);
     CHECK_EQ(sim.vcpu[1].regs.spsr, 0x3c5);
-    CHECK_EQ(fx_smc(0, PSCI_CPU_ON_64, 1, 0x40002000, 0, &r), (uint64_t)(int64_t)PSCI_RET_ALREADY_ON);
+    CHECK_EQ(fx_smc(0, PSCI_CPU_ON_64, 1, 0x40002000, 0, &r),
+             (uint64_t)(int64_t)PSCI_RET_ALREADY_ON);
     CHECK_EQ(fx_smc(0, PSCI_AFFINITY_INFO_64, 1, 0, 0, &r), 0);
     /* vCPU 1 turns itself off: no reply, vCPU stopped. */
     fx_smc(1, PSCI_CPU_OFF, 0, 0, 0, &r);
@@ -125,8 +127,13 @@ TEST(psci_over_hvc_reply_carries_registers)
 {
     struct exit_reply r;
     CHECK(fx_boot(1));
-    struct vm_exit e = {.kind = EXIT_HVC, .vcpu = 0, .pc = 0x40000100, .sp = 0x40f00000,
-                        .lr = 0x40000200, .spsr = 0x3c5, .syscall = 0x1234};
+    struct vm_exit e = { .kind = EXIT_HVC,
+                         .vcpu = 0,
+                         .pc = 0x40000100,
+                         .sp = 0x40f00000,
+                         .lr = 0x40000200,
+                         .spsr = 0x3c5,
+                         .syscall = 0x1234 };
     e.x[0] = PSCI_VERSION;
     e.x[5] = 55;
     fx_exit(&e, &r);
@@ -152,4 +159,23 @@ TEST(psci_32bit_cpu_on_masks_arguments)
     CHECK(fx_boot(2));
     CHECK_EQ(fx_smc(0, PSCI_CPU_ON_32, 0xffffffff00000001ull, 0xffffffff40003000ull, 0, &r), 0);
     CHECK_EQ(sim.vcpu[1].start_pc, 0x40003000);
+}
+
+TEST(psci_known_probes_answered_quietly)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    CHECK_EQ(fx_smc(0, 0x84000050u, 0, 0, 0, &r), NOT_SUPPORTED); /* TRNG_VERSION */
+    CHECK(r.resume);
+    CHECK(!sim_console_has("0x84000050"));
+}
+
+TEST(psci_unknown_reports_are_rate_limited)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    for (unsigned i = 0; i < 100; i++)
+        CHECK_EQ(fx_smc(0, 0xc3000000u + i, 0, 0, 0, &r), NOT_SUPPORTED);
+    CHECK(!sim_console_has("0xc3000063"));
+    CHECK_EQ(fx.vm.state, VM_RUNNING);
 }

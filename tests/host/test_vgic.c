@@ -34,8 +34,8 @@ TEST(vgic_typer_iidr_ids)
 {
     CHECK(fx_boot(2));
     uint32_t typer = fx_gicd_read(0, 0x004);
-    CHECK_EQ(typer & 0x1f, 1);        /* 64 interrupts */
-    CHECK_EQ((typer >> 5) & 7, 1);    /* 2 CPUs */
+    CHECK_EQ(typer & 0x1f, 1);     /* 64 interrupts */
+    CHECK_EQ((typer >> 5) & 7, 1); /* 2 CPUs */
     CHECK_EQ(fx_gicd_read(0, 0x008), 0x0200043b);
     CHECK_EQ((fx_gicd_read(0, 0xfe8) >> 4) & 0xf, 2); /* ArchRev */
     CHECK_EQ(fx_gicd_read(0, 0xff0), 0x0d);
@@ -151,7 +151,7 @@ TEST(vgic_vppi_before_enable_no_livelock)
     CHECK(fx_boot(1));
     linux_gic_init(1);
     unsigned acks = sim.vcpu[0].vppi_acks;
-    struct vm_exit e = {.kind = EXIT_VPPI, .vcpu = 0, .irq = FX_VTIMER};
+    struct vm_exit e = { .kind = EXIT_VPPI, .vcpu = 0, .irq = FX_VTIMER };
     fx_exit(&e, &r);
     CHECK(r.resume);
     CHECK_EQ(sim_injections_of(0, FX_VTIMER), 0);

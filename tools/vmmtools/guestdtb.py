@@ -147,7 +147,8 @@ def _cpus(dt, ed, nvcpus):
         if n not in cpu_nodes and ed.exists(n.path):
             ed.delnode(n.path)
     cac = cpus.u32("#address-cells", 1)
-    for i in range(nvcpus):
+    # libfdt adds a subnode in front of its siblings: add the last CPU first.
+    for i in reversed(range(nvcpus)):
         path = ed.addnode("/cpus", "cpu@%x" % i)
         for name, value in template.props.items():
             if name in ("phandle", "linux,phandle") and i == 0:

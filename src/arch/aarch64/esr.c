@@ -6,14 +6,20 @@ const char *esr_class_name(unsigned ec)
     switch (ec) {
     case ESR_EC_UNKNOWN: return "unknown reason";
     case ESR_EC_WFX: return "WFI/WFE";
-    case ESR_EC_CP15_32: case ESR_EC_CP15_64: return "AArch32 CP15 access";
-    case ESR_EC_CP14_MR: case ESR_EC_CP14_LS: case ESR_EC_CP14_64: return "AArch32 CP14 access";
+    case ESR_EC_CP15_32:
+    case ESR_EC_CP15_64: return "AArch32 CP15 access";
+    case ESR_EC_CP14_MR:
+    case ESR_EC_CP14_LS:
+    case ESR_EC_CP14_64: return "AArch32 CP14 access";
     case ESR_EC_FP_ASIMD: return "FP/SIMD access";
     case ESR_EC_CP10_ID: return "AArch32 CP10 ID access";
     case ESR_EC_ILLEGAL: return "illegal execution state";
-    case ESR_EC_SVC32: case ESR_EC_SVC64: return "SVC";
-    case ESR_EC_HVC32: case ESR_EC_HVC64: return "HVC";
-    case ESR_EC_SMC32: case ESR_EC_SMC64: return "SMC";
+    case ESR_EC_SVC32:
+    case ESR_EC_SVC64: return "SVC";
+    case ESR_EC_HVC32:
+    case ESR_EC_HVC64: return "HVC";
+    case ESR_EC_SMC32:
+    case ESR_EC_SMC64: return "SMC";
     case ESR_EC_SYSREG: return "MSR/MRS system register access";
     case ESR_EC_IABT_LOW: return "instruction abort (lower EL)";
     case ESR_EC_IABT_CUR: return "instruction abort (same EL)";

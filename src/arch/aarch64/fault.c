@@ -16,25 +16,29 @@ static const struct mmio_region *find_mmio(const struct vm *vm, uint64_t addr)
     return NULL;
 }
 
-static void report_abort(const struct vm_exit *exit, const struct data_abort *da,
-                         const char *what)
+static void report_abort(const struct vm_exit *exit, const struct data_abort *da, const char *what)
 {
     unsigned ec = esr_class_of(exit->esr);
     if (exit->instruction_fault) {
-        LOG_ERR("fault", "vCPU %u: instruction fetch from 0x%llx at pc 0x%llx: %s (ESR 0x%llx: "
-                "%s, %s)", exit->vcpu, (unsigned long long)exit->addr,
-                (unsigned long long)exit->pc, what, (unsigned long long)exit->esr,
-                esr_class_name(ec), esr_fsc_name(exit->esr & 0x3f));
+        LOG_ERR("fault",
+                "vCPU %u: instruction fetch from 0x%llx at pc 0x%llx: %s (ESR 0x%llx: "
+                "%s, %s)",
+                exit->vcpu, (unsigned long long)exit->addr, (unsigned long long)exit->pc, what,
+                (unsigned long long)exit->esr, esr_class_name(ec), esr_fsc_name(exit->esr & 0x3f));
     } else if (da->valid) {
-        LOG_ERR("fault", "vCPU %u: %u-byte %s of 0x%llx (x%u) at pc 0x%llx: %s (ESR 0x%llx: %s, "
-                "%s)", exit->vcpu, da->width, da->write ? "write" : "read",
-                (unsigned long long)exit->addr, da->rt, (unsigned long long)exit->pc, what,
-                (unsigned long long)exit->esr, esr_class_name(ec), esr_fsc_name(da->dfsc));
+        LOG_ERR("fault",
+                "vCPU %u: %u-byte %s of 0x%llx (x%u) at pc 0x%llx: %s (ESR 0x%llx: %s, "
+                "%s)",
+                exit->vcpu, da->width, da->write ? "write" : "read", (unsigned long long)exit->addr,
+                da->rt, (unsigned long long)exit->pc, what, (unsigned long long)exit->esr,
+                esr_class_name(ec), esr_fsc_name(da->dfsc));
     } else {
-        LOG_ERR("fault", "vCPU %u: %s of 0x%llx at pc 0x%llx without a valid syndrome: %s (ESR "
-                "0x%llx: %s, %s)", exit->vcpu, da->write ? "write" : "read",
-                (unsigned long long)exit->addr, (unsigned long long)exit->pc, what,
-                (unsigned long long)exit->esr, esr_class_name(ec), esr_fsc_name(da->dfsc));
+        LOG_ERR("fault",
+                "vCPU %u: %s of 0x%llx at pc 0x%llx without a valid syndrome: %s (ESR "
+                "0x%llx: %s, %s)",
+                exit->vcpu, da->write ? "write" : "read", (unsigned long long)exit->addr,
+                (unsigned long long)exit->pc, what, (unsigned long long)exit->esr,
+                esr_class_name(ec), esr_fsc_name(da->dfsc));
     }
 }
 
@@ -87,14 +91,14 @@ void vm_handle_vm_fault(struct vm *vm, const struct vm_exit *exit, struct exit_r
 static bool psci_finish(struct vm *vm, unsigned vcpu, enum psci_action action)
 {
     switch (action) {
-    case PSCI_ACT_RETURN:
-        return true;
+    case PSCI_ACT_RETURN: return true;
     case PSCI_ACT_CPU_OFF:
         LOG_INFO("psci", "vCPU %u: CPU_OFF", vcpu);
         vm->power[vcpu] = VCPU_OFF;
         hyp_vcpu_stop(vcpu);
         return false;
     case PSCI_ACT_SYSTEM_OFF:
+        vm_log_exit_stats(vm);
         for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
             hyp_vcpu_stop(v);
             vm->power[v] = VCPU_OFF;
@@ -103,8 +107,11 @@ static bool psci_finish(struct vm *vm, unsigned vcpu, enum psci_action action)
         LOG_INFO("psci", "guest powered off (PSCI SYSTEM_OFF from vCPU %u)", vcpu);
         return false;
     case PSCI_ACT_SYSTEM_RESET:
-        LOG_INFO("psci", "guest requested a reset (PSCI SYSTEM_RESET from vCPU %u): rebooting "
-                 "from pristine images", vcpu);
+        vm_log_exit_stats(vm);
+        LOG_INFO("psci",
+                 "guest requested a reset (PSCI SYSTEM_RESET from vCPU %u): rebooting "
+                 "from pristine images",
+                 vcpu);
         if (!vm_boot(vm))
             vm_stop(vm, "reset failed");
         return false;
@@ -120,7 +127,7 @@ static void handle_smc(struct vm *vm, const struct vm_exit *exit, struct exit_re
         vm_stop(vm, "cannot read the vCPU registers");
         return;
     }
-    uint64_t args[4] = {regs.x[0], regs.x[1], regs.x[2], regs.x[3]};
+    uint64_t args[4] = { regs.x[0], regs.x[1], regs.x[2], regs.x[3] };
     enum psci_action action;
     regs.x[0] = vm_psci_call(vm, exit->vcpu, args, &action);
     if (!psci_finish(vm, exit->vcpu, action))
@@ -144,10 +151,11 @@ static void handle_sysreg(struct vm *vm, const struct vm_exit *exit, struct exit
         vm_stop(vm, "cannot read the vCPU registers");
         return;
     }
-    LOG_WARNING("fault", "vCPU %u: %s of system register S%u_%u_C%u_C%u_%u (x%u) at pc 0x%llx is "
-                "not emulated: %s", exit->vcpu, sr.read ? "MRS" : "MSR", sr.op0, sr.op1, sr.crn,
-                sr.crm, sr.op2, sr.rt, (unsigned long long)regs.pc,
-                sr.read ? "reads as zero" : "write ignored");
+    LOG_WARNING("fault",
+                "vCPU %u: %s of system register S%u_%u_C%u_C%u_%u (x%u) at pc 0x%llx is "
+                "not emulated: %s",
+                exit->vcpu, sr.read ? "MRS" : "MSR", sr.op0, sr.op1, sr.crn, sr.crm, sr.op2, sr.rt,
+                (unsigned long long)regs.pc, sr.read ? "reads as zero" : "write ignored");
     if (sr.read && sr.rt != 31)
         regs.x[sr.rt] = 0;
     regs.pc += AARCH64_INSN_SIZE;
@@ -178,20 +186,18 @@ void vm_handle_vcpu_fault(struct vm *vm, const struct vm_exit *exit, struct exit
     unsigned ec = esr_class_of(exit->esr);
     switch (ec) {
     case ESR_EC_WFX:
+        vm->exits_wfx++;
         advance_pc(vm, exit->vcpu, reply);
         return;
-    case ESR_EC_SMC64:
-        handle_smc(vm, exit, reply, true);
-        return;
+    case ESR_EC_SMC64: handle_smc(vm, exit, reply, true); return;
     case ESR_EC_HVC64:
         handle_smc(vm, exit, reply, false); /* the return address is already past the HVC */
         return;
-    case ESR_EC_SYSREG:
-        handle_sysreg(vm, exit, reply);
-        return;
+    case ESR_EC_SYSREG: handle_sysreg(vm, exit, reply); return;
     default:
-        LOG_ERR("fault", "vCPU %u: unhandled trap: ESR 0x%llx, class 0x%02x (%s), ISS 0x%x", exit->vcpu,
-                (unsigned long long)exit->esr, ec, esr_class_name(ec), esr_iss(exit->esr));
+        LOG_ERR("fault", "vCPU %u: unhandled trap: ESR 0x%llx, class 0x%02x (%s), ISS 0x%x",
+                exit->vcpu, (unsigned long long)exit->esr, ec, esr_class_name(ec),
+                esr_iss(exit->esr));
         vm_stop(vm, "unhandled trap");
         return;
     }
@@ -199,7 +205,7 @@ void vm_handle_vcpu_fault(struct vm *vm, const struct vm_exit *exit, struct exit
 
 void vm_handle_hvc(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
 {
-    uint64_t args[4] = {exit->x[0], exit->x[1], exit->x[2], exit->x[3]};
+    uint64_t args[4] = { exit->x[0], exit->x[1], exit->x[2], exit->x[3] };
     enum psci_action action;
     uint64_t result = vm_psci_call(vm, exit->vcpu, args, &action);
     if (!psci_finish(vm, exit->vcpu, action))

@@ -17,7 +17,8 @@ bool linux_image_check(const uint8_t *img, size_t len, struct linux_image_info *
     }
     uint32_t magic = read_le32(img + 0x38);
     if (magic != LINUX_ARM64_MAGIC) {
-        fmt_format(why, why_len, "bad magic 0x%08x at offset 0x38 (an arm64 Image has 0x%08x, "
+        fmt_format(why, why_len,
+                   "bad magic 0x%08x at offset 0x38 (an arm64 Image has 0x%08x, "
                    "\"ARM\\x64\"); is it compressed or for another architecture?",
                    magic, LINUX_ARM64_MAGIC);
         return false;

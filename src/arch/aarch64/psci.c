@@ -8,20 +8,41 @@
 #define MIGRATE_TYPE_NO_TRUSTED_OS 2u
 #define MAX_UNKNOWN_REPORTS 16u
 
+/* Calls a guest may probe that the VMM deliberately does not offer: answered quietly. */
+static const uint32_t known_unsupported[] = {
+    PSCI_CPU_SUSPEND_32, PSCI_CPU_SUSPEND_64, 0xc400000eu, /* SYSTEM_SUSPEND */
+    0x84000012u,         0xc4000012u,                      /* SYSTEM_RESET2 */
+    0x80000002u,                                           /* SMCCC_ARCH_SOC_ID */
+    0x84000050u,         0x84000051u,         0x84000052u,
+    0x84000053u,         0xc4000053u, /* SMCCC TRNG */
+};
+
+static bool is_known_unsupported(uint32_t fid)
+{
+    for (unsigned i = 0; i < ARRAY_SIZE(known_unsupported); i++) {
+        if (known_unsupported[i] == fid)
+            return true;
+    }
+    return false;
+}
+
 static const uint32_t supported[] = {
-    PSCI_VERSION, PSCI_CPU_OFF, PSCI_CPU_ON_32, PSCI_CPU_ON_64, PSCI_AFFINITY_INFO_32,
-    PSCI_AFFINITY_INFO_64, PSCI_MIGRATE_INFO_TYPE, PSCI_SYSTEM_OFF, PSCI_SYSTEM_RESET,
-    PSCI_FEATURES, SMCCC_VERSION,
+    PSCI_VERSION,          PSCI_CPU_OFF,          PSCI_CPU_ON_32,         PSCI_CPU_ON_64,
+    PSCI_AFFINITY_INFO_32, PSCI_AFFINITY_INFO_64, PSCI_MIGRATE_INFO_TYPE, PSCI_SYSTEM_OFF,
+    PSCI_SYSTEM_RESET,     PSCI_FEATURES,         SMCCC_VERSION,
 };
 
 const char *psci_function_name(uint32_t fid)
 {
     switch (fid) {
     case PSCI_VERSION: return "PSCI_VERSION";
-    case PSCI_CPU_SUSPEND_32: case PSCI_CPU_SUSPEND_64: return "CPU_SUSPEND";
+    case PSCI_CPU_SUSPEND_32:
+    case PSCI_CPU_SUSPEND_64: return "CPU_SUSPEND";
     case PSCI_CPU_OFF: return "CPU_OFF";
-    case PSCI_CPU_ON_32: case PSCI_CPU_ON_64: return "CPU_ON";
-    case PSCI_AFFINITY_INFO_32: case PSCI_AFFINITY_INFO_64: return "AFFINITY_INFO";
+    case PSCI_CPU_ON_32:
+    case PSCI_CPU_ON_64: return "CPU_ON";
+    case PSCI_AFFINITY_INFO_32:
+    case PSCI_AFFINITY_INFO_64: return "AFFINITY_INFO";
     case PSCI_MIGRATE_INFO_TYPE: return "MIGRATE_INFO_TYPE";
     case PSCI_SYSTEM_OFF: return "SYSTEM_OFF";
     case PSCI_SYSTEM_RESET: return "SYSTEM_RESET";
@@ -41,7 +62,10 @@ static int vcpu_of_mpidr(const struct vm *vm, uint64_t mpidr)
     return (int)aff;
 }
 
-static uint64_t ret(int64_t v) { return (uint64_t)v; }
+static uint64_t ret(int64_t v)
+{
+    return (uint64_t)v;
+}
 
 static uint64_t cpu_on(struct vm *vm, unsigned caller, uint64_t mpidr, uint64_t entry,
                        uint64_t context)
@@ -73,7 +97,6 @@ static uint64_t cpu_on(struct vm *vm, unsigned caller, uint64_t mpidr, uint64_t 
 uint64_t vm_psci_call(struct vm *vm, unsigned vcpu, const uint64_t args[4],
                       enum psci_action *action)
 {
-    static unsigned unknown_reports;
     uint32_t fid = (uint32_t)args[0];
     bool is32 = !(fid & 0x40000000u);
     uint64_t a1 = is32 ? (uint32_t)args[1] : args[1];
@@ -82,8 +105,7 @@ uint64_t vm_psci_call(struct vm *vm, unsigned vcpu, const uint64_t args[4],
 
     *action = PSCI_ACT_RETURN;
     switch (fid) {
-    case PSCI_VERSION:
-        return PSCI_VERSION_1_1;
+    case PSCI_VERSION: return PSCI_VERSION_1_1;
     case PSCI_FEATURES:
         for (unsigned i = 0; i < ARRAY_SIZE(supported); i++) {
             if (supported[i] == (uint32_t)a1)
@@ -91,11 +113,8 @@ uint64_t vm_psci_call(struct vm *vm, unsigned vcpu, const uint64_t args[4],
         }
         return ret(PSCI_RET_NOT_SUPPORTED);
     case PSCI_CPU_ON_32:
-    case PSCI_CPU_ON_64:
-        return cpu_on(vm, vcpu, a1, a2, a3);
-    case PSCI_CPU_OFF:
-        *action = PSCI_ACT_CPU_OFF;
-        return ret(PSCI_RET_SUCCESS);
+    case PSCI_CPU_ON_64: return cpu_on(vm, vcpu, a1, a2, a3);
+    case PSCI_CPU_OFF: *action = PSCI_ACT_CPU_OFF; return ret(PSCI_RET_SUCCESS);
     case PSCI_AFFINITY_INFO_32:
     case PSCI_AFFINITY_INFO_64: {
         int target = vcpu_of_mpidr(vm, a1);
@@ -103,26 +122,27 @@ uint64_t vm_psci_call(struct vm *vm, unsigned vcpu, const uint64_t args[4],
             return ret(PSCI_RET_INVALID_PARAMETERS);
         return vm->power[target] == VCPU_ON ? 0 : 1;
     }
-    case PSCI_MIGRATE_INFO_TYPE:
-        return MIGRATE_TYPE_NO_TRUSTED_OS;
-    case PSCI_SYSTEM_OFF:
-        *action = PSCI_ACT_SYSTEM_OFF;
-        return ret(PSCI_RET_SUCCESS);
-    case PSCI_SYSTEM_RESET:
-        *action = PSCI_ACT_SYSTEM_RESET;
-        return ret(PSCI_RET_SUCCESS);
-    case SMCCC_VERSION:
-        return SMCCC_VERSION_1_1;
+    case PSCI_MIGRATE_INFO_TYPE: return MIGRATE_TYPE_NO_TRUSTED_OS;
+    case PSCI_SYSTEM_OFF: *action = PSCI_ACT_SYSTEM_OFF; return ret(PSCI_RET_SUCCESS);
+    case PSCI_SYSTEM_RESET: *action = PSCI_ACT_SYSTEM_RESET; return ret(PSCI_RET_SUCCESS);
+    case SMCCC_VERSION: return SMCCC_VERSION_1_1;
     case SMCCC_ARCH_FEATURES:
         /* No CPU errata workarounds are offered; SMCCC_VERSION itself is always there. */
         return (uint32_t)a1 == SMCCC_VERSION ? ret(PSCI_RET_SUCCESS) : ret(PSCI_RET_NOT_SUPPORTED);
-    default:
-        if (unknown_reports < MAX_UNKNOWN_REPORTS) {
+    default: {
+        static unsigned unknown_reports;
+        if (is_known_unsupported(fid)) {
+            LOG_DBG("psci", "vCPU %u: %s (0x%08x) is not offered", vcpu, psci_function_name(fid),
+                    fid);
+        } else if (unknown_reports < MAX_UNKNOWN_REPORTS) {
             unknown_reports++;
-            LOG_WARNING("psci", "vCPU %u: unknown SMC/HVC function 0x%08x (x1=0x%llx x2=0x%llx "
-                        "x3=0x%llx): answered NOT_SUPPORTED", vcpu, fid, (unsigned long long)a1,
-                        (unsigned long long)a2, (unsigned long long)a3);
+            LOG_WARNING("psci",
+                        "vCPU %u: unknown SMC/HVC function 0x%08x (x1=0x%llx x2=0x%llx "
+                        "x3=0x%llx): answered NOT_SUPPORTED",
+                        vcpu, fid, (unsigned long long)a1, (unsigned long long)a2,
+                        (unsigned long long)a3);
         }
         return ret(PSCI_RET_NOT_SUPPORTED);
+    }
     }
 }

@@ -1,0 +1,87 @@
+/*
+ * libFuzzer target: a guest's worth of hostile exits against one VM. Each 24-byte record is one
+ * exit (emulated MMIO read/write of any width to any distributor offset or unmapped address,
+ * SMC/HVC with any function ID, virtual PPIs, maintenance for any list register, notifications,
+ * system-register traps, unknown classes). The VMM must never crash, never touch memory outside
+ * its state (ASan/UBSan), and never overwrite a list register that still holds an interrupt
+ * (the simulated hypervisor aborts if it does).
+ */
+#include <stdint.h>
+#include <string.h>
+#include <vmm/esr.h>
+
+#include "fixture.h"
+#include "sim_hyp.h"
+
+static uint64_t rd64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    sim_reset();
+    if (!fx_boot(size && (data[0] & 1) ? 2 : 1))
+        return 0;
+    unsigned nvcpus = fx.cfg.num_vcpus;
+    for (size_t off = 1; off + 24 <= size; off += 24) {
+        const uint8_t *r = data + off;
+        unsigned op = r[0] % 9, vcpu = r[1] % nvcpus;
+        uint64_t a = rd64(r + 8), b = rd64(r + 16);
+        struct exit_reply rep;
+        struct vm_exit e = { .vcpu = vcpu, .lr_index = -1 };
+        if (fx.vm.state != VM_RUNNING)
+            fx_boot(nvcpus);
+        switch (op) {
+        case 0: /* distributor access */
+        case 1: {
+            static const unsigned widths[4] = { 1, 2, 4, 8 };
+            unsigned width = widths[r[2] & 3];
+            uint64_t addr = FX_GICD + (a & 0x1fff);
+            sim.vcpu[vcpu].regs.x[r[3] % 31] = b;
+            fx_mmio(vcpu, addr, width, op == 1, r[3] % 32, r[4] & 1, r[4] & 2, &rep);
+            break;
+        }
+        case 2: /* raw data abort with arbitrary syndrome and address */
+            e.kind = EXIT_VM_FAULT;
+            e.esr = (uint64_t)ESR_EC_DABT_LOW << 26 | (uint32_t)(a & 0x1ffffff);
+            e.addr = (r[2] & 1) ? FX_GICD + (b & 0xfff) : b;
+            e.instruction_fault = r[3] & 1;
+            fx_exit(&e, &rep);
+            break;
+        case 3: /* SMC with any function and arguments */
+            fx_smc(vcpu, (r[2] & 1) ? (0x84000000u | (a & 0xff)) : a, b, a ^ b, ~b, &rep);
+            break;
+        case 4: /* HVC */
+            e.kind = EXIT_HVC;
+            e.x[0] = (r[2] & 1) ? (0xc4000000u | (a & 0xff)) : a;
+            e.x[1] = b;
+            e.pc = FX_RAM_BASE;
+            fx_exit(&e, &rep);
+            break;
+        case 5: /* virtual PPI */
+            e.kind = EXIT_VPPI;
+            e.irq = (r[2] & 1) ? FX_VTIMER : (uint32_t)a;
+            fx_exit(&e, &rep);
+            break;
+        case 6: { /* the guest EOIs a list register (or the kernel reports a bogus one) */
+            int lr = (r[2] & 1) ? (int)(a % 8) - 2 : (int)a;
+            if (lr >= 0 && lr < VGIC_MAX_LRS)
+                sim_guest_eoi(vcpu, (unsigned)lr);
+            fx_maintenance(vcpu, lr);
+            break;
+        }
+        case 7: /* passthrough interrupt or a stray channel */
+            vm_notified(&fx.vm, (r[2] & 1) ? FX_UART_CH : (unsigned)(a % 64));
+            break;
+        default: /* any trapped instruction class */
+            e.kind = EXIT_VCPU;
+            e.esr = (uint64_t)(r[2] & 0x3f) << 26 | (uint32_t)(a & 0x1ffffff);
+            fx_exit(&e, &rep);
+            break;
+        }
+    }
+    return 0;
+}

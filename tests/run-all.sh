@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Every test suite in one run: host unit tests (clang and gcc, ASan/UBSan), build-tool tests, a
+# bounded fuzz run, and the end-to-end Linux boot when a Microkit SDK is available.
+# Closes with one line: "N passed, N failed[, N skipped]".
+set -u
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+FUZZ_SECONDS=${FUZZ_SECONDS:-30}
+DEFAULT_SDK=/opt/microkit-sdk-2.0.1
+SDK=${MICROKIT_SDK:-${SEL4CP_SDK:-}}
+if [ -z "$SDK" ] && [ -x "$DEFAULT_SDK/bin/microkit" ]; then SDK=$DEFAULT_SDK; fi
+
+passed=0 failed=0 skipped=0
+
+# run_suite NAME CMD...: runs the command, reads its "N passed, N failed" line.
+run_suite() {
+    local name=$1; shift
+    echo "=== $name"
+    local out
+    out=$("$@" 2>&1)
+    local status=$?
+    echo "$out"
+    local line
+    line=$(echo "$out" | grep -E '[0-9]+ passed, [0-9]+ failed' | tail -1)
+    if [ -z "$line" ]; then
+        echo "!!! $name printed no result line (exit status $status): counted as 1 failure"
+        failed=$((failed + 1))
+        return
+    fi
+    local p f
+    p=$(echo "$line" | sed -E 's/.*[^0-9]?([0-9]+) passed.*/\1/')
+    f=$(echo "$line" | sed -E 's/.* ([0-9]+) failed.*/\1/')
+    passed=$((passed + p))
+    failed=$((failed + f))
+    if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
+        echo "!!! $name exited with status $status: counted as 1 failure"
+        failed=$((failed + 1))
+    fi
+}
+
+fuzz() {
+    local bin=$BUILD_DIR/fuzz/fuzz_exits
+    mkdir -p "$BUILD_DIR/fuzz/corpus"
+    clang -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/host \
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+        src/core/*.c src/arch/aarch64/*.c src/vgic/*.c tests/host/sim_hyp.c tests/host/fixture.c \
+        tests/fuzz/fuzz_exits.c -o "$bin" || { echo "fuzz: 0 passed, 1 failed"; return 1; }
+    if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -seed=1 "$BUILD_DIR/fuzz/corpus" \
+        >"$BUILD_DIR/fuzz/fuzz.log" 2>&1; then
+        echo "fuzz_exits: $(grep -E '^Done [0-9]+ runs' "$BUILD_DIR/fuzz/fuzz.log")"
+        echo "fuzz: 1 passed, 0 failed"
+    else
+        tail -40 "$BUILD_DIR/fuzz/fuzz.log"
+        echo "fuzz: crash input and log kept in $BUILD_DIR/fuzz/"
+        echo "fuzz: 0 passed, 1 failed"
+        return 1
+    fi
+}
+
+# The real Debian kernel lets the image tests check a real Image header, not only crafted ones.
+if /usr/bin/python3 tools/fetch-guest-images.py --out "$BUILD_DIR/images"; then
+    export GUEST_IMAGE_DIR=$BUILD_DIR/images
+else
+    echo "!!! could not build the default guest images: the real-Image test will say it skipped"
+fi
+
+run_suite "host unit tests (clang, ASan+UBSan)" "$BUILD_DIR/host/tests-clang"
+run_suite "host unit tests (gcc, ASan+UBSan)" "$BUILD_DIR/host/tests-gcc"
+run_suite "build tool tests" /usr/bin/python3 tests/tools/test_vmm_config.py
+run_suite "fuzz (${FUZZ_SECONDS}s)" fuzz
+
+if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
+    run_suite "end-to-end Linux boot (SDK $SDK)" /usr/bin/python3 tests/e2e/linux_boot.py \
+        --build-dir "$BUILD_DIR/e2e" --sdk "$SDK"
+else
+    echo "=== end-to-end Linux boot"
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    echo "!!! SKIPPED: no Microkit SDK (set MICROKIT_SDK, or install one at $DEFAULT_SDK)"
+    echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!"
+    skipped=$((skipped + 1))
+fi
+
+echo
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
