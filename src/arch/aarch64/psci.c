@@ -9,21 +9,33 @@
 #define MAX_UNKNOWN_REPORTS 16u
 
 /* Calls a guest may probe that the VMM deliberately does not offer: answered quietly. */
-static const uint32_t known_unsupported[] = {
-    PSCI_CPU_SUSPEND_32, PSCI_CPU_SUSPEND_64, 0xc400000eu, /* SYSTEM_SUSPEND */
-    0x84000012u,         0xc4000012u,                      /* SYSTEM_RESET2 */
-    0x80000002u,                                           /* SMCCC_ARCH_SOC_ID */
-    0x84000050u,         0x84000051u,         0x84000052u,
-    0x84000053u,         0xc4000053u, /* SMCCC TRNG */
+struct known_call {
+    uint32_t fid;
+    const char *name;
 };
 
-static bool is_known_unsupported(uint32_t fid)
+static const struct known_call known_unsupported[] = {
+    { PSCI_CPU_SUSPEND_32, "CPU_SUSPEND" },
+    { PSCI_CPU_SUSPEND_64, "CPU_SUSPEND" },
+    { 0xc400000eu, "SYSTEM_SUSPEND" },
+    { 0x84000012u, "SYSTEM_RESET2" },
+    { 0xc4000012u, "SYSTEM_RESET2" },
+    { 0x80000002u, "SMCCC_ARCH_SOC_ID" },
+    { 0x8600ff01u, "vendor hypervisor service UID" },
+    { 0x84000050u, "TRNG_VERSION" },
+    { 0x84000051u, "TRNG_FEATURES" },
+    { 0x84000052u, "TRNG_GET_UUID" },
+    { 0x84000053u, "TRNG_RND" },
+    { 0xc4000053u, "TRNG_RND" },
+};
+
+static const char *known_unsupported_name(uint32_t fid)
 {
     for (unsigned i = 0; i < ARRAY_SIZE(known_unsupported); i++) {
-        if (known_unsupported[i] == fid)
-            return true;
+        if (known_unsupported[i].fid == fid)
+            return known_unsupported[i].name;
     }
-    return false;
+    return NULL;
 }
 
 static const uint32_t supported[] = {
@@ -131,9 +143,9 @@ uint64_t vm_psci_call(struct vm *vm, unsigned vcpu, const uint64_t args[4],
         return (uint32_t)a1 == SMCCC_VERSION ? ret(PSCI_RET_SUCCESS) : ret(PSCI_RET_NOT_SUPPORTED);
     default: {
         static unsigned unknown_reports;
-        if (is_known_unsupported(fid)) {
-            LOG_DBG("psci", "vCPU %u: %s (0x%08x) is not offered", vcpu, psci_function_name(fid),
-                    fid);
+        const char *known = known_unsupported_name(fid);
+        if (known) {
+            LOG_DBG("psci", "vCPU %u: %s (0x%08x) is not offered", vcpu, known, fid);
         } else if (unknown_reports < MAX_UNKNOWN_REPORTS) {
             unknown_reports++;
             LOG_WARNING("psci",
