@@ -10,17 +10,6 @@ BOARD ?= qemu_virt_aarch64
 SYSTEM ?= simple.system
 IMAGE_DIR ?=
 
-# The SDK comes from the user, as a downloaded Microkit release would. SEL4CP_SDK is the seed
-# manual's name for the same thing. Without either, a local SDK in the documented place is used.
-DEFAULT_SDK := /opt/microkit-sdk-2.0.1
-SEL4CP_SDK ?=
-MICROKIT_SDK ?= $(SEL4CP_SDK)
-ifeq ($(strip $(MICROKIT_SDK)),)
-ifneq ($(wildcard $(DEFAULT_SDK)/bin/microkit),)
-MICROKIT_SDK := $(DEFAULT_SDK)
-endif
-endif
-
 # Board names of the seed manual and of the old sel4cp VMM are accepted as aliases.
 override BOARD := $(patsubst %_hyp,%,$(BOARD))
 override BOARD := $(patsubst qemu_arm_virt,qemu_virt_aarch64,$(BOARD))
@@ -29,6 +18,18 @@ ifeq ($(wildcard $(BOARD_DIR)/board.mk),)
 $(error BOARD=$(BOARD) is not supported: boards are $(notdir $(wildcard board/*)))
 endif
 include $(BOARD_DIR)/board.mk
+
+# The SDK comes from the user, as a downloaded Microkit release would. SEL4CP_SDK is the seed
+# manual's name for the same thing. Without either, a local SDK in the documented place is used
+# (a board may name its own, e.g. one whose seL4 drives a GICv3 on QEMU).
+DEFAULT_SDK := $(or $(BOARD_DEFAULT_SDK),/opt/microkit-sdk-2.0.1)
+SEL4CP_SDK ?=
+MICROKIT_SDK ?= $(SEL4CP_SDK)
+ifeq ($(strip $(MICROKIT_SDK)),)
+ifneq ($(wildcard $(DEFAULT_SDK)/bin/microkit),)
+MICROKIT_SDK := $(DEFAULT_SDK)
+endif
+endif
 
 PYTHON ?= /usr/bin/python3
 CROSS_COMPILE ?= aarch64-linux-gnu-
@@ -61,10 +62,11 @@ TARGET_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-stack-protector -fno-pic
                  -fno-tree-loop-distribute-patterns -march=armv8-a -mstrict-align \
                  -mno-outline-atomics -O2 -g -Wall -Wextra -Werror -Wno-unused-function \
                  -Iinclude -I$(SDK_BOARD)/include
-VMCONFIG_FLAGS := --gic-lrs $(GIC_LRS) $(if $(GUEST_DTS),--guest-dts $(GUEST_DTS)) \
-                  $(if $(BOOTARGS),--bootargs "$(BOOTARGS)") $(if $(STRICT_DEVICES),--strict-devices)
+VMCONFIG_FLAGS := --gic-lrs $(GIC_LRS) --sdk-config $(SDK_BOARD)/include/kernel/gen_config.h $(if $(GUEST_DTS),--guest-dts $(GUEST_DTS)) \
+                  $(if $(BOOTARGS),--bootargs "$(BOOTARGS)") $(if $(STRICT_DEVICES),--strict-devices) \
+                  $(if $(TRACE_MMIO),--trace-mmio)
 
-.PHONY: all run test test-host help clean images sdk-check boards
+.PHONY: all run test test-host help clean images sdk-check boards qemu-cmd
 .DEFAULT_GOAL := all
 
 all: $(IMAGE_FILE)
@@ -129,12 +131,18 @@ $(IMAGE_FILE) $(REPORT_FILE) &: $(BUILD_DIR)/vmm.elf $(SYSTEM_FILE) | sdk-check
 	    --config $(CONFIG) -o $(IMAGE_FILE) -r $(REPORT_FILE)
 	@echo "built $(IMAGE_FILE) ($(MICROKIT_BOARD), $(CONFIG), $(SYSTEM))"
 
+# The QEMU command that runs this board's image (tests and benchmarks use it too).
+QEMU_CMD = $(QEMU) -machine $(QEMU_MACHINE) -cpu $(QEMU_CPU) -m $(QEMU_MEM) \
+    -device loader,file=$(IMAGE_FILE),addr=$(LOADER_ADDR),cpu-num=0
+
+qemu-cmd:
+	@echo "$(QEMU_CMD)"
+
 run: $(IMAGE_FILE)
 ifeq ($(strip $(QEMU_MACHINE)),)
 	@echo "error: BOARD=$(BOARD) is real hardware; see $(BOARD_DIR)/README.md to boot $(IMAGE_FILE)"; exit 1
 else
-	$(QEMU) -machine $(QEMU_MACHINE) -cpu $(QEMU_CPU) -m $(QEMU_MEM) -nographic \
-	    -serial mon:stdio -device loader,file=$(IMAGE_FILE),addr=$(LOADER_ADDR),cpu-num=0
+	$(QEMU_CMD) -nographic -serial mon:stdio
 endif
 
 # ---- tests -------------------------------------------------------------------------------------

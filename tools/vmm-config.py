@@ -12,6 +12,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vmmtools import ToolError, fdt, guestdtb, layout, platform, sysfile  # noqa: E402
 
 
+GICV3_REDIST_STRIDE = 0x20000
+
+
 def check_system(plat, system, board_dtb):
     """The system file must give the VM what the board's GIC needs, and keep RAM off devices."""
     ram_base, ram_size, ram = system.guest_ram()
@@ -35,16 +38,38 @@ def check_system(plat, system, board_dtb):
             raise ToolError("%s: region '%s' mapped at the GIC CPU interface has phys_addr 0x%x, "
                             "but %s says the vCPU interface is at 0x%x" %
                             (system.path, mr.name, mr.phys_addr, board_dtb, plat.gicv[0]))
+    emulated = [("GIC distributor", plat.gicd[0], plat.gicd[1])]
+    if plat.gic_version == 3:
+        emulated.append(("GIC redistributors", plat.gicr[0],
+                         len(system.vcpus) * GICV3_REDIST_STRIDE))
     for a, s, mr in devmaps:
-        if plat.gicd[0] <= a < plat.gicd[0] + plat.gicd[1]:
-            raise ToolError("%s: region '%s' is mapped over the GIC distributor 0x%x, which the "
-                            "VMM emulates" % (system.path, mr.name, plat.gicd[0]))
+        for what, base, size in emulated:
+            if a < base + size and base < a + s:
+                raise ToolError("%s: region '%s' at 0x%x is mapped over the %s (0x%x), which the "
+                                "VMM emulates" % (system.path, mr.name, a, what, base))
     for ch, irq, _ in system.irqs:
         if irq < 32:
             raise ToolError("%s: irq %d on channel %d is not an SPI (32 and up)" %
                             (system.path, irq, ch))
         if irq >= plat.num_irqs:
             plat.num_irqs = min((irq + 1 + 31) // 32 * 32, 1024)
+
+
+def check_sdk_gic(gen_config, plat, board_dtb):
+    """The SDK's seL4 must drive the GIC the board has, or the system never boots."""
+    try:
+        with open(gen_config) as f:
+            text = f.read()
+    except OSError as e:
+        raise ToolError("%s: cannot read the SDK's kernel configuration: %s" %
+                        (gen_config, e.strerror))
+    sdk_v3 = any(line.split()[1:3] == ["CONFIG_ARM_GIC_V3_SUPPORT", "1"]
+                 for line in text.splitlines() if line.startswith("#define"))
+    sdk_version = 3 if sdk_v3 else 2
+    if sdk_version != plat.gic_version:
+        raise ToolError("%s: this SDK's seL4 drives a GICv%d, but %s describes a GICv%d; use an "
+                        "SDK built for this board's GIC" % (gen_config, sdk_version, board_dtb,
+                                                              plat.gic_version))
 
 
 def c_config(args, system, plat, lay, num_lrs):
@@ -68,9 +93,11 @@ const struct vmm_config vmm_config = {
     .ram_size = 0x%(ram_size)xull,
     .gic_version = %(gicv)d,
     .gicd_base = 0x%(gicd)xull,
+    .gicr_base = 0x%(gicr)xull,
     .gic_num_irqs = %(nirqs)d,
     .gic_num_lrs = %(nlrs)d,
     .vtimer_irq = %(vtimer)d,
+    .trace_mmio = %(trace)d,
     .irqs = irqs,
     .num_irqs = %(nirq_pt)d,
     .protocol = %(proto)s,
@@ -87,8 +114,8 @@ const struct vmm_config vmm_config = {
 };
 """ % dict(system=args.system, dtb=args.board_dtb, irqs=irqs or "    {0, 0}",
            name=system.vm_name, nvcpus=len(system.vcpus), ram_base=ram_base, ram_size=ram_size,
-           gicv=plat.gic_version, gicd=plat.gicd[0], nirqs=plat.num_irqs, nlrs=num_lrs,
-           vtimer=plat.vtimer_irq, nirq_pt=len(system.irqs),
+           gicv=plat.gic_version, gicd=plat.gicd[0], gicr=plat.gicr[0] if plat.gicr else 0, nirqs=plat.num_irqs, nlrs=num_lrs,
+           vtimer=plat.vtimer_irq, trace=1 if args.trace_mmio else 0, nirq_pt=len(system.irqs),
            proto="BOOT_LINUX" if args.protocol == "linux" else "BOOT_RAW",
            kaddr=lay.kernel_addr, entry=lay.entry, dtb_addr=lay.dtb_addr,
            initrd_addr=lay.initrd_addr)
@@ -118,6 +145,9 @@ def main():
                     help="list registers of the board's GIC (not in the DTB; 4 on Cortex-A cores)")
     ap.add_argument("--strict-devices", action="store_true",
                     help="with --guest-dts: a device the VM cannot reach is an error, not a warning")
+    ap.add_argument("--sdk-config", help="the SDK's kernel/gen_config.h, to check its GIC version")
+    ap.add_argument("--trace-mmio", action="store_true",
+                    help="the VMM logs every emulated MMIO access (for replay traces)")
     ap.add_argument("--out-c", required=True)
     ap.add_argument("--out-dtb", required=True)
     args = ap.parse_args()
@@ -133,6 +163,8 @@ def run(args):
     board = fdt.load(args.board_dtb)
     plat = platform.Platform(board)
     check_system(plat, system, args.board_dtb)
+    if args.sdk_config:
+        check_sdk_gic(args.sdk_config, plat, args.board_dtb)
     ram_base, ram_size, _ = system.guest_ram()
     try:
         with open(args.kernel, "rb") as f:

@@ -27,9 +27,11 @@ struct vmm_config {
 
     unsigned gic_version;
     uint64_t gicd_base; /* guest physical address of the emulated distributor */
+    uint64_t gicr_base; /* GICv3: first redistributor frame (one RD + SGI pair per vCPU) */
     unsigned gic_num_irqs;
     unsigned gic_num_lrs;
     unsigned vtimer_irq; /* PPI the kernel reports as a virtual PPI event */
+    unsigned trace_mmio; /* log every emulated access ("mmio: ..."), for replay traces */
 
     const struct vmm_irq_passthrough *irqs;
     unsigned num_irqs;

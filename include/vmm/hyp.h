@@ -11,8 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Guest general-purpose state, in the order seL4 transfers it (seL4_UserContext on AArch64).
- * Register invocations move a prefix of this order, so `count` below is a prefix length. */
+/* Guest general-purpose state. */
 struct vcpu_regs {
     uint64_t pc;
     uint64_t sp;
@@ -23,8 +22,47 @@ struct vcpu_regs {
 };
 
 #define VCPU_REGS_ALL 36u
-/* Prefix length that covers x<n> (pc, sp, spsr come first). */
-#define VCPU_REGS_UPTO_X(n) (3u + (unsigned)(n) + 1u)
+
+/*
+ * The kernel moves registers in its own order (seL4_UserContext on AArch64): pc, sp, spsr,
+ * x0-x8, x16-x18, x29, x30, x9-x15, x19-x28, tpidr_el0, tpidrro_el0. A read or write of `count`
+ * registers moves the first `count` of that order, so reaching x20 means moving 33 of them
+ * while x3 needs only 7.
+ */
+static inline unsigned vcpu_reg_transfer_pos(unsigned x)
+{
+    if (x <= 8)
+        return 3 + x;
+    if (x <= 15)
+        return 17 + (x - 9);
+    if (x <= 18)
+        return 12 + (x - 16);
+    if (x <= 28)
+        return 24 + (x - 19);
+    return 15 + (x - 29); /* x29, x30 */
+}
+
+/* Number of registers to transfer so that x<n> is included. */
+static inline unsigned vcpu_regs_upto_x(unsigned x)
+{
+    return vcpu_reg_transfer_pos(x) + 1;
+}
+
+/* Index into struct vcpu_regs (viewed as 36 words) of the register at transfer position `pos`. */
+static inline unsigned vcpu_reg_slot(unsigned pos)
+{
+    static const unsigned char slot[VCPU_REGS_ALL] = {
+        0,  1,  2,                              /* pc sp spsr */
+        3,  4,  5,  6,  7,  8,  9,  10, 11,     /* x0-x8 */
+        19, 20, 21, 32, 33,                     /* x16-x18, x29, x30 */
+        12, 13, 14, 15, 16, 17, 18,             /* x9-x15 */
+        22, 23, 24, 25, 26, 27, 28, 29, 30, 31, /* x19-x28 */
+        34, 35,                                 /* tpidr_el0, tpidrro_el0 */
+    };
+    return slot[pos];
+}
+
+#define VCPU_REGS_UPTO_X(n) vcpu_regs_upto_x(n)
 
 /* Read/write the first `count` registers of a vCPU (the guest must not be running). */
 bool hyp_vcpu_read_regs(unsigned vcpu, struct vcpu_regs *regs, unsigned count);
@@ -35,8 +73,9 @@ void hyp_vcpu_start(unsigned vcpu, uint64_t pc);
 /* Stop a vCPU: it does not run again until hyp_vcpu_start. */
 void hyp_vcpu_stop(unsigned vcpu);
 
-/* Reset the vCPU's EL1 system state for a fresh boot: SCTLR_EL1 = sctlr (MMU off), timer off. */
-void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr);
+/* Reset the vCPU's EL1 system state for a fresh boot: SCTLR_EL1 = sctlr (MMU off), virtual timer
+ * off, and the MPIDR the guest reads (VMPIDR_EL2) = mpidr. */
+void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr, uint64_t mpidr);
 
 /* Put a virtual interrupt into list register `lr` of a vCPU. `priority` is the 8-bit GIC priority.
  */

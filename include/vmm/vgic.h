@@ -51,6 +51,7 @@ struct vgic_vcpu {
     uint8_t sgi_sources[VGIC_NUM_SGIS]; /* per SGI: bitmap of requesting vCPUs */
     struct vgic_lr_slot lr[VGIC_MAX_LRS];
     uint32_t injected; /* statistics */
+    bool asleep;       /* GICv3 GICR_WAKER.ProcessorSleep */
 };
 
 struct vgic {
@@ -60,9 +61,9 @@ struct vgic {
     unsigned num_lrs;
     uint32_t ctlr; /* GICD_CTLR: bit n enables group n */
     struct vgic_vcpu vcpu[VGIC_MAX_VCPUS];
-    struct vgic_bank spi[VGIC_MAX_WORDS];     /* index 0 unused (private interrupts are banked) */
-    uint8_t targets[VGIC_MAX_WORDS * 32];     /* GICv2 ITARGETSR byte per SPI */
-    uint8_t spi_lr_vcpu[VGIC_MAX_WORDS * 32]; /* which vCPU's list register holds an SPI */
+    struct vgic_bank spi[VGIC_MAX_WORDS];  /* index 0 unused (private interrupts are banked) */
+    uint8_t targets[VGIC_MAX_WORDS * 32];  /* GICv2 ITARGETSR byte per SPI */
+    uint64_t irouter[VGIC_MAX_WORDS * 32]; /* GICv3 IROUTER per SPI */
     struct vgic_owner spi_owner[VGIC_MAX_WORDS * 32];
 };
 
@@ -97,5 +98,25 @@ void vgic_v2_dist_write(struct vgic *gic, unsigned vcpu, uint64_t offset, unsign
                         uint64_t value);
 
 #define GICV2_DIST_SIZE 0x1000u
+
+/* GICv3 distributor: `offset` from GICD base. */
+uint64_t vgic_v3_dist_read(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width);
+void vgic_v3_dist_write(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width,
+                        uint64_t value);
+/* GICv3 redistributors, one RD_base + SGI_base pair per vCPU: `offset` from the first frame. */
+uint64_t vgic_v3_redist_read(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width);
+void vgic_v3_redist_write(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width,
+                          uint64_t value);
+/* A guest write to ICC_SGI1R_EL1 (group 1) or ICC_SGI0R_EL1 / ICC_ASGI1R_EL1 (group 0). */
+void vgic_v3_write_sgir(struct vgic *gic, unsigned vcpu, uint64_t value);
+
+/* The MPIDR affinity the VMM gives vCPU n (Aff0 = n): what GICv3 routing and SGIs match. */
+static inline uint64_t vgic_vcpu_affinity(unsigned vcpu)
+{
+    return vcpu;
+}
+
+#define GICV3_DIST_SIZE 0x10000u
+#define GICV3_REDIST_STRIDE 0x20000u
 
 #endif

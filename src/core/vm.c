@@ -17,6 +17,37 @@ static enum mmio_result gicd_v2_access(struct vm *vm, unsigned vcpu, uint64_t of
     return MMIO_OK;
 }
 
+static enum mmio_result gicd_v3_access(struct vm *vm, unsigned vcpu, uint64_t offset,
+                                       unsigned width, bool write, uint64_t *value)
+{
+    if (write)
+        vgic_v3_dist_write(&vm->gic, vcpu, offset, width, *value);
+    else
+        *value = vgic_v3_dist_read(&vm->gic, vcpu, offset, width);
+    return MMIO_OK;
+}
+
+static enum mmio_result gicr_v3_access(struct vm *vm, unsigned vcpu, uint64_t offset,
+                                       unsigned width, bool write, uint64_t *value)
+{
+    if (write)
+        vgic_v3_redist_write(&vm->gic, vcpu, offset, width, *value);
+    else
+        *value = vgic_v3_redist_read(&vm->gic, vcpu, offset, width);
+    return MMIO_OK;
+}
+
+static bool add_gic_mmio(struct vm *vm)
+{
+    const struct vmm_config *cfg = vm->cfg;
+    if (cfg->gic_version == 2)
+        return vm_add_mmio(vm, cfg->gicd_base, GICV2_DIST_SIZE, "GICv2 distributor",
+                           gicd_v2_access);
+    return vm_add_mmio(vm, cfg->gicd_base, GICV3_DIST_SIZE, "GICv3 distributor", gicd_v3_access) &&
+           vm_add_mmio(vm, cfg->gicr_base, (uint64_t)GICV3_REDIST_STRIDE * cfg->num_vcpus,
+                       "GICv3 redistributors", gicr_v3_access);
+}
+
 static const struct vmm_irq_passthrough *passthrough_of_irq(const struct vm *vm, unsigned irq)
 {
     for (unsigned i = 0; i < vm->cfg->num_irqs; i++) {
@@ -105,13 +136,7 @@ bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram)
         LOG_ERR("boot", "refusing to start: %s", why);
         return false;
     }
-    if (cfg->gic_version != 2) {
-        LOG_ERR("boot", "refusing to start: GICv%u distributor emulation is not available yet",
-                cfg->gic_version);
-        return false;
-    }
-    if (!setup_gic(vm) ||
-        !vm_add_mmio(vm, cfg->gicd_base, GICV2_DIST_SIZE, "GICv2 distributor", gicd_v2_access))
+    if (!setup_gic(vm) || !add_gic_mmio(vm))
         return false;
     return true;
 }
@@ -128,7 +153,8 @@ bool vm_boot(struct vm *vm)
         return false;
     /* Anything left masked by the previous run (a vPPI or IRQ never EOI'd) is unmasked again. */
     for (unsigned v = 0; v < cfg->num_vcpus; v++) {
-        hyp_vcpu_reset_sysregs(v, SCTLR_EL1_BOOT);
+        /* MPIDR bit 31 is RES1; Aff0 numbers the vCPU, as PSCI and the vGIC expect. */
+        hyp_vcpu_reset_sysregs(v, SCTLR_EL1_BOOT, UINT64_C(0x80000000) | vgic_vcpu_affinity(v));
         hyp_ack_vppi(v, cfg->vtimer_irq);
     }
     for (unsigned i = 0; i < cfg->num_irqs; i++)

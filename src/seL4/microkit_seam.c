@@ -9,24 +9,37 @@
 #include <vmm/log.h>
 #include <vmm/vmm_entry.h>
 
-_Static_assert(sizeof(seL4_UserContext) == sizeof(struct vcpu_regs),
-               "struct vcpu_regs must mirror seL4_UserContext");
-_Static_assert(offsetof(seL4_UserContext, x0) == offsetof(struct vcpu_regs, x),
-               "struct vcpu_regs must mirror seL4_UserContext");
+/* hyp.h's transfer order must be the kernel's: spot-check the fields where it bends. */
+_Static_assert(sizeof(seL4_UserContext) == VCPU_REGS_ALL * sizeof(seL4_Word), "register count");
+_Static_assert(offsetof(seL4_UserContext, x16) == 12 * sizeof(seL4_Word), "x16 position");
+_Static_assert(offsetof(seL4_UserContext, x29) == 15 * sizeof(seL4_Word), "x29 position");
+_Static_assert(offsetof(seL4_UserContext, x9) == 17 * sizeof(seL4_Word), "x9 position");
+_Static_assert(offsetof(seL4_UserContext, x19) == 24 * sizeof(seL4_Word), "x19 position");
+_Static_assert(offsetof(seL4_UserContext, tpidr_el0) == 34 * sizeof(seL4_Word), "tpidr position");
 
 bool hyp_vcpu_read_regs(unsigned vcpu, struct vcpu_regs *regs, unsigned count)
 {
-    seL4_Error err = seL4_TCB_ReadRegisters(BASE_VM_TCB_CAP + vcpu, seL4_False, 0, count,
-                                            (seL4_UserContext *)regs);
-    if (err != seL4_NoError)
+    seL4_UserContext ctx;
+    seL4_Error err = seL4_TCB_ReadRegisters(BASE_VM_TCB_CAP + vcpu, seL4_False, 0, count, &ctx);
+    if (err != seL4_NoError) {
         LOG_ERR("seL4", "reading %u registers of vCPU %u failed (error %d)", count, vcpu, err);
-    return err == seL4_NoError;
+        return false;
+    }
+    const seL4_Word *from = (const seL4_Word *)&ctx;
+    uint64_t *to = (uint64_t *)regs;
+    for (unsigned i = 0; i < count && i < VCPU_REGS_ALL; i++)
+        to[vcpu_reg_slot(i)] = from[i];
+    return true;
 }
 
 bool hyp_vcpu_write_regs(unsigned vcpu, const struct vcpu_regs *regs, unsigned count)
 {
-    seL4_Error err = seL4_TCB_WriteRegisters(BASE_VM_TCB_CAP + vcpu, seL4_False, 0, count,
-                                             (seL4_UserContext *)regs);
+    seL4_UserContext ctx;
+    seL4_Word *to = (seL4_Word *)&ctx;
+    const uint64_t *from = (const uint64_t *)regs;
+    for (unsigned i = 0; i < count && i < VCPU_REGS_ALL; i++)
+        to[i] = from[vcpu_reg_slot(i)];
+    seL4_Error err = seL4_TCB_WriteRegisters(BASE_VM_TCB_CAP + vcpu, seL4_False, 0, count, &ctx);
     if (err != seL4_NoError)
         LOG_ERR("seL4", "writing %u registers of vCPU %u failed (error %d)", count, vcpu, err);
     return err == seL4_NoError;
@@ -48,10 +61,11 @@ void hyp_vcpu_stop(unsigned vcpu)
         LOG_ERR("seL4", "stopping vCPU %u failed (error %d)", vcpu, err);
 }
 
-void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr)
+void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr, uint64_t mpidr)
 {
     seL4_ARM_VCPU_WriteRegs(BASE_VCPU_CAP + vcpu, seL4_VCPUReg_SCTLR, sctlr);
     seL4_ARM_VCPU_WriteRegs(BASE_VCPU_CAP + vcpu, seL4_VCPUReg_CNTV_CTL, 0);
+    seL4_ARM_VCPU_WriteRegs(BASE_VCPU_CAP + vcpu, seL4_VCPUReg_VMPIDR_EL2, mpidr);
 }
 
 bool hyp_inject_irq(unsigned vcpu, uint16_t irq, uint8_t priority, uint8_t group, uint8_t lr)

@@ -34,8 +34,9 @@ bool vgic_init(struct vgic *gic, unsigned version, unsigned num_irqs, unsigned n
     gic->num_vcpus = num_vcpus;
     gic->num_lrs = num_lrs;
     for (unsigned v = 0; v < num_vcpus; v++) {
-        /* SGIs are always edge-triggered. */
+        /* SGIs are always edge-triggered; a GICv3 redistributor starts asleep. */
         gic->vcpu[v].priv.edge = 0xffff;
+        gic->vcpu[v].asleep = version == 3;
     }
     for (unsigned irq = 32; irq < VGIC_MAX_IRQS; irq++)
         gic->targets[irq] = 1; /* reset target: vCPU 0 */
@@ -76,7 +77,18 @@ bool vgic_set_owner(struct vgic *gic, unsigned vcpu, unsigned irq, vgic_ack_fn a
 /* Bitmap of vCPUs an SPI may be delivered to. */
 uint32_t vgic_spi_targets(const struct vgic *gic, unsigned irq)
 {
-    return gic->targets[irq] & ((1u << gic->num_vcpus) - 1);
+    uint32_t all = (1u << gic->num_vcpus) - 1;
+    if (gic->version == 2)
+        return gic->targets[irq] & all;
+    uint64_t route = gic->irouter[irq];
+    if (route & (UINT64_C(1) << 31))
+        return all; /* 1-of-N: whichever vCPU has room takes it */
+    uint64_t aff = route & UINT64_C(0xff00ffffff);
+    for (unsigned v = 0; v < gic->num_vcpus; v++) {
+        if (vgic_vcpu_affinity(v) == aff)
+            return 1u << v;
+    }
+    return 0;
 }
 
 static void deliver_spi_targets(struct vgic *gic, unsigned irq)
@@ -229,8 +241,6 @@ void vgic_deliver(struct vgic *gic, unsigned vcpu)
             vgic_update_sgi_pending(gic, vcpu, best);
         } else {
             b->pending &= ~bit;
-            if (best >= VGIC_NUM_PRIVATE)
-                gic->spi_lr_vcpu[best] = (uint8_t)vcpu;
         }
     }
 }

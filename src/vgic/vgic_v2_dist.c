@@ -8,16 +8,10 @@ enum {
     GICD_CTLR = 0x000,
     GICD_TYPER = 0x004,
     GICD_IIDR = 0x008,
-    GICD_IGROUPR = 0x080,
-    GICD_ISENABLER = 0x100,
-    GICD_ICENABLER = 0x180,
-    GICD_ISPENDR = 0x200,
-    GICD_ICPENDR = 0x280,
-    GICD_ISACTIVER = 0x300,
-    GICD_ICACTIVER = 0x380,
-    GICD_IPRIORITYR = 0x400,
+    GICD_IGROUPR = VGIC_IGROUPR,
+    GICD_IPRIORITYR = VGIC_IPRIORITYR,
     GICD_ITARGETSR = 0x800,
-    GICD_ICFGR = 0xc00,
+    GICD_ICFGR = VGIC_ICFGR,
     GICD_SGIR = 0xf00,
     GICD_CPENDSGIR = 0xf10,
     GICD_SPENDSGIR = 0xf20,
@@ -27,8 +21,6 @@ enum {
 
 /* Implementer ARM (0x43b), GICv2 architecture, revision 0. */
 #define VGIC_V2_IIDR 0x0200043bu
-/* Only 5 priority bits are implemented, as on GIC-400. */
-#define VGIC_PRIO_MASK 0xf8u
 
 static const uint8_t id_regs[12] = {
     0x04, 0x00, 0x00, 0x00, /* PIDR4..PIDR7 */
@@ -39,79 +31,6 @@ static const uint8_t id_regs[12] = {
 static uint32_t vcpu_mask(const struct vgic *gic)
 {
     return (1u << gic->num_vcpus) - 1;
-}
-
-/* Registers with one bit per interrupt: which field of the bank they view. */
-static uint32_t *bit_field(struct vgic_bank *b, uint64_t base)
-{
-    switch (base) {
-    case GICD_IGROUPR: return &b->group;
-    case GICD_ISENABLER:
-    case GICD_ICENABLER: return &b->enabled;
-    case GICD_ISPENDR:
-    case GICD_ICPENDR: return &b->pending;
-    default: return &b->active;
-    }
-}
-
-static uint32_t read_bits(struct vgic *gic, unsigned vcpu, uint64_t base, unsigned word)
-{
-    struct vgic_bank *b = vgic_bank_of(gic, vcpu, word);
-    switch (base) {
-    case GICD_ISPENDR:
-    case GICD_ICPENDR: return b->pending | (b->line & ~b->edge);
-    case GICD_ISACTIVER:
-    case GICD_ICACTIVER: return b->active | b->in_lr;
-    default: return *bit_field(b, base);
-    }
-}
-
-static void write_bits(struct vgic *gic, unsigned vcpu, uint64_t base, unsigned word, uint32_t val)
-{
-    struct vgic_bank *b = vgic_bank_of(gic, vcpu, word);
-    if (word == VGIC_MAX_WORDS - 1)
-        val &= 0x0fffffffu; /* INTIDs 1020..1023 are special and never pending */
-    if (word == 0 && (base == GICD_ISPENDR || base == GICD_ICPENDR))
-        val &= 0xffff0000u; /* SGI pending state goes through S/CPENDSGIR on GICv2 */
-    switch (base) {
-    case GICD_IGROUPR: b->group = val; break;
-    case GICD_ISENABLER: b->enabled |= val; break;
-    case GICD_ICENABLER: b->enabled &= ~val; break;
-    case GICD_ISPENDR: b->pending |= val; break;
-    case GICD_ICPENDR: b->pending &= ~val; break;
-    case GICD_ISACTIVER: b->active |= val; break;
-    case GICD_ICACTIVER: b->active &= ~val; break;
-    default: return;
-    }
-    if (word == 0)
-        vgic_deliver(gic, vcpu);
-    else
-        vgic_deliver_all(gic);
-}
-
-static uint32_t read_icfgr(struct vgic *gic, unsigned vcpu, unsigned index)
-{
-    uint32_t edge = vgic_bank_of(gic, vcpu, index / 2)->edge >> ((index % 2) * 16);
-    uint32_t v = 0;
-    for (unsigned i = 0; i < 16; i++) {
-        if (edge & (1u << i))
-            v |= 2u << (2 * i);
-    }
-    return v;
-}
-
-static void write_icfgr(struct vgic *gic, unsigned vcpu, unsigned index, uint32_t val)
-{
-    if (index == 0)
-        return; /* SGIs are edge-triggered, read-only */
-    struct vgic_bank *b = vgic_bank_of(gic, vcpu, index / 2);
-    unsigned shift = (index % 2) * 16;
-    uint32_t edge = 0;
-    for (unsigned i = 0; i < 16; i++) {
-        if (val & (2u << (2 * i)))
-            edge |= 1u << i;
-    }
-    b->edge = (b->edge & ~(0xffffu << shift)) | edge << shift;
 }
 
 /* Byte-accessible registers: priority, targets, SGI pending sources. */
@@ -131,7 +50,7 @@ static uint8_t read_byte(struct vgic *gic, unsigned vcpu, uint64_t off)
     if (irq >= gic->num_irqs)
         return 0;
     if (off < GICD_ITARGETSR)
-        return vgic_bank_of(gic, vcpu, irq / 32)->priority[irq % 32];
+        return vgic_read_priority(gic, vcpu, irq);
     if (irq < VGIC_NUM_PRIVATE)
         return (uint8_t)(1u << vcpu);
     return (uint8_t)vgic_spi_targets(gic, irq);
@@ -154,7 +73,7 @@ static void write_byte(struct vgic *gic, unsigned vcpu, uint64_t off, uint8_t va
     if (irq >= gic->num_irqs)
         return;
     if (off < GICD_ITARGETSR) {
-        vgic_bank_of(gic, vcpu, irq / 32)->priority[irq % 32] = val & VGIC_PRIO_MASK;
+        vgic_write_priority(gic, vcpu, irq, val);
     } else if (irq >= VGIC_NUM_PRIVATE) {
         gic->targets[irq] = (uint8_t)(val & vcpu_mask(gic));
         vgic_deliver_all(gic);
@@ -185,11 +104,11 @@ static uint32_t read_word(struct vgic *gic, unsigned vcpu, uint64_t off)
         return VGIC_V2_IIDR;
     if (off >= GICD_IGROUPR && off < GICD_IPRIORITYR) {
         unsigned word = (unsigned)(off & 0x7f) / 4;
-        return word < words ? read_bits(gic, vcpu, off & ~0x7fu, word) : 0;
+        return word < words ? vgic_read_bits(gic, vcpu, (unsigned)(off & ~0x7fu), word) : 0;
     }
     if (off >= GICD_ICFGR && off < GICD_ICFGR + 0x100) {
         unsigned index = (unsigned)(off - GICD_ICFGR) / 4;
-        return index / 2 < words ? read_icfgr(gic, vcpu, index) : 0;
+        return index / 2 < words ? vgic_read_icfgr(gic, vcpu, index) : 0;
     }
     if (off >= GICD_PIDR4 && off < GICD_ID_END)
         return id_regs[(off - GICD_PIDR4) / 4];
@@ -205,11 +124,11 @@ static void write_word(struct vgic *gic, unsigned vcpu, uint64_t off, uint32_t v
     } else if (off >= GICD_IGROUPR && off < GICD_IPRIORITYR) {
         unsigned word = (unsigned)(off & 0x7f) / 4;
         if (word < words)
-            write_bits(gic, vcpu, off & ~0x7fu, word, val);
+            vgic_write_bits(gic, vcpu, (unsigned)(off & ~0x7fu), word, val);
     } else if (off >= GICD_ICFGR && off < GICD_ICFGR + 0x100) {
         unsigned index = (unsigned)(off - GICD_ICFGR) / 4;
         if (index / 2 < words)
-            write_icfgr(gic, vcpu, index, val);
+            vgic_write_icfgr(gic, vcpu, index, val);
     } else if (off == GICD_SGIR) {
         write_sgir(gic, vcpu, val);
     }

@@ -23,6 +23,8 @@ def main():
     ap.add_argument("--config", default="debug")
     ap.add_argument("--system", default="simple.system")
     args = ap.parse_args()
+    global ARGS
+    ARGS = args
 
     results = []
 
@@ -54,11 +56,10 @@ def main():
         return summary(results)
 
     log_path = os.path.join(bdir, "e2e-qemu.log")
-    con = Console(["qemu-system-aarch64", "-machine", "virt,virtualization=on,highmem=off,secure=off",
-                   "-cpu", "cortex-a53", "-m", "2G", "-display", "none", "-monitor", "none",
-                   "-serial", "stdio", "-device",
-                   "loader,file=%s,addr=0x70000000,cpu-num=0" % os.path.join(bdir, "loader.img")],
-                  log_path)
+    qemu = subprocess.run(["make", "-s", "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + args.sdk,
+                           "BOARD=" + args.board, "qemu-cmd"], stdout=subprocess.PIPE, text=True,
+                          check=True).stdout.split()
+    con = Console(qemu + ["-display", "none", "-monitor", "none", "-serial", "stdio"], log_path)
     try:
         ok = check("boot to marker", lambda: con.expect(MARKER, 90) and con.expect(PROMPT, 20)
                    and None)
@@ -105,7 +106,7 @@ def main():
 def summary(results):
     p = sum(results)
     f = len(results) - p
-    print("e2e linux: %d passed, %d failed" % (p, f))
+    print("e2e linux (%s): %d passed, %d failed" % (ARGS.board, p, f))
     return 1 if f else 0
 
 

@@ -6,6 +6,7 @@
  * its state (ASan/UBSan), and never overwrite a list register that still holds an interrupt
  * (the simulated hypervisor aborts if it does).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <vmm/esr.h>
@@ -23,7 +24,9 @@ static uint64_t rd64(const uint8_t *p)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sim_reset();
-    if (!fx_boot(size && (data[0] & 1) ? 2 : 1))
+    unsigned vcpus = size && (data[0] & 1) ? 2 : 1;
+    bool v3 = size && (data[0] & 2);
+    if (!(v3 ? fx_boot_v3(vcpus) : fx_boot(vcpus)))
         return 0;
     unsigned nvcpus = fx.cfg.num_vcpus;
     for (size_t off = 1; off + 24 <= size; off += 24) {
@@ -33,13 +36,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         struct exit_reply rep;
         struct vm_exit e = { .vcpu = vcpu, .lr_index = -1 };
         if (fx.vm.state != VM_RUNNING)
-            fx_boot(nvcpus);
+            v3 ? fx_boot_v3(nvcpus) : fx_boot(nvcpus);
         switch (op) {
         case 0: /* distributor access */
         case 1: {
             static const unsigned widths[4] = { 1, 2, 4, 8 };
             unsigned width = widths[r[2] & 3];
             uint64_t addr = FX_GICD + (a & 0x1fff);
+            if (v3 && (r[5] & 1))
+                addr = FX_GICR + a % (nvcpus * GICV3_REDIST_STRIDE + 0x1000);
+            else if (v3)
+                addr = FX_GICD + (a & 0xffff);
             sim.vcpu[vcpu].regs.x[r[3] % 31] = b;
             fx_mmio(vcpu, addr, width, op == 1, r[3] % 32, r[4] & 1, r[4] & 2, &rep);
             break;
@@ -76,7 +83,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 7: /* passthrough interrupt or a stray channel */
             vm_notified(&fx.vm, (r[2] & 1) ? FX_UART_CH : (unsigned)(a % 64));
             break;
-        default: /* any trapped instruction class */
+        default: /* any trapped instruction class; often a GICv3 SGI register write */
+            if (r[3] & 1) {
+                fx_msr_sgi1r(vcpu, b);
+                break;
+            }
             e.kind = EXIT_VCPU;
             e.esr = (uint64_t)(r[2] & 0x3f) << 26 | (uint32_t)(a & 0x1ffffff);
             fx_exit(&e, &rep);

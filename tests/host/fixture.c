@@ -69,6 +69,36 @@ void fx_config(unsigned vcpus)
     };
 }
 
+int fx_boot_v3(unsigned vcpus)
+{
+    fx_config(vcpus);
+    fx.cfg.gic_version = 3;
+    fx.cfg.gicr_base = FX_GICR;
+    if (!vm_init(&fx.vm, &fx.cfg, fx.ram))
+        return 0;
+    return vm_boot(&fx.vm);
+}
+
+uint64_t fx_gicr_access(unsigned vcpu, uint32_t off, unsigned width, int write, uint64_t val)
+{
+    struct exit_reply r;
+    sim.vcpu[vcpu].regs.x[5] = val;
+    fx_mmio(vcpu, FX_GICR + off, width, write, 5, 0, 1, &r);
+    return sim.vcpu[vcpu].regs.x[5];
+}
+
+void fx_msr_sgi1r(unsigned vcpu, uint64_t value)
+{
+    struct exit_reply r;
+    /* MSR ICC_SGI1R_EL1, x6: op0=3 op1=0 CRn=12 CRm=11 op2=5, write. */
+    uint32_t iss = 3u << 20 | 5u << 17 | 0u << 14 | 12u << 10 | 6u << 5 | 11u << 1 | 0u;
+    sim.vcpu[vcpu].regs.x[6] = value;
+    struct vm_exit e = { .kind = EXIT_VCPU,
+                         .vcpu = vcpu,
+                         .esr = (uint64_t)ESR_EC_SYSREG << 26 | iss };
+    fx_exit(&e, &r);
+}
+
 int fx_boot(unsigned vcpus)
 {
     fx_config(vcpus);

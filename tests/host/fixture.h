@@ -10,6 +10,7 @@
 #define FX_RAM_BASE 0x40000000u
 #define FX_RAM_SIZE (16u << 20)
 #define FX_GICD 0x08000000u
+#define FX_GICR 0x080a0000u
 #define FX_UART_IRQ 33u
 #define FX_UART_CH 1u
 #define FX_VTIMER 27u
@@ -30,6 +31,11 @@ extern struct fixture fx;
 void fx_config(unsigned vcpus);
 /* fx_config + vm_init + vm_boot; returns false if either failed. */
 int fx_boot(unsigned vcpus);
+/* The same with a GICv3 (distributor at FX_GICD, redistributors at FX_GICR). */
+int fx_boot_v3(unsigned vcpus);
+uint64_t fx_gicr_access(unsigned vcpu, uint32_t off, unsigned width, int write, uint64_t val);
+/* A trapped MSR to ICC_SGI1R_EL1 from `vcpu`. */
+void fx_msr_sgi1r(unsigned vcpu, uint64_t value);
 /* Make `kernel` a minimal arm64 Image header with the given image_size. */
 void fx_make_image(uint8_t *img, size_t len, uint64_t text_offset, uint64_t image_size);
 

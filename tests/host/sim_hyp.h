@@ -23,6 +23,7 @@ struct sim_vcpu {
     unsigned starts, stops;
     uint64_t start_pc;
     uint64_t sctlr;
+    uint64_t mpidr;
     bool lr_used[VGIC_MAX_LRS];
     uint16_t lr_irq[VGIC_MAX_LRS];
     unsigned vppi_acks;

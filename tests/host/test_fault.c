@@ -166,3 +166,31 @@ TEST(fault_notification_on_unknown_channel)
     vm_notified(&fx.vm, 17);
     CHECK(sim_console_has("channel 17"));
 }
+
+/* Every Rt reaches its own register, whatever the kernel's transfer order. */
+TEST(fault_mmio_load_into_every_register)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    for (unsigned rt = 0; rt < 31; rt++) {
+        for (unsigned i = 0; i < 31; i++)
+            sim.vcpu[0].regs.x[i] = 0x1000 + i;
+        fx_mmio(0, FX_GICD + 0x008, 4, 0, rt, 0, 1, &r);
+        CHECK(r.resume);
+        for (unsigned i = 0; i < 31; i++)
+            CHECK_EQ(sim.vcpu[0].regs.x[i], i == rt ? 0x0200043bu : 0x1000 + i);
+    }
+}
+
+TEST(fault_mmio_store_from_every_register)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    for (unsigned rt = 0; rt < 31; rt++) {
+        for (unsigned i = 0; i < 31; i++)
+            sim.vcpu[0].regs.x[i] = i == rt ? 0xa0 : 0;
+        fx_mmio(0, FX_GICD + 0x400 + 40, 1, 1, rt, 0, 0, &r);
+        CHECK_EQ(fx_gicd_access(0, 0x400 + 40, 1, 0, 0), 0xa0);
+        fx_gicd_access(0, 0x400 + 40, 1, 1, 0);
+    }
+}

@@ -272,6 +272,56 @@ class ToolRunTests(unittest.TestCase):
         self.assertIn("does not compile", r.stderr)
 
 
+class GicV3Tests(unittest.TestCase):
+    QEMU_V3_DTS = os.path.join(ROOT, "board/qemu_virt_aarch64_gicv3/qemu_virt_gicv3.dts")
+    V3_SYSTEM = os.path.join(ROOT, "board/qemu_virt_aarch64_gicv3/systems/simple.system")
+
+    def run_tool(self, sdk_config_text=None, vcpus=1):
+        t = Tmp()
+        self.t = t
+        with open(self.QEMU_V3_DTS) as f:
+            board = t.dtb("board", f.read())
+        with open(self.V3_SYSTEM) as f:
+            system = f.read()
+        if vcpus > 1:
+            system = system.replace('<vcpu id="0" />', "".join('<vcpu id="%d" />' % i
+                                                             for i in range(vcpus)))
+        argv = [sys.executable, TOOL, "--system", t.file("s.system", system), "--board-dtb", board,
+                "--kernel", t.file("linux", fake_kernel()), "--initrd", t.file("i", b"x" * 100),
+                "--out-c", os.path.join(t.dir.name, "c.c"),
+                "--out-dtb", os.path.join(t.dir.name, "guest.dtb")]
+        if sdk_config_text is not None:
+            argv += ["--sdk-config", t.file("gen_config.h", sdk_config_text)]
+        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def test_platform_v3(self):
+        dt, _ = qemu_board()
+        t = Tmp()
+        with open(self.QEMU_V3_DTS) as f:
+            p = platform.Platform(fdt.load(t.dtb("b", f.read())))
+        self.assertEqual(p.gic_version, 3)
+        self.assertEqual(p.gicd[0], 0x8000000)
+        self.assertEqual(p.gicr[0], 0x80a0000)
+
+    def test_guest_dtb_one_redistributor_per_vcpu(self):
+        r = self.run_tool("#define CONFIG_ARM_GIC_V3_SUPPORT 1\n", vcpus=2)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        g = fdt.load(os.path.join(self.t.dir.name, "guest.dtb"))
+        gic = g.nodes["/intc@8000000"]
+        self.assertEqual(g.reg(gic), [(0x8000000, 0x10000), (0x80a0000, 0x40000)])
+        self.assertEqual([c for c in gic.children], [])  # no ITS
+        with open(os.path.join(self.t.dir.name, "c.c")) as f:
+            c = f.read()
+        self.assertIn(".gic_version = 3", c)
+        self.assertIn(".gicr_base = 0x80a0000ull", c)
+
+    def test_sdk_for_the_other_gic_is_refused(self):
+        r = self.run_tool("/* disabled: CONFIG_ARM_GIC_V3_SUPPORT */\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("this SDK's seL4 drives a GICv2", r.stderr)
+        self.assertIn("describes a GICv3", r.stderr)
+
+
 class LayoutTests(unittest.TestCase):
     def test_layout(self):
         lay = layout.plan(0x40000000, 0x10000000, fake_kernel(0x3000000), "k", 1 << 20)

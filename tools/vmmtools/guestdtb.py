@@ -4,6 +4,7 @@ import libfdt
 from . import ToolError
 
 DTB_MAX = 2 * 1024 * 1024
+GICV3_REDIST_STRIDE = 0x20000
 
 
 def u32s(*vals):
@@ -87,7 +88,7 @@ def build(dt, plat, system, layout, bootargs, generated):
     windows = [(a, s) for a, s, _ in system.vm_device_maps()] + [(ram_base, ram_size)]
     emulated = [plat.gicd]
     if plat.gic_version == 3:
-        emulated.append(plat.gicr)
+        emulated.append((plat.gicr[0], nvcpus * GICV3_REDIST_STRIDE))
     problems = device_report(dt, windows, emulated)
 
     if generated:
@@ -108,7 +109,7 @@ def build(dt, plat, system, layout, bootargs, generated):
             ed.delprop("/psci", prop)
 
         _cpus(dt, ed, nvcpus)
-        _gic(dt, plat, ed)
+        _gic(dt, plat, ed, nvcpus)
         for node, _ in problems:
             if node.path == plat.gic.path or node.path.startswith(plat.gic.path + "/"):
                 continue
@@ -163,7 +164,7 @@ def _cpus(dt, ed, nvcpus):
         ed.setstr(path, "enable-method", "psci")
 
 
-def _gic(dt, plat, ed):
+def _gic(dt, plat, ed, nvcpus):
     gic = plat.gic
     pac = gic.parent.u32("#address-cells", 2)
     psc = gic.parent.u32("#size-cells", 1)
@@ -173,8 +174,11 @@ def _gic(dt, plat, ed):
         reg = encode_reg(plat.gicd[0], plat.gicd[1], pac, psc) + \
             encode_reg(plat.gicc[0], plat.gicc[1], pac, psc)
     else:
+        # Exactly one redistributor (RD + SGI frames) per vCPU; no ITS, no GICC/GICH/GICV.
         reg = encode_reg(plat.gicd[0], plat.gicd[1], pac, psc) + \
-            encode_reg(plat.gicr[0], plat.gicr[1], pac, psc)
+            encode_reg(plat.gicr[0], nvcpus * GICV3_REDIST_STRIDE, pac, psc)
+        ed.delprop(gic.path, "#redistributor-regions")
+        ed.delprop(gic.path, "redistributor-stride")
     ed.setprop(gic.path, "reg", reg)
     ed.delprop(gic.path, "interrupts")
     for child in gic.children:

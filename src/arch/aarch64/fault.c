@@ -78,6 +78,10 @@ void vm_handle_vm_fault(struct vm *vm, const struct vm_exit *exit, struct exit_r
     }
     if (!da.write && da.rt != 31)
         regs.x[da.rt] = data_abort_load_value(&da, value & width_mask(da.width));
+    if (vm->cfg->trace_mmio)
+        LOG_INFO("mmio", "%s vcpu=%u %c off=0x%llx w=%u val=0x%llx esr=0x%llx", r->name, exit->vcpu,
+                 da.write ? 'W' : 'R', (unsigned long long)(exit->addr - r->base), da.width,
+                 (unsigned long long)value, (unsigned long long)exit->esr);
     regs.pc = exit->pc + AARCH64_INSN_SIZE;
     /* A write only moves the PC on; a load also writes the target register. */
     if (!hyp_vcpu_write_regs(exit->vcpu, &regs, da.write ? 1 : count)) {
@@ -141,6 +145,12 @@ static void handle_smc(struct vm *vm, const struct vm_exit *exit, struct exit_re
     reply->resume = true;
 }
 
+/* ICC_SGI1R_EL1, ICC_ASGI1R_EL1, ICC_SGI0R_EL1: op0=3 op1=0 CRn=12 CRm=11, op2 5/6/7. */
+static bool is_gicv3_sgi_register(const struct sysreg_access *sr)
+{
+    return sr->op0 == 3 && sr->op1 == 0 && sr->crn == 12 && sr->crm == 11 && sr->op2 >= 5;
+}
+
 static void handle_sysreg(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
 {
     struct sysreg_access sr;
@@ -151,13 +161,19 @@ static void handle_sysreg(struct vm *vm, const struct vm_exit *exit, struct exit
         vm_stop(vm, "cannot read the vCPU registers");
         return;
     }
-    LOG_WARNING("fault",
-                "vCPU %u: %s of system register S%u_%u_C%u_C%u_%u (x%u) at pc 0x%llx is "
-                "not emulated: %s",
-                exit->vcpu, sr.read ? "MRS" : "MSR", sr.op0, sr.op1, sr.crn, sr.crm, sr.op2, sr.rt,
-                (unsigned long long)regs.pc, sr.read ? "reads as zero" : "write ignored");
-    if (sr.read && sr.rt != 31)
-        regs.x[sr.rt] = 0;
+    uint64_t value = sr.rt == 31 ? 0 : regs.x[sr.rt];
+    if (!sr.read && vm->gic.version == 3 && is_gicv3_sgi_register(&sr)) {
+        vgic_v3_write_sgir(&vm->gic, exit->vcpu, value);
+    } else {
+        LOG_WARNING("fault",
+                    "vCPU %u: %s of system register S%u_%u_C%u_C%u_%u (x%u) at pc 0x%llx is "
+                    "not emulated: %s",
+                    exit->vcpu, sr.read ? "MRS" : "MSR", sr.op0, sr.op1, sr.crn, sr.crm, sr.op2,
+                    sr.rt, (unsigned long long)regs.pc,
+                    sr.read ? "reads as zero" : "write ignored");
+        if (sr.read && sr.rt != 31)
+            regs.x[sr.rt] = 0;
+    }
     regs.pc += AARCH64_INSN_SIZE;
     if (!hyp_vcpu_write_regs(exit->vcpu, &regs, sr.read ? count : 1)) {
         vm_stop(vm, "cannot write the vCPU registers");
