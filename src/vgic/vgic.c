@@ -100,6 +100,18 @@ static void deliver_spi_targets(struct vgic *gic, unsigned irq)
     }
 }
 
+bool vgic_report_allowed(void)
+{
+    enum { MAX_REPORTS = 32 };
+    static unsigned reports;
+    if (reports < MAX_REPORTS) {
+        if (++reports == MAX_REPORTS)
+            LOG_WARNING("vgic", "further invalid accesses will not be reported");
+        return true;
+    }
+    return false;
+}
+
 void vgic_deliver_all(struct vgic *gic)
 {
     for (unsigned v = 0; v < gic->num_vcpus; v++)

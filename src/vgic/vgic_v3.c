@@ -49,6 +49,8 @@ static bool width_ok(uint64_t off, unsigned width, bool allow64)
 
 static void bad_access(const char *frame, unsigned vcpu, bool write, uint64_t off, unsigned width)
 {
+    if (!vgic_report_allowed())
+        return;
     LOG_WARNING("vgic", "vCPU %u: %u-byte %s of %s offset 0x%llx is not a valid access; %s", vcpu,
                 width, write ? "write" : "read", frame, (unsigned long long)off,
                 write ? "ignored" : "reads as zero");
