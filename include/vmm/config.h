@@ -33,6 +33,10 @@ struct vmm_config {
     unsigned vtimer_irq; /* PPI the kernel reports as a virtual PPI event */
     unsigned trace_mmio; /* log every emulated access ("mmio: ..."), for replay traces */
 
+    /* Channel of the VMM's wake-up timer interrupt (the physical timer PPI), or -1 if the
+     * system file gives none: then WFI resumes at once instead of sleeping. */
+    int wakeup_channel;
+
     const struct vmm_irq_passthrough *irqs;
     unsigned num_irqs;
 

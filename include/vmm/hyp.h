@@ -85,6 +85,19 @@ void hyp_ack_vppi(unsigned vcpu, uint32_t irq);
 /* Acknowledge a passthrough hardware IRQ delivered on a notification channel. */
 void hyp_irq_ack(unsigned channel);
 
+/* A vCPU's virtual timer state (saved by the kernel while the vCPU is not running). */
+enum vcpu_timer_reg {
+    VCPU_CNTV_CTL,
+    VCPU_CNTV_CVAL,
+    VCPU_CNTVOFF,
+};
+uint64_t hyp_vcpu_read_timer(unsigned vcpu, enum vcpu_timer_reg reg);
+
+/* The VMM's wake-up timer: the physical counter, and an interrupt (on the configured channel)
+ * once it reaches `deadline`; 0 cancels. */
+uint64_t hyp_counter_now(void);
+void hyp_wakeup_at(uint64_t deadline);
+
 /* Debug console output (a no-op where the kernel has none). */
 void hyp_puts(const char *s);
 

@@ -49,6 +49,11 @@ struct vm {
     struct guest_layout layout;
     struct vgic gic;
     enum vcpu_power power[VM_MAX_VCPUS];
+    /* A vCPU in WFI with nothing to take: its fault is not answered until an interrupt is
+     * pending for it or its virtual timer's deadline passes; then it restarts at wake_pc. */
+    bool sleeping[VM_MAX_VCPUS];
+    uint64_t wake_pc[VM_MAX_VCPUS];
+    uint64_t wake_deadline[VM_MAX_VCPUS]; /* physical counter; 0 = none */
     struct mmio_region mmio[VM_MAX_MMIO];
     unsigned num_mmio;
     enum vm_state state;
@@ -57,6 +62,13 @@ struct vm {
     uint64_t exits_by_kind[EXIT_UNKNOWN + 1];
     uint64_t exits_wfx;
 };
+
+/* WFI: put `vcpu` to sleep until an interrupt or its virtual timer (fault.c calls this). */
+bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc);
+/* Forget every sleeping vCPU and disarm the wake-up timer (reset, stop, power-off). */
+void vm_cancel_sleep(struct vm *vm);
+/* Wake every sleeping vCPU that has an interrupt pending or whose deadline has passed. */
+void vm_wake_check(struct vm *vm);
 
 /* Log how many exits of each kind this boot took (at power-off and reset). */
 void vm_log_exit_stats(const struct vm *vm);

@@ -141,9 +141,20 @@ bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram)
     return true;
 }
 
+void vm_cancel_sleep(struct vm *vm)
+{
+    for (unsigned v = 0; v < VM_MAX_VCPUS; v++) {
+        vm->sleeping[v] = false;
+        vm->wake_deadline[v] = 0;
+    }
+    if (vm->cfg->wakeup_channel >= 0)
+        hyp_wakeup_at(0);
+}
+
 bool vm_boot(struct vm *vm)
 {
     const struct vmm_config *cfg = vm->cfg;
+    vm_cancel_sleep(vm);
     for (unsigned v = 0; v < cfg->num_vcpus; v++) {
         hyp_vcpu_stop(v);
         vm->power[v] = VCPU_OFF;
@@ -192,6 +203,7 @@ void vm_stop(struct vm *vm, const char *why)
         hyp_vcpu_stop(v);
         vm->power[v] = VCPU_OFF;
     }
+    vm_cancel_sleep(vm);
     vm->state = VM_STOPPED;
     LOG_ERR("vm", "guest stopped: %s (the VMM stays up)", why);
 }
@@ -237,6 +249,8 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
         vm_stop(vm, "unknown fault");
         break;
     }
+    /* An exit may have made an interrupt pending for a vCPU sleeping in WFI (an SGI, say). */
+    vm_wake_check(vm);
 }
 
 void vm_log_exit_stats(const struct vm *vm)
@@ -253,9 +267,15 @@ void vm_log_exit_stats(const struct vm *vm)
 
 void vm_notified(struct vm *vm, unsigned channel)
 {
+    if (vm->cfg->wakeup_channel >= 0 && channel == (unsigned)vm->cfg->wakeup_channel) {
+        hyp_irq_ack(channel);
+        vm_wake_check(vm);
+        return;
+    }
     for (unsigned i = 0; i < vm->cfg->num_irqs; i++) {
         if (vm->cfg->irqs[i].channel == channel) {
             vgic_assert(&vm->gic, 0, vm->cfg->irqs[i].irq);
+            vm_wake_check(vm);
             return;
         }
     }

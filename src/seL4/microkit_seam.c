@@ -85,6 +85,35 @@ void hyp_irq_ack(unsigned channel)
     microkit_irq_ack(channel);
 }
 
+uint64_t hyp_vcpu_read_timer(unsigned vcpu, enum vcpu_timer_reg reg)
+{
+    static const seL4_Word regs[] = {
+        [VCPU_CNTV_CTL] = seL4_VCPUReg_CNTV_CTL,
+        [VCPU_CNTV_CVAL] = seL4_VCPUReg_CNTV_CVAL,
+        [VCPU_CNTVOFF] = seL4_VCPUReg_CNTVOFF,
+    };
+    seL4_ARM_VCPU_ReadRegs_t r = seL4_ARM_VCPU_ReadRegs(BASE_VCPU_CAP + vcpu, regs[reg]);
+    return r.error == seL4_NoError ? r.value : 0;
+}
+
+/* The EL1 physical timer, which this kernel configuration exports to user level. */
+uint64_t hyp_counter_now(void)
+{
+    uint64_t v;
+    __asm__ volatile("isb; mrs %0, cntpct_el0" : "=r"(v));
+    return v;
+}
+
+void hyp_wakeup_at(uint64_t deadline)
+{
+    if (deadline) {
+        __asm__ volatile("msr cntp_cval_el0, %0" ::"r"(deadline));
+        __asm__ volatile("msr cntp_ctl_el0, %0; isb" ::"r"((uint64_t)1));
+    } else {
+        __asm__ volatile("msr cntp_ctl_el0, %0; isb" ::"r"((uint64_t)0));
+    }
+}
+
 void hyp_puts(const char *s)
 {
     microkit_dbg_puts(s);

@@ -75,6 +75,16 @@ def main():
                 return "token %s" % token
             ok = check("console echo", echo)
         if ok:
+            def sleep_one():
+                # WFI sleeps until the guest's timer: sleep 1 must still take about a second.
+                t0 = time.monotonic()
+                con.send("sleep 1; echo slept-$((2+3))\n")
+                con.expect("slept-5", 10)
+                took = time.monotonic() - t0
+                assert 0.95 <= took < 1.8, "sleep 1 took %.2fs" % took
+                return "%.2fs" % took
+            ok = check("guest sleep 1 takes about a second", sleep_one)
+        if ok:
             def reboot():
                 con.send("reboot -f\n")
                 con.expect("guest requested a reset", 20)

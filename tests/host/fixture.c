@@ -55,6 +55,7 @@ void fx_config(unsigned vcpus)
         .gic_num_irqs = 64,
         .gic_num_lrs = 4,
         .vtimer_irq = FX_VTIMER,
+        .wakeup_channel = FX_WAKEUP_CH,
         .irqs = fx.irqs,
         .num_irqs = 1,
         .protocol = BOOT_LINUX,

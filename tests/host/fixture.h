@@ -14,6 +14,7 @@
 #define FX_UART_IRQ 33u
 #define FX_UART_CH 1u
 #define FX_VTIMER 27u
+#define FX_WAKEUP_CH 2u
 
 struct fixture {
     struct vmm_config cfg;

@@ -97,6 +97,23 @@ void hyp_irq_ack(unsigned channel)
         sim.irq_acks[channel]++;
 }
 
+uint64_t hyp_vcpu_read_timer(unsigned vcpu, enum vcpu_timer_reg reg)
+{
+    struct sim_vcpu *v = &sim.vcpu[vcpu];
+    return reg == VCPU_CNTV_CTL ? v->cntv_ctl : reg == VCPU_CNTV_CVAL ? v->cntv_cval : v->cntvoff;
+}
+
+uint64_t hyp_counter_now(void)
+{
+    return sim.now;
+}
+
+void hyp_wakeup_at(uint64_t deadline)
+{
+    sim.wakeup_deadline = deadline;
+    sim.wakeup_arms++;
+}
+
 void hyp_puts(const char *s)
 {
     size_t n = strlen(s);

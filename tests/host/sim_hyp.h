@@ -29,6 +29,7 @@ struct sim_vcpu {
     unsigned vppi_acks;
     unsigned reg_reads, reg_writes;
     unsigned last_write_count;
+    uint64_t cntv_ctl, cntv_cval, cntvoff;
 };
 
 struct sim_state {
@@ -37,6 +38,9 @@ struct sim_state {
     unsigned num_inj;
     unsigned irq_acks[SIM_MAX_CHANNELS];
     bool fail_inject;
+    uint64_t now;             /* physical counter */
+    uint64_t wakeup_deadline; /* what the VMM armed; 0 = none */
+    unsigned wakeup_arms;
     char console[16384];
     unsigned console_len;
 };

@@ -102,6 +102,9 @@ TEST(fault_wfi_advances_pc)
     struct exit_reply r;
     CHECK(fx_boot(1));
     sim.vcpu[0].regs.pc = 0x40000500;
+    sim.vcpu[0].cntv_ctl = 1; /* a timer that has already fired: no sleep */
+    sim.vcpu[0].cntv_cval = 1;
+    sim.now = 10;
     struct vm_exit e = { .kind = EXIT_VCPU,
                          .vcpu = 0,
                          .esr = (uint64_t)ESR_EC_WFX << 26 | 1u << 25 };

@@ -144,7 +144,7 @@ class SystemFileTests(unittest.TestCase):
         self.assertEqual(s.vm_name, "linux")
         self.assertEqual(s.vcpus, [0])
         self.assertEqual(s.guest_ram()[:2], (0x40000000, 0x10000000))
-        self.assertEqual(s.irqs, [(1, 33, "level")])
+        self.assertEqual(s.irqs, [(1, 33, "level"), (2, 30, "level")])
         self.assertEqual(sorted(a for a, _, _ in s.vm_device_maps()), [0x8010000, 0x9000000])
 
     def test_missing_setvar(self):
@@ -195,6 +195,7 @@ class ToolRunTests(unittest.TestCase):
         self.assertIn(".gicd_base = 0x8000000ull", c)
         self.assertIn(".vtimer_irq = 27", c)
         self.assertIn("{.channel = 1, .irq = 33}", c)
+        self.assertIn(".wakeup_channel = -1", c)  # this system file gives no wake-up timer
         self.assertIn(".ram_size = 0x10000000ull", c)
         g = fdt.load(os.path.join(self.t.dir.name, "guest.dtb"))
         mem = [n for n in g.root.children if n.props.get("device_type") == b"memory\0"]
@@ -314,6 +315,8 @@ class GicV3Tests(unittest.TestCase):
             c = f.read()
         self.assertIn(".gic_version = 3", c)
         self.assertIn(".gicr_base = 0x80a0000ull", c)
+        self.assertIn(".wakeup_channel = 2", c)
+        self.assertIn(".num_irqs = 1,", c)  # the timer PPI is not passed to the guest
 
     def test_sdk_for_the_other_gic_is_refused(self):
         r = self.run_tool("/* disabled: CONFIG_ARM_GIC_V3_SUPPORT */\n")

@@ -103,6 +103,7 @@ static bool psci_finish(struct vm *vm, unsigned vcpu, enum psci_action action)
         return false;
     case PSCI_ACT_SYSTEM_OFF:
         vm_log_exit_stats(vm);
+        vm_cancel_sleep(vm);
         for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
             hyp_vcpu_stop(v);
             vm->power[v] = VCPU_OFF;
@@ -182,15 +183,18 @@ static void handle_sysreg(struct vm *vm, const struct vm_exit *exit, struct exit
     reply->resume = true;
 }
 
-static void advance_pc(struct vm *vm, unsigned vcpu, struct exit_reply *reply)
+/* WFE and a WFI with something to take resume at once; other WFIs sleep (see wfi.c). */
+static void handle_wfx(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
 {
     struct vcpu_regs regs;
-    if (!hyp_vcpu_read_regs(vcpu, &regs, 1)) {
+    if (!hyp_vcpu_read_regs(exit->vcpu, &regs, 1)) {
         vm_stop(vm, "cannot read the vCPU registers");
         return;
     }
     regs.pc += AARCH64_INSN_SIZE;
-    if (!hyp_vcpu_write_regs(vcpu, &regs, 1)) {
+    if (!esr_wfx_is_wfe(exit->esr) && vm_vcpu_sleep(vm, exit->vcpu, regs.pc))
+        return; /* no reply: the vCPU restarts at regs.pc when woken */
+    if (!hyp_vcpu_write_regs(exit->vcpu, &regs, 1)) {
         vm_stop(vm, "cannot write the vCPU registers");
         return;
     }
@@ -203,7 +207,7 @@ void vm_handle_vcpu_fault(struct vm *vm, const struct vm_exit *exit, struct exit
     switch (ec) {
     case ESR_EC_WFX:
         vm->exits_wfx++;
-        advance_pc(vm, exit->vcpu, reply);
+        handle_wfx(vm, exit, reply);
         return;
     case ESR_EC_SMC64: handle_smc(vm, exit, reply, true); return;
     case ESR_EC_HVC64:
