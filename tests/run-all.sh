@@ -72,11 +72,18 @@ run_suite "fuzz (${FUZZ_SECONDS}s)" fuzz
 if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
     run_suite "end-to-end Linux boot (SDK $SDK)" /usr/bin/python3 tests/e2e/linux_boot.py \
         --build-dir "$BUILD_DIR/e2e" --sdk "$SDK"
+    for n in 2 4; do
+        run_suite "end-to-end Linux boot, $n vCPUs" /usr/bin/python3 tests/e2e/linux_boot.py \
+            --build-dir "$BUILD_DIR/e2e-smp$n" --sdk "$SDK" --system smp$n.system --cpus $n
+    done
     GICV3_SDK=${MICROKIT_SDK_GICV3:-/opt/microkit-sdk-2.0.1-gicv3}
     if [ -x "$GICV3_SDK/bin/microkit" ]; then
         run_suite "end-to-end Linux boot, GICv3 (SDK $GICV3_SDK)" /usr/bin/python3 \
             tests/e2e/linux_boot.py --build-dir "$BUILD_DIR/e2e-gicv3" --sdk "$GICV3_SDK" \
             --board qemu_virt_aarch64_gicv3
+        run_suite "end-to-end Linux boot, GICv3, 2 vCPUs" /usr/bin/python3 \
+            tests/e2e/linux_boot.py --build-dir "$BUILD_DIR/e2e-gicv3-smp2" --sdk "$GICV3_SDK" \
+            --board qemu_virt_aarch64_gicv3 --system smp2.system --cpus 2
     else
         echo "=== end-to-end Linux boot, GICv3"
         echo "!!! SKIPPED: no Microkit SDK with a GICv3 seL4 for QEMU (set MICROKIT_SDK_GICV3)"

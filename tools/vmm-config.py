@@ -98,6 +98,7 @@ const struct vmm_config vmm_config = {
     .gic_version = %(gicv)d,
     .gicd_base = 0x%(gicd)xull,
     .gicr_base = 0x%(gicr)xull,
+    .gicc_base = 0x%(gicc)xull,
     .gic_num_irqs = %(nirqs)d,
     .gic_num_lrs = %(nlrs)d,
     .vtimer_irq = %(vtimer)d,
@@ -119,7 +120,7 @@ const struct vmm_config vmm_config = {
 };
 """ % dict(system=args.system, dtb=args.board_dtb, irqs=irqs or "    {0, 0}",
            name=system.vm_name, nvcpus=len(system.vcpus), ram_base=ram_base, ram_size=ram_size,
-           gicv=plat.gic_version, gicd=plat.gicd[0], gicr=plat.gicr[0] if plat.gicr else 0, nirqs=plat.num_irqs, nlrs=num_lrs,
+           gicv=plat.gic_version, gicd=plat.gicd[0], gicr=plat.gicr[0] if plat.gicr else 0, gicc=plat.gicc[0] if plat.gicc else 0, nirqs=plat.num_irqs, nlrs=num_lrs,
            vtimer=plat.vtimer_irq, trace=1 if args.trace_mmio else 0,
            wakeup=wakeup[0] if wakeup else -1, nirq_pt=len(passthrough),
            proto="BOOT_LINUX" if args.protocol == "linux" else "BOOT_RAW",

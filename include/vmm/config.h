@@ -28,6 +28,7 @@ struct vmm_config {
     unsigned gic_version;
     uint64_t gicd_base; /* guest physical address of the emulated distributor */
     uint64_t gicr_base; /* GICv3: first redistributor frame (one RD + SGI pair per vCPU) */
+    uint64_t gicc_base; /* GICv2: where the guest sees its CPU interface */
     unsigned gic_num_irqs;
     unsigned gic_num_lrs;
     unsigned vtimer_irq; /* PPI the kernel reports as a virtual PPI event */

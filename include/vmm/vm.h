@@ -41,6 +41,7 @@ enum vm_state {
     VM_RUNNING,
     VM_STOPPED, /* stopped after an error the VMM could not answer */
     VM_POWERED_OFF,
+    VM_RESETTING, /* vCPUs are draining their list registers before the next boot */
 };
 
 struct vm {
@@ -54,6 +55,7 @@ struct vm {
     bool sleeping[VM_MAX_VCPUS];
     uint64_t wake_pc[VM_MAX_VCPUS];
     uint64_t wake_deadline[VM_MAX_VCPUS]; /* physical counter; 0 = none */
+    bool draining[VM_MAX_VCPUS];          /* running the reset drain stub */
     struct mmio_region mmio[VM_MAX_MMIO];
     unsigned num_mmio;
     enum vm_state state;

@@ -180,6 +180,8 @@ bool vm_boot(struct vm *vm)
         LOG_ERR("boot", "cannot set the registers of vCPU 0");
         return false;
     }
+    for (unsigned v = 0; v < VM_MAX_VCPUS; v++)
+        vm->draining[v] = false;
     vm->boots++;
     vm->exits = vm->exits_wfx = 0;
     vmm_memset(vm->exits_by_kind, 0, sizeof(vm->exits_by_kind));

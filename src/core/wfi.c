@@ -42,6 +42,9 @@ bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc)
     vm->sleeping[vcpu] = true;
     vm->wake_pc[vcpu] = resume_pc;
     vm->wake_deadline[vcpu] = deadline;
+    /* Suspending the vCPU thread withdraws its pending fault reply, which leaves the VMM's one
+     * reply object free for the next fault; waking writes its PC and resumes it. */
+    hyp_vcpu_stop(vcpu);
     rearm(vm);
     return true;
 }

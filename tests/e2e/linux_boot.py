@@ -4,6 +4,7 @@ PSCI SYSTEM_RESET, power it off through SYSTEM_OFF. Prints one line per check an
 import argparse
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ def main():
     ap.add_argument("--board", default="qemu_virt_aarch64")
     ap.add_argument("--config", default="debug")
     ap.add_argument("--system", default="simple.system")
+    ap.add_argument("--cpus", type=int, default=1, help="vCPUs the system gives the guest")
     args = ap.parse_args()
     global ARGS
     ARGS = args
@@ -61,8 +63,11 @@ def main():
                           check=True).stdout.split()
     con = Console(qemu + ["-display", "none", "-monitor", "none", "-serial", "stdio"], log_path)
     try:
-        ok = check("boot to marker", lambda: con.expect(MARKER, 90) and con.expect(PROMPT, 20)
-                   and None)
+        def boot():
+            seen = con.expect(MARKER + ": ", 90) + con.expect("\n", 5)
+            con.expect(PROMPT, 20)
+            assert "%d cpu(s)" % args.cpus in seen, "guest reports %r" % seen.strip()
+        ok = check("boot to marker with %d CPU(s)" % args.cpus, boot)
         if ok:
             token = "%08x" % random.getrandbits(32)
 
@@ -74,6 +79,27 @@ def main():
                 con.expect(PROMPT, 10)
                 return "token %s" % token
             ok = check("console echo", echo)
+        if ok and args.cpus > 1:
+            def smp():
+                con.send("cat /sys/devices/system/cpu/online\n")
+                online = con.expect(PROMPT, 10)
+                want = "0-%d" % (args.cpus - 1)
+                assert want in online, "online CPUs: %r" % online
+                # Forty processes at once spread over the CPUs: rescheduling and call-function
+                # IPIs go between vCPUs through the vGIC.
+                ipis = "awk '/^IPI/{for(i=2;i<=NF;i++) if ($i ~ /^[0-9]+$/) s+=$i} END{print s}' " \
+                       "/proc/interrupts"
+                con.send("a=$(%s); for i in $(seq 40); do (j=0; while [ $j -lt 300 ]; do "
+                         "j=$((j+1)); done) & done; wait; b=$(%s); echo ipi-count $((b-a)) "
+                         "end-$((4*4))\n" % (ipis, ipis))
+                out = con.expect("end-16", 120)
+                m = re.search(r"ipi-count (\d+) end-16", out)
+                assert m, "no IPI count in %r" % out[-200:]
+                delta = int(m.group(1))
+                assert delta > 20, "only %d IPIs" % delta
+                con.expect(PROMPT, 10)
+                return "CPUs %s online, %d IPIs" % (want, delta)
+            ok = check("all CPUs online, IPI-heavy workload", smp)
         if ok:
             def sleep_one():
                 # WFI sleeps until the guest's timer: sleep 1 must still take about a second.
@@ -88,7 +114,8 @@ def main():
             def reboot():
                 con.send("reboot -f\n")
                 con.expect("guest requested a reset", 20)
-                con.expect(MARKER, 90)
+                seen = con.expect(MARKER + ": ", 90) + con.expect("\n", 5)
+                assert "%d cpu(s)" % args.cpus in seen, "after reboot: %r" % seen.strip()
                 con.expect(PROMPT, 20)
             ok = check("reboot (PSCI SYSTEM_RESET) reaches the marker again", reboot)
         if ok:
@@ -116,7 +143,7 @@ def main():
 def summary(results):
     p = sum(results)
     f = len(results) - p
-    print("e2e linux (%s): %d passed, %d failed" % (ARGS.board, p, f))
+    print("e2e linux (%s, %s): %d passed, %d failed" % (ARGS.board, ARGS.system, p, f))
     return 1 if f else 0
 
 

@@ -52,6 +52,7 @@ void fx_config(unsigned vcpus)
         .ram_size = FX_RAM_SIZE,
         .gic_version = 2,
         .gicd_base = FX_GICD,
+        .gicc_base = 0x08010000u,
         .gic_num_irqs = 64,
         .gic_num_lrs = 4,
         .vtimer_irq = FX_VTIMER,

@@ -64,8 +64,7 @@ void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr, uint64_t mpidr)
     struct sim_vcpu *v = &sim.vcpu[vcpu];
     v->sctlr = sctlr;
     v->mpidr = mpidr;
-    /* A reset also leaves no stale list registers in this simulation. */
-    memset(v->lr_used, 0, sizeof(v->lr_used));
+    /* As in seL4, the list registers keep what they held: only the guest can empty them. */
 }
 
 bool hyp_inject_irq(unsigned vcpu, uint16_t irq, uint8_t priority, uint8_t group, uint8_t lr)

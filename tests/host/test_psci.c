@@ -1,6 +1,7 @@
 /* PSCI/SMCCC results over SMC and HVC, power state, reset and power-off. */
 #include <string.h>
 #include <vmm/psci.h>
+#include <vmm/reset.h>
 
 #include "fixture.h"
 #include "sim_hyp.h"
@@ -178,4 +179,44 @@ TEST(psci_unknown_reports_are_rate_limited)
         CHECK_EQ(fx_smc(0, 0xc3000000u + i, 0, 0, 0, &r), NOT_SUPPORTED);
     CHECK(!sim_console_has("0xc3000063"));
     CHECK_EQ(fx.vm.state, VM_RUNNING);
+}
+
+/* Linux stops the other CPUs with an IPI it never EOIs, then resets: their list registers
+ * still hold that interrupt. The VMM drains them with the stub before booting again. */
+TEST(psci_reset_drains_list_registers_first)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(2));
+    fx_gicd_write(0, 0x000, 1);
+    fx_gicd_write(1, 0x100, 0xffff);
+    fx_gicd_write(0, 0xf00, 0x02u << 16 | 2); /* IPI to vCPU 1, never EOI'd */
+    CHECK_EQ(sim_injections_of(1, 2), 1);
+    unsigned starts0 = sim.vcpu[0].starts;
+    fx_smc(0, PSCI_SYSTEM_RESET, 0, 0, 0, &r);
+    CHECK(!r.resume);
+    CHECK_EQ(fx.vm.state, VM_RESETTING);
+    CHECK_EQ(sim.vcpu[0].starts, starts0); /* vCPU 0 had nothing to drain: not started yet */
+    CHECK(sim.vcpu[1].running);
+    uint64_t stub = FX_RAM_BASE + FX_RAM_SIZE - 4096 + 256;
+    CHECK_EQ(sim.vcpu[1].start_pc, stub);
+    CHECK_EQ(sim.vcpu[1].regs.x[0], 0x08010000u);
+    CHECK_EQ(sim.vcpu[1].regs.x[3], 1);
+    CHECK(memcmp(fx.ram + (stub - FX_RAM_BASE), gic_drain_stub_v2, 4 * gic_drain_stub_v2_words) ==
+          0);
+    uint32_t listed;
+    memcpy(&listed, fx.ram + (sim.vcpu[1].regs.x[2] - FX_RAM_BASE), 4);
+    CHECK_EQ(listed, 2);
+    CHECK_EQ(sim.vcpu[1].sctlr & 1, 0);
+    /* The stub EOIs the IPI (maintenance), then signals. */
+    CHECK(fx_guest_handles(1, 2));
+    CHECK_EQ(sim_injections_of(1, 2), 1); /* the distributor is off meanwhile */
+    /* The signal from a vCPU that is not draining is an ordinary unknown call. */
+    CHECK_EQ(fx_smc(0, VMM_FID_GIC_DRAINED, 0, 0, 0, &r), NOT_SUPPORTED);
+    fx_smc(1, VMM_FID_GIC_DRAINED, 0, 0, 0, &r);
+    CHECK(!r.resume);
+    CHECK_EQ(fx.vm.state, VM_RUNNING);
+    CHECK_EQ(fx.vm.boots, 2);
+    CHECK(!sim.vcpu[1].running);
+    CHECK_EQ(sim.vcpu[0].start_pc, FX_RAM_BASE);
+    CHECK(memcmp(fx.ram, fx.kernel, sizeof(fx.kernel)) == 0);
 }

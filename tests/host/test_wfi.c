@@ -25,6 +25,7 @@ TEST(wfi_sleeps_until_virtual_timer)
     wfx(0, 0, &r);
     CHECK(!r.resume);
     CHECK(fx.vm.sleeping[0]);
+    CHECK(!sim.vcpu[0].running);
     CHECK_EQ(sim.wakeup_deadline, 5000);
     /* A spurious timer interrupt before the deadline wakes nothing. */
     sim.now = 4000;
@@ -34,6 +35,7 @@ TEST(wfi_sleeps_until_virtual_timer)
     sim.now = 5001;
     vm_notified(&fx.vm, FX_WAKEUP_CH);
     CHECK(!fx.vm.sleeping[0]);
+    CHECK(sim.vcpu[0].running);
     CHECK_EQ(sim.vcpu[0].starts, starts + 1);
     CHECK_EQ(sim.vcpu[0].start_pc, 0x40001004);
     CHECK_EQ(sim.wakeup_deadline, 0);

@@ -2,6 +2,7 @@
 #include <vmm/esr.h>
 #include <vmm/log.h>
 #include <vmm/psci.h>
+#include <vmm/reset.h>
 #include <vmm/util.h>
 #include <vmm/vm.h>
 
@@ -117,8 +118,7 @@ static bool psci_finish(struct vm *vm, unsigned vcpu, enum psci_action action)
                  "guest requested a reset (PSCI SYSTEM_RESET from vCPU %u): rebooting "
                  "from pristine images",
                  vcpu);
-        if (!vm_boot(vm))
-            vm_stop(vm, "reset failed");
+        vm_reset(vm);
         return false;
     }
     return false;
@@ -132,6 +132,8 @@ static void handle_smc(struct vm *vm, const struct vm_exit *exit, struct exit_re
         vm_stop(vm, "cannot read the vCPU registers");
         return;
     }
+    if (vm_reset_drained(vm, exit->vcpu, regs.x[0]))
+        return; /* the drain stub is done: that vCPU stays stopped */
     uint64_t args[4] = { regs.x[0], regs.x[1], regs.x[2], regs.x[3] };
     enum psci_action action;
     regs.x[0] = vm_psci_call(vm, exit->vcpu, args, &action);

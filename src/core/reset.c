@@ -1,0 +1,88 @@
+/* PSCI SYSTEM_RESET: empty the vCPUs' list registers with the drain stub, then boot afresh. */
+#include <vmm/log.h>
+#include <vmm/reset.h>
+#include <vmm/util.h>
+#include <vmm/vm.h>
+
+#define STUB_AREA 256u /* per vCPU, in the last page of guest RAM */
+#define STUB_LIST 128u /* offset of the INTID list in a vCPU's area */
+#define SCTLR_EL1_BOOT 0x30d00838u
+
+static uint64_t stub_addr(const struct vm *vm, unsigned vcpu)
+{
+    return vm->cfg->ram_base + vm->cfg->ram_size - 4096 + (uint64_t)vcpu * STUB_AREA;
+}
+
+/* Write the stub and the INTIDs still in `vcpu`'s list registers; returns their count. */
+static unsigned prepare_stub(struct vm *vm, unsigned vcpu)
+{
+    const struct vgic_vcpu *vc = &vm->gic.vcpu[vcpu];
+    uint8_t *area = (uint8_t *)vm->ram + (stub_addr(vm, vcpu) - vm->cfg->ram_base);
+    uint32_t list[VGIC_MAX_LRS];
+    unsigned n = 0;
+    for (unsigned l = 0; l < vm->gic.num_lrs; l++) {
+        if (vc->lr[l].used)
+            list[n++] = vc->lr[l].irq;
+    }
+    if (!n)
+        return 0;
+    bool v3 = vm->gic.version == 3;
+    vmm_memcpy(area, v3 ? gic_drain_stub_v3 : gic_drain_stub_v2,
+               (v3 ? gic_drain_stub_v3_words : gic_drain_stub_v2_words) * sizeof(uint32_t));
+    vmm_memcpy(area + STUB_LIST, list, n * sizeof(uint32_t));
+    return n;
+}
+
+void vm_reset(struct vm *vm)
+{
+    unsigned draining = 0;
+    for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
+        hyp_vcpu_stop(v);
+        vm->power[v] = VCPU_OFF;
+    }
+    vm_cancel_sleep(vm);
+    /* Nothing new goes into list registers while they are drained. */
+    vm->gic.ctlr = 0;
+    for (unsigned v = 0; v < vm->cfg->num_vcpus && STUB_AREA * (v + 1) <= 4096; v++) {
+        unsigned n = prepare_stub(vm, v);
+        if (!n)
+            continue;
+        struct vcpu_regs regs;
+        vmm_memset(&regs, 0, sizeof(regs));
+        regs.pc = stub_addr(vm, v);
+        regs.spsr = GUEST_BOOT_SPSR;
+        regs.x[0] = vm->cfg->gicc_base;
+        regs.x[2] = stub_addr(vm, v) + STUB_LIST;
+        regs.x[3] = n;
+        regs.x[4] = VMM_FID_GIC_DRAINED;
+        hyp_vcpu_reset_sysregs(v, SCTLR_EL1_BOOT, UINT64_C(0x80000000) | vgic_vcpu_affinity(v));
+        if (!hyp_vcpu_write_regs(v, &regs, VCPU_REGS_ALL))
+            continue;
+        LOG_INFO("reset", "vCPU %u: %u interrupt(s) left in its list registers; draining them", v,
+                 n);
+        vm->draining[v] = true;
+        draining++;
+        hyp_vcpu_start(v, regs.pc);
+    }
+    if (draining) {
+        vm->state = VM_RESETTING;
+        return;
+    }
+    if (!vm_boot(vm))
+        vm_stop(vm, "reset failed");
+}
+
+bool vm_reset_drained(struct vm *vm, unsigned vcpu, uint64_t fid)
+{
+    if (fid != VMM_FID_GIC_DRAINED || vcpu >= VM_MAX_VCPUS || !vm->draining[vcpu])
+        return false;
+    hyp_vcpu_stop(vcpu);
+    vm->draining[vcpu] = false;
+    for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
+        if (vm->draining[v])
+            return true;
+    }
+    if (!vm_boot(vm))
+        vm_stop(vm, "reset failed");
+    return true;
+}
