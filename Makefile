@@ -54,6 +54,17 @@ GUEST_KERNEL := $(GUEST_DIR)/linux
 GUEST_INITRD := $(GUEST_DIR)/rootfs.cpio.gz
 GUEST_DTS := $(wildcard $(GUEST_DIR)/linux.dts)
 
+# A board whose loader leaves little room below it (i.MX8MM) builds the kernel in gzip-compressed;
+# the VMM inflates it into guest RAM. A gzip `linux` in IMAGE_DIR is taken as it is.
+ifeq ($(GUEST_KERNEL_COMPRESS),gzip)
+KERNEL_BLOB := $(GEN)/linux.gz
+$(KERNEL_BLOB): $(GUEST_KERNEL)
+	@mkdir -p $(dir $@)
+	gzip -9 -n -c $< > $@
+else
+KERNEL_BLOB := $(GUEST_KERNEL)
+endif
+
 VMM_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c) src/seL4/microkit_seam.c \
             vmm/main.c vmm/libc_shim.c
 VMM_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(VMM_SRCS)) $(OBJ)/vm_config.o $(OBJ)/guest_images.o
@@ -97,14 +108,20 @@ $(GUEST_KERNEL) $(GUEST_INITRD):
 	@echo "error: IMAGE_DIR=$(IMAGE_DIR) has no $(notdir $@) (it needs linux, rootfs.cpio.gz, optionally linux.dts)"; exit 1
 endif
 
+ifneq ($(BOARD_DTS),)
 $(BUILD_DIR)/board.dtb: $(BOARD_DIR)/$(BOARD_DTS)
 	@mkdir -p $(dir $@)
 	dtc -q -I dts -O dtb -o $@ $<
+else
+# The board's DTB as Debian's arm64 kernel package ships it.
+$(BUILD_DIR)/board.dtb: $(BOARD_DIR)/board.mk
+	$(PYTHON) tools/fetch-guest-images.py --board-dtb $(BOARD_DTB_DEBIAN) --board-dtb-out $@
+endif
 
-$(GEN)/vm_config.c $(GEN)/guest.dtb &: $(SYSTEM_FILE) $(BUILD_DIR)/board.dtb $(GUEST_KERNEL) $(GUEST_INITRD) $(GUEST_DTS) tools/vmm-config.py $(wildcard tools/vmmtools/*.py) | sdk-check
+$(GEN)/vm_config.c $(GEN)/guest.dtb &: $(SYSTEM_FILE) $(BUILD_DIR)/board.dtb $(KERNEL_BLOB) $(GUEST_INITRD) $(GUEST_DTS) tools/vmm-config.py $(wildcard tools/vmmtools/*.py) | sdk-check
 	@mkdir -p $(GEN)
 	$(PYTHON) tools/vmm-config.py --system $(SYSTEM_FILE) --board-dtb $(BUILD_DIR)/board.dtb \
-	    --kernel $(GUEST_KERNEL) --initrd $(GUEST_INITRD) $(VMCONFIG_FLAGS) \
+	    --kernel $(KERNEL_BLOB) --initrd $(GUEST_INITRD) $(VMCONFIG_FLAGS) \
 	    --out-c $(GEN)/vm_config.c --out-dtb $(GEN)/guest.dtb
 
 # libsel4's headers use GNU C (asm); only the seam includes them.
@@ -118,9 +135,9 @@ $(OBJ)/vm_config.o: $(GEN)/vm_config.c | sdk-check
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(TARGET_CFLAGS) -c $< -o $@
 
-$(OBJ)/guest_images.o: vmm/guest_images.S $(GUEST_KERNEL) $(GUEST_INITRD) $(GEN)/guest.dtb | sdk-check
+$(OBJ)/guest_images.o: vmm/guest_images.S $(KERNEL_BLOB) $(GUEST_INITRD) $(GEN)/guest.dtb | sdk-check
 	@mkdir -p $(dir $@)
-	$(TARGET_CC) -c $< -o $@ -DGUEST_KERNEL='"$(GUEST_KERNEL)"' -DGUEST_DTB='"$(GEN)/guest.dtb"' \
+	$(TARGET_CC) -c $< -o $@ -DGUEST_KERNEL='"$(KERNEL_BLOB)"' -DGUEST_DTB='"$(GEN)/guest.dtb"' \
 	    -DGUEST_INITRD='"$(GUEST_INITRD)"'
 
 $(BUILD_DIR)/vmm.elf: $(VMM_OBJS) | sdk-check
@@ -163,6 +180,11 @@ test-host: $(BUILD_DIR)/host/tests-clang $(BUILD_DIR)/host/tests-gcc
 
 test: $(BUILD_DIR)/host/tests-clang $(BUILD_DIR)/host/tests-gcc
 	BUILD_DIR=$(BUILD_DIR) MICROKIT_SDK=$(MICROKIT_SDK) tests/run-all.sh
+
+# Build simple.system for every board; report which could not be built and why.
+boards:
+	@BUILD_DIR=$(BUILD_DIR) MICROKIT_SDK=$(MICROKIT_SDK) CONFIG=$(CONFIG) IMAGE_DIR=$(IMAGE_DIR) \
+	    tests/build-boards.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

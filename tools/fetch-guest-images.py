@@ -153,22 +153,47 @@ def build_initramfs(busybox, path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--out", required=True, help="directory for linux, rootfs.cpio.gz")
+    ap.add_argument("--out", help="directory for linux, rootfs.cpio.gz")
+    ap.add_argument("--board-dtb", metavar="PATH",
+                    help="instead: extract this DTB from the kernel package (e.g. "
+                         "amlogic/meson-gxbb-odroidc2.dtb) to --board-dtb-out")
+    ap.add_argument("--board-dtb-out", metavar="FILE")
     ap.add_argument("--cache", default=os.path.join(
         os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "sel4-vmm"))
     args = ap.parse_args()
+    if not args.out and not (args.board_dtb and args.board_dtb_out):
+        ap.error("give --out, or --board-dtb with --board-dtb-out")
+    kdeb, bdeb = ensure_debs(args.cache)
+    if args.board_dtb:
+        extract_dtb(kdeb, args.board_dtb, args.board_dtb_out, args.cache)
+        if not args.out:
+            return
+    build_images(args.out, kdeb, bdeb, args.cache)
 
-    os.makedirs(args.out, exist_ok=True)
-    linux = os.path.join(args.out, "linux")
-    rootfs = os.path.join(args.out, "rootfs.cpio.gz")
-    debs = os.path.join(args.cache, "debs")
+
+def extract_dtb(kdeb, name, out, cache):
+    ex = os.path.join(cache, "extract-dtb")
+    shutil.rmtree(ex, ignore_errors=True)
+    os.makedirs(ex)
+    run(["dpkg-deb", "-x", kdeb, ex], os.environ)
+    found = glob.glob(os.path.join(ex, "usr/lib/linux-image-*", name))
+    if not found:
+        die("%s has no usr/lib/linux-image-*/%s" % (os.path.basename(kdeb), name))
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    shutil.copyfile(found[0], out)
+    shutil.rmtree(ex, ignore_errors=True)
+    print("fetch-guest-images: %s from %s" % (out, os.path.basename(kdeb)))
+
+
+def ensure_debs(cache):
+    debs = os.path.join(cache, "debs")
     os.makedirs(debs, exist_ok=True)
 
     kernel_debs = sorted(glob.glob(os.path.join(debs, "linux-image-*-arm64_*.deb")))
     busybox_debs = sorted(glob.glob(os.path.join(debs, "busybox-static_*.deb")))
     if not kernel_debs or not busybox_debs:
-        _, env = apt_env(args.cache)
-        print("fetch-guest-images: updating private apt lists (arm64) in %s" % args.cache)
+        _, env = apt_env(cache)
+        print("fetch-guest-images: updating private apt lists (arm64) in %s" % cache)
         run(["apt-get", "update", "-q"], env)
         deps = run(["apt-cache", "depends", "linux-image-arm64"], env)
         m = re.search(r"Depends: (linux-image-[0-9][^\s]*-arm64)\b", deps)
@@ -180,14 +205,20 @@ def main():
         kernel_debs = sorted(glob.glob(os.path.join(debs, "linux-image-*-arm64_*.deb")))
         busybox_debs = sorted(glob.glob(os.path.join(debs, "busybox-static_*.deb")))
 
-    kdeb, bdeb = kernel_debs[-1], busybox_debs[-1]
-    stamp = os.path.join(args.out, "VERSIONS")
+    return kernel_debs[-1], busybox_debs[-1]
+
+
+def build_images(out, kdeb, bdeb, cache):
+    os.makedirs(out, exist_ok=True)
+    linux = os.path.join(out, "linux")
+    rootfs = os.path.join(out, "rootfs.cpio.gz")
+    stamp = os.path.join(out, "VERSIONS")
     want = "%s\n%s\n" % (os.path.basename(kdeb), os.path.basename(bdeb))
     if (os.path.exists(linux) and os.path.exists(rootfs) and os.path.exists(stamp)
             and open(stamp).read() == want):
-        print("fetch-guest-images: %s is up to date" % args.out)
+        print("fetch-guest-images: %s is up to date" % out)
         return
-    ex = os.path.join(args.cache, "extract")
+    ex = os.path.join(cache, "extract")
     shutil.rmtree(ex, ignore_errors=True)
     os.makedirs(ex)
     run(["dpkg-deb", "-x", kdeb, os.path.join(ex, "k")], os.environ)

@@ -3,6 +3,8 @@
 images: the C configuration the VMM is linked with and the guest's DTB. Mismatches stop the build
 with one line naming the file and the problem."""
 import argparse
+import gzip
+import zlib
 import os
 import subprocess
 import sys
@@ -74,7 +76,7 @@ def check_sdk_gic(gen_config, plat, board_dtb):
                                                               plat.gic_version))
 
 
-def c_config(args, system, plat, lay, num_lrs):
+def c_config(args, system, plat, lay, num_lrs, kernel_gzip):
     ram_base, ram_size, _ = system.guest_ram()
     passthrough = [(ch, irq) for ch, irq, _ in system.irqs if irq != plat.ptimer_irq]
     wakeup = [ch for ch, irq, _ in system.irqs if irq == plat.ptimer_irq]
@@ -109,6 +111,7 @@ const struct vmm_config vmm_config = {
     .protocol = %(proto)s,
     .kernel = guest_kernel_image,
     .kernel_end = guest_kernel_image_end,
+    .kernel_gzip = %(kgzip)d,
     .kernel_addr = 0x%(kaddr)xull,
     .entry = 0x%(entry)xull,
     .dtb = guest_dtb_image,
@@ -121,7 +124,7 @@ const struct vmm_config vmm_config = {
 """ % dict(system=args.system, dtb=args.board_dtb, irqs=irqs or "    {0, 0}",
            name=system.vm_name, nvcpus=len(system.vcpus), ram_base=ram_base, ram_size=ram_size,
            gicv=plat.gic_version, gicd=plat.gicd[0], gicr=plat.gicr[0] if plat.gicr else 0, gicc=plat.gicc[0] if plat.gicc else 0, nirqs=plat.num_irqs, nlrs=num_lrs,
-           vtimer=plat.vtimer_irq, trace=1 if args.trace_mmio else 0,
+           kgzip=1 if kernel_gzip else 0, vtimer=plat.vtimer_irq, trace=1 if args.trace_mmio else 0,
            wakeup=wakeup[0] if wakeup else -1, nirq_pt=len(passthrough),
            proto="BOOT_LINUX" if args.protocol == "linux" else "BOOT_RAW",
            kaddr=lay.kernel_addr, entry=lay.entry, dtb_addr=lay.dtb_addr,
@@ -176,6 +179,12 @@ def run(args):
     try:
         with open(args.kernel, "rb") as f:
             kernel = f.read()
+        kernel_gzip = kernel[:2] == b"\x1f\x8b"
+        if kernel_gzip:
+            try:
+                kernel = gzip.decompress(kernel)
+            except (OSError, EOFError, zlib.error) as e:
+                raise ToolError("%s: gzip data is corrupt: %s" % (args.kernel, e))
         initrd_size = os.path.getsize(args.initrd) if args.initrd else 0
     except OSError as e:
         raise ToolError("%s: cannot read: %s" % (e.filename, e.strerror))
@@ -183,7 +192,7 @@ def run(args):
                       args.raw_addr, args.raw_entry)
     bootargs = args.bootargs
     if not bootargs and plat.uart_tty:
-        bootargs = "console=%s0 rdinit=/init" % plat.uart_tty
+        bootargs = "console=%s rdinit=/init" % plat.uart_tty
     if args.guest_dts:
         src = fdt.load(compile_dts(args.guest_dts, args.out_dtb + ".user"))
         blob, unreachable = guestdtb.build(src, plat, system, lay, bootargs, generated=False)
@@ -201,7 +210,7 @@ def run(args):
     with open(args.out_dtb, "wb") as f:
         f.write(blob)
     with open(args.out_c, "w") as f:
-        f.write(c_config(args, system, plat, lay, args.gic_lrs))
+        f.write(c_config(args, system, plat, lay, args.gic_lrs, kernel_gzip))
     print("vmm-config: %s: %s" % (os.path.basename(args.board_dtb), plat.describe()))
     print("vmm-config: VM '%s': %d vCPU(s), %d MiB RAM at 0x%x, kernel 0x%x, initrd 0x%x (%d "
           "bytes), dtb 0x%x (%d bytes)" % (system.vm_name, len(system.vcpus), ram_size >> 20,

@@ -43,6 +43,7 @@ struct vmm_config {
 
     enum boot_protocol protocol;
     const uint8_t *kernel, *kernel_end;
+    unsigned kernel_gzip; /* the kernel is built in gzip-compressed and inflated into RAM */
     uint64_t kernel_addr; /* BOOT_RAW only; Linux goes to RAM base + text_offset */
     uint64_t entry;       /* BOOT_RAW only */
     const uint8_t *dtb, *dtb_end;

@@ -37,7 +37,9 @@ struct guest_layout {
 /* Validate every image and the layout against guest RAM; fill `out`. Reasons name the image. */
 bool guest_plan(const struct vmm_config *cfg, struct guest_layout *out, char *why, size_t why_len);
 
-/* Copy the images into guest RAM (mapped at `ram` in the VMM) following a checked plan. */
-void guest_copy_images(const struct vmm_config *cfg, const struct guest_layout *layout, void *ram);
+/* Copy (or inflate) the images into guest RAM (mapped at `ram` in the VMM) following a checked
+ * plan; false with a reason if a compressed image turns out corrupt. */
+bool guest_copy_images(const struct vmm_config *cfg, const struct guest_layout *layout, void *ram,
+                       char *why, size_t why_len);
 
 #endif

@@ -1,5 +1,6 @@
 /* Planning where guest images go, checking the plan against guest RAM, and copying them. */
 #include <vmm/guest.h>
+#include <vmm/inflate.h>
 #include <vmm/log.h>
 #include <vmm/util.h>
 
@@ -31,6 +32,8 @@ static bool check_inside_ram(const struct vmm_config *cfg, const struct placed *
 bool guest_plan(const struct vmm_config *cfg, struct guest_layout *out, char *why, size_t why_len)
 {
     size_t ksize = span(cfg->kernel, cfg->kernel_end);
+    const uint8_t *header = cfg->kernel;
+    uint8_t inflated_header[64];
     size_t dsize = span(cfg->dtb, cfg->dtb_end);
     size_t isize = span(cfg->initrd, cfg->initrd_end);
     char reason[160];
@@ -40,9 +43,20 @@ bool guest_plan(const struct vmm_config *cfg, struct guest_layout *out, char *wh
         fmt_format(why, why_len, "kernel: no image was built into the VMM");
         return false;
     }
+    if (cfg->kernel_gzip) {
+        const char *err;
+        size_t got;
+        if (!gunzip(cfg->kernel, ksize, inflated_header, sizeof(inflated_header), &got, true,
+                    &err)) {
+            fmt_format(why, why_len, "kernel: %s", err ? err : "gzip data too short");
+            return false;
+        }
+        header = inflated_header;
+        ksize = (size_t)gzip_size(cfg->kernel, ksize);
+    }
     if (cfg->protocol == BOOT_LINUX) {
         struct linux_image_info info;
-        if (!linux_image_check(cfg->kernel, ksize, &info, reason, sizeof(reason))) {
+        if (!linux_image_check(header, ksize, &info, reason, sizeof(reason))) {
             fmt_format(why, why_len, "kernel: %s", reason);
             return false;
         }
@@ -115,13 +129,26 @@ bool guest_plan(const struct vmm_config *cfg, struct guest_layout *out, char *wh
     return true;
 }
 
-void guest_copy_images(const struct vmm_config *cfg, const struct guest_layout *layout, void *ram)
+bool guest_copy_images(const struct vmm_config *cfg, const struct guest_layout *layout, void *ram,
+                       char *why, size_t why_len)
 {
     uint8_t *base = ram;
-    vmm_memcpy(base + (layout->kernel_addr - cfg->ram_base), cfg->kernel,
-               span(cfg->kernel, cfg->kernel_end));
+    uint8_t *kdst = base + (layout->kernel_addr - cfg->ram_base);
+    size_t ksize = span(cfg->kernel, cfg->kernel_end);
+    if (cfg->kernel_gzip) {
+        const char *err;
+        size_t got;
+        size_t want = (size_t)gzip_size(cfg->kernel, ksize);
+        if (!gunzip(cfg->kernel, ksize, kdst, want, &got, false, &err)) {
+            fmt_format(why, why_len, "kernel: %s", err);
+            return false;
+        }
+    } else {
+        vmm_memcpy(kdst, cfg->kernel, ksize);
+    }
     if (layout->dtb_size)
         vmm_memcpy(base + (layout->dtb_addr - cfg->ram_base), cfg->dtb, layout->dtb_size);
     if (layout->initrd_size)
         vmm_memcpy(base + (layout->initrd_addr - cfg->ram_base), cfg->initrd, layout->initrd_size);
+    return true;
 }

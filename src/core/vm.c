@@ -159,7 +159,11 @@ bool vm_boot(struct vm *vm)
         hyp_vcpu_stop(v);
         vm->power[v] = VCPU_OFF;
     }
-    guest_copy_images(cfg, &vm->layout, vm->ram);
+    char why[160];
+    if (!guest_copy_images(cfg, &vm->layout, vm->ram, why, sizeof(why))) {
+        LOG_ERR("boot", "cannot load the guest: %s", why);
+        return false;
+    }
     if (!setup_gic(vm))
         return false;
     /* Anything left masked by the previous run (a vPPI or IRQ never EOI'd) is unmasked again. */

@@ -174,3 +174,32 @@ TEST(image_real_debian_kernel)
     CHECK(info.image_size >= (uint64_t)size);
     CHECK(info.image_size < (128u << 20));
 }
+
+/* A kernel built in gzip-compressed: its header is read through the inflater and the whole
+ * image inflated into guest RAM at boot (and again at every reset). */
+TEST(image_gzip_kernel_inflated_at_boot)
+{
+    FILE *f = fopen("tests/host/data/inflate-dynamic.gz", "rb");
+    CHECK(f != NULL);
+    static uint8_t gz[16384];
+    size_t n = fread(gz, 1, sizeof(gz), f);
+    fclose(f);
+    fx_config(1);
+    fx.cfg.kernel = gz;
+    fx.cfg.kernel_end = gz + n;
+    fx.cfg.kernel_gzip = 1;
+    /* Not an arm64 Image inside: refused, naming the kernel, after inflating only its header. */
+    CHECK(!vm_init(&fx.vm, &fx.cfg, fx.ram));
+    CHECK(sim_console_has("kernel: bad magic"));
+    /* As a raw binary it loads: 200000 inflated bytes at the load address. */
+    fx.cfg.protocol = BOOT_RAW;
+    fx.cfg.kernel_addr = FX_RAM_BASE + 0x100000;
+    fx.cfg.entry = fx.cfg.kernel_addr;
+    CHECK(vm_init(&fx.vm, &fx.cfg, fx.ram));
+    CHECK(vm_boot(&fx.vm));
+    CHECK_EQ(fx.vm.layout.kernel_mem, 200000);
+    /* Corrupt compressed data: the boot fails with a reason, the VMM stays up. */
+    gz[n / 2] ^= 0xff;
+    CHECK(!vm_boot(&fx.vm));
+    CHECK(sim_console_has("cannot load the guest: kernel:"));
+}

@@ -86,7 +86,7 @@ class PlatformTests(unittest.TestCase):
         self.assertEqual(p.vtimer_irq, 27)
         self.assertEqual(p.ptimer_irq, 30)
         self.assertEqual(p.uart.path, "/pl011@9000000")
-        self.assertEqual(p.uart_tty, "ttyAMA")
+        self.assertEqual(p.uart_tty, "ttyAMA0")
         self.assertEqual(p.memory, [(0x40000000, 0x80000000)])
         self.assertEqual(p.num_irqs % 32, 0)
         self.assertGreaterEqual(p.num_irqs, 32 + 48)  # virtio SPIs go up to 47
@@ -245,10 +245,21 @@ class ToolRunTests(unittest.TestCase):
         self.assertIn("guest RAM is 16 MiB", r.stderr)
 
     def test_kernel_not_an_image(self):
-        r = self.run_tool(system_xml(), kernel=b"\x1f\x8b" + b"\0" * 100)
+        r = self.run_tool(system_xml(), kernel=b"MZ" + b"\0" * 100)
         self.assertEqual(r.returncode, 1)
         self.assertIn("not an arm64 Linux Image", r.stderr)
-        self.assertIn("gzip-compressed", r.stderr)
+
+    def test_kernel_corrupt_gzip(self):
+        r = self.run_tool(system_xml(), kernel=b"\x1f\x8b" + b"\0" * 100)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("gzip data is corrupt", r.stderr)
+
+    def test_kernel_gzip_accepted(self):
+        import gzip as gz
+        r = self.run_tool(system_xml(), kernel=gz.compress(fake_kernel(), mtime=0))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(self.t.dir.name, "c.c")) as f:
+            self.assertIn(".kernel_gzip = 1", f.read())
 
     def test_user_dts_unreachable_device_warns(self):
         dts = """/dts-v1/; / { #address-cells = <2>; #size-cells = <2>;

@@ -97,8 +97,8 @@ class DeviceTree:
     def root(self):
         return self.nodes["/"]
 
-    def reg(self, node):
-        """List of (address, size) of a node's reg, using its parent's cell sizes."""
+    def raw_reg(self, node):
+        """List of (address, size) of a node's reg in its parent's address space."""
         parent = node.parent or node
         ac = parent.u32("#address-cells", 2)
         sc = parent.u32("#size-cells", 1)
@@ -111,25 +111,61 @@ class DeviceTree:
             out.append((join_cells(cells[i:i + ac]), join_cells(cells[i + ac:i + ac + sc])))
         return out
 
+    def translate(self, node, addr):
+        """A bus address of `node` as a CPU physical address, through every ancestor's `ranges`;
+        None when some ancestor has no ranges (an I2C or SPI device, say)."""
+        bus = node.parent
+        while bus is not None and bus.parent is not None:
+            ranges = bus.props.get("ranges")
+            if ranges is None:
+                return None
+            if ranges != b"":
+                cac = bus.u32("#address-cells", 2)
+                csc = bus.u32("#size-cells", 1)
+                pac = bus.parent.u32("#address-cells", 2)
+                cells = bus.cells("ranges")
+                step = cac + pac + csc
+                if not step or len(cells) % step:
+                    raise ToolError("%s: %s has a ranges property that does not fit its cell "
+                                    "sizes" % (self.path, bus.path))
+                for i in range(0, len(cells), step):
+                    child = join_cells(cells[i:i + cac])
+                    parent = join_cells(cells[i + cac:i + cac + pac])
+                    size = join_cells(cells[i + cac + pac:i + step])
+                    if child <= addr < child + size:
+                        addr = parent + (addr - child)
+                        break
+                else:
+                    return None
+            bus = bus.parent
+        return addr
+
+    def reg(self, node):
+        """List of (CPU physical address, size) of a node's reg."""
+        out = []
+        for a, s in self.raw_reg(node):
+            pa = self.translate(node, a)
+            if pa is None:
+                raise ToolError("%s: %s is not on a memory-mapped bus (no ranges on the way to "
+                                "the root)" % (self.path, node.path))
+            out.append((pa, s))
+        return out
+
     def is_mmio_node(self, node):
-        """True for a device node whose reg is a CPU physical address (root or simple-bus child)."""
+        """True for a device node whose reg is a CPU physical address: every bus above it
+        translates addresses with `ranges`, and it is not a CPU or memory node."""
         if node.parent is None or "reg" not in node.props:
             return False
-        if node.parent.path == "/":
-            return node.name.split("@")[0] not in ("cpus", "memory") and \
-                node.props.get("device_type", b"") != b"memory\0"
-        p = node.parent
-        compat = p.strings("compatible")
-        return ("simple-bus" in compat or "simple-mfd" in compat) and "ranges" in p.props and \
-            self.is_bus_translatable(p)
-
-    def is_bus_translatable(self, bus):
-        # Only identity-mapped ("ranges;") buses are handled: children's addresses are physical.
-        ranges = bus.props.get("ranges")
-        if ranges != b"":
+        if node.props.get("device_type", b"") in (b"memory\0", b"cpu\0"):
             return False
-        return bus.parent is not None and (bus.parent.path == "/" or
-                                           self.is_bus_translatable(bus.parent))
+        if node.parent.path == "/" and node.name.split("@")[0] in ("cpus", "memory"):
+            return False
+        bus = node.parent
+        while bus is not None and bus.parent is not None:
+            if "ranges" not in bus.props:
+                return False
+            bus = bus.parent
+        return True
 
     def find_compatible(self, *compats):
         for node in self.nodes.values():

@@ -14,7 +14,7 @@ def linux_image_info(data, path):
     if len(data) < 64:
         raise ToolError("%s: %d bytes is too small for an arm64 Image header" % (path, len(data)))
     if data[0x38:0x3c] != b"ARM\x64":
-        hint = " (it looks gzip-compressed: decompress it first)" if data[:2] == b"\x1f\x8b" else ""
+        hint = ""
         raise ToolError("%s: not an arm64 Linux Image: no \"ARM\\x64\" magic at offset 0x38%s" %
                         (path, hint))
     text_offset = int.from_bytes(data[8:16], "little")

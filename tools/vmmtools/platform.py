@@ -105,7 +105,14 @@ class Platform:
                 n.enabled() for n in candidates) else candidates[0]
         if self.uart is not None:
             compat = [c for c in self.uart.strings("compatible") if c in UART_COMPATIBLE][0]
-            self.uart_tty = UART_COMPATIBLE[compat]
+            # Linux numbers the port by its serialN alias, when there is one.
+            index = 0
+            aliases = dt.nodes.get("/aliases")
+            for name in (aliases.props if aliases is not None else {}):
+                if name.startswith("serial") and name[6:].isdigit() and \
+                        aliases.strings(name)[:1] == [self.uart.path]:
+                    index = int(name[6:])
+            self.uart_tty = "%s%d" % (UART_COMPATIBLE[compat], index)
 
     def _count_irqs(self, dt):
         """Interrupt IDs the vGIC must offer: every SPI any node names, rounded up to 32."""
