@@ -30,8 +30,10 @@ run_suite() {
     local p f
     p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
     f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+    s=$(echo "$line" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+')
     passed=$((passed + p))
     failed=$((failed + f))
+    skipped=$((skipped + ${s:-0}))
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "!!! $name exited with status $status: counted as 1 failure"
         failed=$((failed + 1))
@@ -57,6 +59,9 @@ fuzz() {
     fi
 }
 
+# The host test programs (make test builds them too; this keeps the script usable on its own).
+make -s BUILD_DIR="$BUILD_DIR" "$BUILD_DIR/host/tests-clang" "$BUILD_DIR/host/tests-gcc" >/dev/null
+
 # The real Debian kernel lets the image tests check a real Image header, not only crafted ones.
 if /usr/bin/python3 tools/fetch-guest-images.py --out "$BUILD_DIR/images"; then
     export GUEST_IMAGE_DIR=$BUILD_DIR/images
@@ -64,14 +69,32 @@ else
     echo "!!! could not build the default guest images: the real-Image test will say it skipped"
 fi
 
+fuzz_dtb() {
+    local dir=$BUILD_DIR/fuzz/dtbs args=()
+    mkdir -p "$dir"
+    for dts in board/*/*.dts; do
+        dtc -q -I dts -O dtb -o "$dir/$(basename "$dts" .dts).dtb" "$dts" && args+=(--dtb "$dir/$(basename "$dts" .dts).dtb")
+    done
+    for name in amlogic/meson-gxbb-odroidc2.dtb amlogic/meson-sm1-odroid-c4.dtb freescale/imx8mm-evk.dtb; do
+        /usr/bin/python3 tools/fetch-guest-images.py --board-dtb "$name" \
+            --board-dtb-out "$dir/$(basename "$name")" >/dev/null && args+=(--dtb "$dir/$(basename "$name")")
+    done
+    /usr/bin/python3 tests/fuzz/fuzz_dtb.py --seconds "$FUZZ_SECONDS" --out "$BUILD_DIR/fuzz" "${args[@]}"
+}
+
 run_suite "host unit tests (clang, ASan+UBSan)" "$BUILD_DIR/host/tests-clang"
 run_suite "host unit tests (gcc, ASan+UBSan)" "$BUILD_DIR/host/tests-gcc"
 run_suite "build tool tests" /usr/bin/python3 tests/tools/test_vmm_config.py
-run_suite "fuzz (${FUZZ_SECONDS}s)" fuzz
+run_suite "fuzz the exit handlers (${FUZZ_SECONDS}s)" fuzz
+run_suite "fuzz the build tools' DTB paths (${FUZZ_SECONDS}s)" fuzz_dtb
 
 if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
     run_suite "end-to-end Linux boot (SDK $SDK)" /usr/bin/python3 tests/e2e/linux_boot.py \
         --build-dir "$BUILD_DIR/e2e" --sdk "$SDK"
+    run_suite "every board builds (make boards)" env BUILD_DIR="$BUILD_DIR" MICROKIT_SDK="$SDK" \
+        IMAGE_DIR="$BUILD_DIR/images" tests/build-boards.sh
+    run_suite "adding a board is data" /usr/bin/python3 tests/e2e/add_board.py --sdk "$SDK" \
+        --images "$BUILD_DIR/images"
     for n in 2 4; do
         run_suite "end-to-end Linux boot, $n vCPUs" /usr/bin/python3 tests/e2e/linux_boot.py \
             --build-dir "$BUILD_DIR/e2e-smp$n" --sdk "$SDK" --system smp$n.system --cpus $n

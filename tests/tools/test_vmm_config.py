@@ -336,6 +336,72 @@ class GicV3Tests(unittest.TestCase):
         self.assertIn("describes a GICv3", r.stderr)
 
 
+BOARD_DTBS = {}
+
+
+def debian_board_dtb(name):
+    """A board DTB from Debian's kernel package, through the project's own fetch tool."""
+    if name not in BOARD_DTBS:
+        out = os.path.join(tempfile.mkdtemp(), os.path.basename(name))
+        r = subprocess.run([sys.executable, os.path.join(ROOT, "tools/fetch-guest-images.py"),
+                            "--board-dtb", name, "--board-dtb-out", out],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        BOARD_DTBS[name] = out if r.returncode == 0 else None
+    if BOARD_DTBS[name] is None:
+        raise unittest.SkipTest("cannot get %s from Debian's kernel package" % name)
+    return fdt.load(BOARD_DTBS[name])
+
+
+class BoardDtbTests(unittest.TestCase):
+    """Platform facts of the real boards, from the DTBs Debian ships."""
+
+    def test_odroidc2(self):
+        dt = debian_board_dtb("amlogic/meson-gxbb-odroidc2.dtb")
+        p = platform.Platform(dt)
+        self.assertEqual((p.gic_version, p.gicd[0], p.gicc[0], p.gicv[0]),
+                         (2, 0xc4301000, 0xc4302000, 0xc4306000))
+        self.assertEqual((p.vtimer_irq, p.ptimer_irq, p.maintenance_irq), (27, 30, 25))
+        self.assertEqual(dt.reg(p.uart), [(0xc81004c0, 0x18)])
+        self.assertEqual(p.uart_tty, "ttyAML0")
+        self.assertEqual(p.memory, [(0, 0x80000000)])
+        self.assertEqual(p.num_irqs, 256)
+
+    def test_odroidc4(self):
+        dt = debian_board_dtb("amlogic/meson-sm1-odroid-c4.dtb")
+        p = platform.Platform(dt)
+        self.assertEqual((p.gic_version, p.gicd[0], p.gicc[0], p.gicv[0]),
+                         (2, 0xffc01000, 0xffc02000, 0xffc06000))
+        self.assertEqual(dt.reg(p.uart), [(0xff803000, 0x18)])
+        self.assertEqual(p.uart_tty, "ttyAML0")
+        self.assertEqual(p.vtimer_irq, 27)
+
+    def test_imx8mm_evk(self):
+        dt = debian_board_dtb("freescale/imx8mm-evk.dtb")
+        p = platform.Platform(dt)
+        self.assertEqual((p.gic_version, p.gicd[0], p.gicr[0]), (3, 0x38800000, 0x38880000))
+        self.assertEqual(dt.reg(p.uart), [(0x30890000, 0x10000)])
+        self.assertEqual(p.uart_tty, "ttymxc1")
+        self.assertEqual(p.memory, [(0x40000000, 0x80000000)])
+
+    def test_board_system_files_check_out(self):
+        for board, dtb in (("odroidc2", "amlogic/meson-gxbb-odroidc2.dtb"),
+                           ("odroidc4", "amlogic/meson-sm1-odroid-c4.dtb"),
+                           ("imx8mm_evk", "freescale/imx8mm-evk.dtb")):
+            dt = debian_board_dtb(dtb)
+            t = Tmp()
+            argv = [sys.executable, TOOL, "--system",
+                    os.path.join(ROOT, "board", board, "systems/simple.system"),
+                    "--board-dtb", BOARD_DTBS[dtb], "--kernel", t.file("linux", fake_kernel()),
+                    "--initrd", t.file("i", b"x" * 100), "--out-c", os.path.join(t.dir.name, "c.c"),
+                    "--out-dtb", os.path.join(t.dir.name, "g.dtb")]
+            r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            self.assertEqual(r.returncode, 0, board + ": " + r.stderr)
+            g = fdt.load(os.path.join(t.dir.name, "g.dtb"))
+            self.assertIn("guest will not have", r.stdout)
+            plat = platform.Platform(dt)
+            self.assertTrue(g.nodes[plat.uart.path].enabled(), board)
+
+
 class LayoutTests(unittest.TestCase):
     def test_layout(self):
         lay = layout.plan(0x40000000, 0x10000000, fake_kernel(0x3000000), "k", 1 << 20)
@@ -357,5 +423,9 @@ if __name__ == "__main__":
     suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[__name__])
     result = unittest.TextTestRunner(verbosity=1, stream=sys.stdout).run(suite)
     failed = len(result.failures) + len(result.errors)
-    print("tool tests: %d passed, %d failed" % (result.testsRun - failed, failed))
+    skipped = len(result.skipped)
+    for test, why in result.skipped:
+        print("SKIPPED %s: %s" % (test.id(), why))
+    print("tool tests: %d passed, %d failed%s" % (result.testsRun - failed - skipped, failed,
+                                                  ", %d skipped" % skipped if skipped else ""))
     sys.exit(1 if failed else 0)

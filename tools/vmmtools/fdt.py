@@ -1,4 +1,6 @@
 """Device tree reading on top of Debian's libfdt (python3-libfdt): a read-only model of nodes."""
+import subprocess
+
 import libfdt
 
 from . import ToolError
@@ -43,6 +45,20 @@ def join_cells(cells):
     return v
 
 
+def normalise(data, path):
+    """The DTB as dtc re-encodes it; a ToolError if dtc cannot read it."""
+    try:
+        res = subprocess.run(["dtc", "-q", "-I", "dtb", "-O", "dtb", "-"], input=bytes(data),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise ToolError("%s: cannot run dtc to check the device tree: %s" % (path, e))
+    if res.returncode != 0 or not res.stdout:
+        why = (res.stderr.decode("utf-8", "replace").strip().splitlines() or
+               ["dtc exited with status %d" % res.returncode])[0]
+        raise ToolError("%s: malformed device tree: %s" % (path, why))
+    return res.stdout
+
+
 class DeviceTree:
     """All nodes of a DTB, with their properties, addressed by path."""
 
@@ -55,13 +71,23 @@ class DeviceTree:
         if total > len(data):
             raise ToolError("%s: truncated device tree (header says %d bytes, file has %d)" %
                             (path, total, len(data)))
+        # libfdt's accessors trust the structure they are given (a corrupt property can crash
+        # them), so the blob is first re-encoded by dtc, in its own process, which checks it.
+        blob = bytearray(normalise(data[:total], path))
+        err = libfdt.fdt_check_full(blob, len(blob))
+        if err:
+            raise ToolError("%s: malformed device tree: %s" % (path, libfdt.fdt_strerror(err)))
         try:
-            self.fdt = libfdt.Fdt(bytearray(data[:total]))
+            self.data = bytes(blob)
+            self.fdt = libfdt.Fdt(blob)
             self.nodes = {}
             self.by_phandle = {}
             self._read()
         except libfdt.FdtException as e:
             raise ToolError("%s: malformed device tree: %s" % (path, e))
+        except (SystemError, UnicodeDecodeError, ValueError) as e:
+            # pylibfdt reports some broken trees (a property name that is not text, say) this way.
+            raise ToolError("%s: malformed device tree: %s" % (path, str(e).splitlines()[0]))
 
     def _read(self):
         f = self.fdt
@@ -69,6 +95,9 @@ class DeviceTree:
         stack = []
         while off >= 0:
             name = f.get_name(off)
+            if not all(32 < ord(c) < 127 for c in name) and off != 0:
+                raise ToolError("%s: malformed device tree: node name %r is not text" %
+                                (self.path, name))
             del stack[depth:]
             parent = stack[-1] if stack else None
             path = "/" if parent is None else (parent.path.rstrip("/") + "/" + name)

@@ -74,6 +74,14 @@ def device_report(dt, windows, emulated):
 
 
 def build(dt, plat, system, layout, bootargs, generated):
+    try:
+        return _build(dt, plat, system, layout, bootargs, generated)
+    except (libfdt.FdtException, TypeError, SystemError) as e:
+        raise ToolError("%s: cannot derive the guest device tree: %s" %
+                        (dt.path, str(e).splitlines()[0]))
+
+
+def _build(dt, plat, system, layout, bootargs, generated):
     """Return the guest DTB bytes and the list of (node path, address) disabled or reported.
 
     generated: True when the DTB comes from the board's tree (we own it: unreachable devices are
