@@ -85,13 +85,25 @@ void hyp_ack_vppi(unsigned vcpu, uint32_t irq);
 /* Acknowledge a passthrough hardware IRQ delivered on a notification channel. */
 void hyp_irq_ack(unsigned channel);
 
-/* A vCPU's virtual timer state (saved by the kernel while the vCPU is not running). */
-enum vcpu_timer_reg {
+/* EL1 system registers of a vCPU the VMM reads or writes (the kernel keeps them while the vCPU
+ * is not running). */
+enum vcpu_sysreg {
     VCPU_CNTV_CTL,
     VCPU_CNTV_CVAL,
     VCPU_CNTVOFF,
+    VCPU_VBAR_EL1,
+    VCPU_ESR_EL1,
+    VCPU_FAR_EL1,
+    VCPU_ELR_EL1,
+    VCPU_SPSR_EL1,
+    VCPU_SCTLR_EL1,
+    VCPU_TTBR0_EL1,
+    VCPU_TTBR1_EL1,
+    VCPU_TCR_EL1,
+    VCPU_SYSREG_COUNT,
 };
-uint64_t hyp_vcpu_read_timer(unsigned vcpu, enum vcpu_timer_reg reg);
+uint64_t hyp_vcpu_read_sysreg(unsigned vcpu, enum vcpu_sysreg reg);
+void hyp_vcpu_write_sysreg(unsigned vcpu, enum vcpu_sysreg reg, uint64_t value);
 
 /* The VMM's wake-up timer: the physical counter, and an interrupt (on the configured channel)
  * once it reaches `deadline`; 0 cancels. */

@@ -65,6 +65,10 @@ struct vm {
     uint64_t exits_wfx;
 };
 
+/* Make `vcpu` take a synchronous external abort (data or instruction) at its EL1 vector, as the
+ * hardware would for an access nothing answers. */
+bool vm_inject_abort(struct vm *vm, unsigned vcpu, bool instruction, bool write);
+
 /* WFI: put `vcpu` to sleep until an interrupt or its virtual timer (fault.c calls this). */
 bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc);
 /* Forget every sleeping vCPU and disarm the wake-up timer (reset, stop, power-off). */

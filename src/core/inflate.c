@@ -287,11 +287,8 @@ static size_t gzip_header(const uint8_t *in, size_t len, const char **err)
     }
     uint8_t flags = in[3];
     size_t pos = 10;
-    if (flags & 4) { /* FEXTRA */
-        if (pos + 2 > len)
-            return 0;
-        pos += 2 + (size_t)(in[pos] | in[pos + 1] << 8);
-    }
+    if (flags & 4) /* FEXTRA: the 18-byte minimum covers its length field */
+        pos = 12 + (size_t)(in[10] | in[11] << 8);
     for (int field = 8; field <= 16; field <<= 1) { /* FNAME, FCOMMENT: NUL-terminated */
         if (!(flags & field))
             continue;

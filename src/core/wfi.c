@@ -24,11 +24,11 @@ static void rearm(struct vm *vm)
 /* When the vCPU's virtual timer will fire, in physical counter ticks; 0 if it will not. */
 static uint64_t vtimer_deadline(unsigned vcpu)
 {
-    uint64_t ctl = hyp_vcpu_read_timer(vcpu, VCPU_CNTV_CTL);
+    uint64_t ctl = hyp_vcpu_read_sysreg(vcpu, VCPU_CNTV_CTL);
     if ((ctl & (CNTV_CTL_ENABLE | CNTV_CTL_IMASK)) != CNTV_CTL_ENABLE)
         return 0;
     uint64_t d =
-        hyp_vcpu_read_timer(vcpu, VCPU_CNTV_CVAL) + hyp_vcpu_read_timer(vcpu, VCPU_CNTVOFF);
+        hyp_vcpu_read_sysreg(vcpu, VCPU_CNTV_CVAL) + hyp_vcpu_read_sysreg(vcpu, VCPU_CNTVOFF);
     return d ? d : 1;
 }
 

@@ -85,15 +85,24 @@ void hyp_irq_ack(unsigned channel)
     microkit_irq_ack(channel);
 }
 
-uint64_t hyp_vcpu_read_timer(unsigned vcpu, enum vcpu_timer_reg reg)
+static const seL4_Word sysreg_ids[VCPU_SYSREG_COUNT] = {
+    [VCPU_CNTV_CTL] = seL4_VCPUReg_CNTV_CTL, [VCPU_CNTV_CVAL] = seL4_VCPUReg_CNTV_CVAL,
+    [VCPU_CNTVOFF] = seL4_VCPUReg_CNTVOFF,   [VCPU_VBAR_EL1] = seL4_VCPUReg_VBAR,
+    [VCPU_ESR_EL1] = seL4_VCPUReg_ESR,       [VCPU_FAR_EL1] = seL4_VCPUReg_FAR,
+    [VCPU_ELR_EL1] = seL4_VCPUReg_ELR_EL1,   [VCPU_SPSR_EL1] = seL4_VCPUReg_SPSR_EL1,
+    [VCPU_SCTLR_EL1] = seL4_VCPUReg_SCTLR,   [VCPU_TTBR0_EL1] = seL4_VCPUReg_TTBR0,
+    [VCPU_TTBR1_EL1] = seL4_VCPUReg_TTBR1,   [VCPU_TCR_EL1] = seL4_VCPUReg_TCR,
+};
+
+uint64_t hyp_vcpu_read_sysreg(unsigned vcpu, enum vcpu_sysreg reg)
 {
-    static const seL4_Word regs[] = {
-        [VCPU_CNTV_CTL] = seL4_VCPUReg_CNTV_CTL,
-        [VCPU_CNTV_CVAL] = seL4_VCPUReg_CNTV_CVAL,
-        [VCPU_CNTVOFF] = seL4_VCPUReg_CNTVOFF,
-    };
-    seL4_ARM_VCPU_ReadRegs_t r = seL4_ARM_VCPU_ReadRegs(BASE_VCPU_CAP + vcpu, regs[reg]);
+    seL4_ARM_VCPU_ReadRegs_t r = seL4_ARM_VCPU_ReadRegs(BASE_VCPU_CAP + vcpu, sysreg_ids[reg]);
     return r.error == seL4_NoError ? r.value : 0;
+}
+
+void hyp_vcpu_write_sysreg(unsigned vcpu, enum vcpu_sysreg reg, uint64_t value)
+{
+    seL4_ARM_VCPU_WriteRegs(BASE_VCPU_CAP + vcpu, sysreg_ids[reg], value);
 }
 
 /* The EL1 physical timer, which this kernel configuration exports to user level. */

@@ -79,6 +79,17 @@ def main():
                 con.expect(PROMPT, 10)
                 return "token %s" % token
             ok = check("console echo", echo)
+        if ok:
+            def unmapped():
+                # A read of a device the VM does not have (a virtio slot): the VMM reports it
+                # and injects an external abort; the process dies of SIGBUS, the guest goes on.
+                con.send("devmem 0x0a000000 32; echo survived-$((8*8))\n")
+                seen = con.expect("survived-64", 20)
+                assert "not RAM nor a device this VM has" in seen, "no VMM report"
+                assert "Bus error" in seen, "no SIGBUS in the guest"
+                con.expect(PROMPT, 10)
+                return "reported, SIGBUS in the guest"
+            ok = check("unmapped access: report and injected abort", unmapped)
         if ok and args.cpus > 1:
             def smp():
                 con.send("cat /sys/devices/system/cpu/online\n")

@@ -96,10 +96,21 @@ void hyp_irq_ack(unsigned channel)
         sim.irq_acks[channel]++;
 }
 
-uint64_t hyp_vcpu_read_timer(unsigned vcpu, enum vcpu_timer_reg reg)
+uint64_t hyp_vcpu_read_sysreg(unsigned vcpu, enum vcpu_sysreg reg)
 {
     struct sim_vcpu *v = &sim.vcpu[vcpu];
-    return reg == VCPU_CNTV_CTL ? v->cntv_ctl : reg == VCPU_CNTV_CVAL ? v->cntv_cval : v->cntvoff;
+    switch (reg) {
+    case VCPU_CNTV_CTL: return v->cntv_ctl;
+    case VCPU_CNTV_CVAL: return v->cntv_cval;
+    case VCPU_CNTVOFF: return v->cntvoff;
+    case VCPU_SCTLR_EL1: return v->sctlr;
+    default: return v->sysreg[reg];
+    }
+}
+
+void hyp_vcpu_write_sysreg(unsigned vcpu, enum vcpu_sysreg reg, uint64_t value)
+{
+    sim.vcpu[vcpu].sysreg[reg] = value;
 }
 
 uint64_t hyp_counter_now(void)

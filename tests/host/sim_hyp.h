@@ -30,6 +30,7 @@ struct sim_vcpu {
     unsigned reg_reads, reg_writes;
     unsigned last_write_count;
     uint64_t cntv_ctl, cntv_cval, cntvoff;
+    uint64_t sysreg[VCPU_SYSREG_COUNT];
 };
 
 struct sim_state {

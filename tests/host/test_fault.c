@@ -54,24 +54,50 @@ TEST(fault_mmio_write_only_moves_pc)
     CHECK_EQ(fx_gicd_read(0, 0x104), 6);
 }
 
-TEST(fault_unmapped_access_reported_guest_stopped)
+TEST(fault_unmapped_access_reported_and_abort_injected)
 {
     struct exit_reply r;
     CHECK(fx_boot(1));
     sim.vcpu[0].regs.pc = 0x40080000;
+    sim.vcpu[0].regs.spsr = 0x3c5; /* EL1h */
+    sim.vcpu[0].sysreg[VCPU_VBAR_EL1] = 0x40010000;
     fx_mmio(0, 0x0a000e00, 4, 1, 3, 0, 0, &r);
-    CHECK(!r.resume);
-    CHECK(!sim.vcpu[0].running);
-    CHECK_EQ(fx.vm.state, VM_STOPPED);
+    CHECK(r.resume);
+    CHECK_EQ(fx.vm.state, VM_RUNNING);
     CHECK(sim_console_has("4-byte write of 0xa000e00 (x3) at pc 0x40080000: not RAM nor a device"));
     CHECK(sim_console_has("data abort (lower EL), translation fault"));
-    CHECK(sim_console_has("guest stopped"));
+    /* The guest takes a synchronous external abort at its current-EL, SP_ELx vector. */
+    CHECK_EQ(sim.vcpu[0].regs.pc, 0x40010200);
+    CHECK_EQ(sim.vcpu[0].regs.spsr, 0x3c5);
+    CHECK_EQ(sim.vcpu[0].sysreg[VCPU_ELR_EL1], 0x40080000);
+    CHECK_EQ(sim.vcpu[0].sysreg[VCPU_SPSR_EL1], 0x3c5);
+    uint64_t esr = sim.vcpu[0].sysreg[VCPU_ESR_EL1];
+    CHECK_EQ(esr >> 26, ESR_EC_DABT_CUR);
+    CHECK_EQ(esr & 0x3f, 0x10); /* synchronous external abort */
+    CHECK(esr & (1u << 6));     /* a write */
+    CHECK(esr & (1u << 10));    /* FAR not valid */
+}
+
+TEST(fault_unmapped_access_from_el0_uses_lower_el_vector)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    sim.vcpu[0].regs.pc = 0x400000;
+    sim.vcpu[0].regs.spsr = 0x0; /* EL0t */
+    sim.vcpu[0].sysreg[VCPU_VBAR_EL1] = 0x40010000;
+    fx_mmio(0, 0x0a000000, 4, 0, 1, 0, 0, &r);
+    CHECK(r.resume);
+    CHECK_EQ(sim.vcpu[0].regs.pc, 0x40010400);
+    CHECK_EQ(sim.vcpu[0].sysreg[VCPU_ESR_EL1] >> 26, ESR_EC_DABT_LOW);
+    CHECK_EQ(sim.vcpu[0].sysreg[VCPU_SPSR_EL1], 0);
 }
 
 TEST(fault_instruction_fetch_from_unmapped)
 {
     struct exit_reply r;
     CHECK(fx_boot(1));
+    sim.vcpu[0].regs.pc = 0x90000000;
+    sim.vcpu[0].regs.spsr = 0x3c4; /* EL1t */
     struct vm_exit e = { .kind = EXIT_VM_FAULT,
                          .vcpu = 0,
                          .pc = 0x90000000,
@@ -79,22 +105,36 @@ TEST(fault_instruction_fetch_from_unmapped)
                          .instruction_fault = true,
                          .esr = (uint64_t)ESR_EC_IABT_LOW << 26 | 0x06 };
     fx_exit(&e, &r);
-    CHECK(!r.resume);
+    CHECK(r.resume);
     CHECK(sim_console_has("instruction fetch from 0x90000000"));
+    CHECK_EQ(sim.vcpu[0].regs.pc, 0x000); /* VBAR 0 + current EL with SP_EL0 */
+    CHECK_EQ(sim.vcpu[0].sysreg[VCPU_ESR_EL1] >> 26, ESR_EC_IABT_CUR);
 }
 
 TEST(fault_no_syndrome_on_device_reported)
 {
     struct exit_reply r;
     CHECK(fx_boot(1));
+    sim.vcpu[0].regs.spsr = 0x3c5;
     struct vm_exit e = { .kind = EXIT_VM_FAULT,
                          .vcpu = 0,
                          .pc = 0x40000010,
                          .addr = FX_GICD,
                          .esr = (uint64_t)ESR_EC_DABT_LOW << 26 | 0x07 };
     fx_exit(&e, &r);
-    CHECK(!r.resume);
+    CHECK(r.resume);
     CHECK(sim_console_has("without a valid syndrome"));
+    CHECK_EQ(sim.vcpu[0].sysreg[VCPU_ESR_EL1] >> 26, ESR_EC_DABT_CUR);
+}
+
+TEST(fault_aarch32_guest_cannot_take_abort)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    sim.vcpu[0].regs.spsr = 0x13; /* AArch32 SVC */
+    fx_mmio(0, 0x0a000000, 4, 0, 1, 0, 0, &r);
+    CHECK(!r.resume);
+    CHECK_EQ(fx.vm.state, VM_STOPPED);
 }
 
 TEST(fault_wfi_advances_pc)

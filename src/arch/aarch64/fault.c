@@ -19,6 +19,12 @@ static const struct mmio_region *find_mmio(const struct vm *vm, uint64_t addr)
 
 static void report_abort(const struct vm_exit *exit, const struct data_abort *da, const char *what)
 {
+    enum { MAX_REPORTS = 64 };
+    static unsigned reports;
+    if (reports >= MAX_REPORTS)
+        return;
+    if (++reports == MAX_REPORTS)
+        LOG_WARNING("fault", "further unanswered accesses will not be reported");
     unsigned ec = esr_class_of(exit->esr);
     if (exit->instruction_fault) {
         LOG_ERR("fault",
@@ -53,14 +59,16 @@ void vm_handle_vm_fault(struct vm *vm, const struct vm_exit *exit, struct exit_r
     struct data_abort da;
     esr_decode_data_abort(exit->esr, &da);
     const struct mmio_region *r = exit->instruction_fault ? NULL : find_mmio(vm, exit->addr);
-    if (!r) {
-        report_abort(exit, &da, "not RAM nor a device this VM has");
-        vm_stop(vm, "access to an address the VM does not have");
-        return;
-    }
-    if (!da.valid) {
-        report_abort(exit, &da, "instruction decoding is not supported yet");
-        vm_stop(vm, "undecodable access to an emulated device");
+    if (!r || !da.valid) {
+        /* Nothing answers this access (or, without a syndrome, the VMM cannot tell what it
+         * was): report it and let the guest take an external abort, as on hardware. */
+        report_abort(exit, &da,
+                     !r ? "not RAM nor a device this VM has"
+                        : "no instruction syndrome; emulation needs one");
+        if (vm_inject_abort(vm, exit->vcpu, exit->instruction_fault, da.write))
+            reply->resume = true;
+        else
+            vm_stop(vm, "cannot inject the abort");
         return;
     }
     struct vcpu_regs regs;
@@ -74,7 +82,10 @@ void vm_handle_vm_fault(struct vm *vm, const struct vm_exit *exit, struct exit_r
         value = (da.rt == 31 ? 0 : regs.x[da.rt]) & width_mask(da.width);
     if (r->handler(vm, exit->vcpu, exit->addr - r->base, da.width, da.write, &value) != MMIO_OK) {
         report_abort(exit, &da, r->name);
-        vm_stop(vm, "device refused the access");
+        if (vm_inject_abort(vm, exit->vcpu, false, da.write))
+            reply->resume = true;
+        else
+            vm_stop(vm, "cannot inject the abort");
         return;
     }
     if (!da.write && da.rt != 31)
