@@ -100,6 +100,7 @@ enum vcpu_sysreg {
     VCPU_TTBR0_EL1,
     VCPU_TTBR1_EL1,
     VCPU_TCR_EL1,
+    VCPU_SP_EL1,
     VCPU_SYSREG_COUNT,
 };
 uint64_t hyp_vcpu_read_sysreg(unsigned vcpu, enum vcpu_sysreg reg);

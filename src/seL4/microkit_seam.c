@@ -92,6 +92,7 @@ static const seL4_Word sysreg_ids[VCPU_SYSREG_COUNT] = {
     [VCPU_ELR_EL1] = seL4_VCPUReg_ELR_EL1,   [VCPU_SPSR_EL1] = seL4_VCPUReg_SPSR_EL1,
     [VCPU_SCTLR_EL1] = seL4_VCPUReg_SCTLR,   [VCPU_TTBR0_EL1] = seL4_VCPUReg_TTBR0,
     [VCPU_TTBR1_EL1] = seL4_VCPUReg_TTBR1,   [VCPU_TCR_EL1] = seL4_VCPUReg_TCR,
+    [VCPU_SP_EL1] = seL4_VCPUReg_SP_EL1,
 };
 
 uint64_t hyp_vcpu_read_sysreg(unsigned vcpu, enum vcpu_sysreg reg)

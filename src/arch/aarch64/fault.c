@@ -1,5 +1,6 @@
 /* Stage-2 faults (emulated MMIO, unmapped accesses), trapped instructions and guest HVCs. */
 #include <vmm/esr.h>
+#include <vmm/insn.h>
 #include <vmm/log.h>
 #include <vmm/psci.h>
 #include <vmm/reset.h>
@@ -54,17 +55,97 @@ static uint64_t width_mask(unsigned width)
     return width >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (width * 8)) - 1;
 }
 
+static bool read_guest_u64(void *ctx, uint64_t ipa, uint64_t *value)
+{
+    const struct vm *vm = ctx;
+    if (ipa & 7 || !range_inside(ipa, 8, vm->cfg->ram_base, vm->cfg->ram_size))
+        return false;
+    vmm_memcpy(value, (const uint8_t *)vm->ram + (ipa - vm->cfg->ram_base), 8);
+    return true;
+}
+
+/* The instruction at the guest's PC, through its stage-1 tables when its MMU is on. */
+static bool fetch_insn(struct vm *vm, unsigned vcpu, uint64_t pc, uint32_t *insn)
+{
+    uint64_t ipa;
+    if (!s1_translate(pc, hyp_vcpu_read_sysreg(vcpu, VCPU_SCTLR_EL1),
+                      hyp_vcpu_read_sysreg(vcpu, VCPU_TCR_EL1),
+                      hyp_vcpu_read_sysreg(vcpu, VCPU_TTBR0_EL1),
+                      hyp_vcpu_read_sysreg(vcpu, VCPU_TTBR1_EL1), read_guest_u64, vm, &ipa))
+        return false;
+    if (ipa & 3 || !range_inside(ipa, 4, vm->cfg->ram_base, vm->cfg->ram_size))
+        return false;
+    *insn = read_le32((const uint8_t *)vm->ram + (ipa - vm->cfg->ram_base));
+    return true;
+}
+
+static uint64_t load_value(const struct ldst *d, uint64_t raw)
+{
+    struct data_abort da = {
+        .valid = true, .width = d->size, .sign_extend = d->sign_extend, .reg64 = d->dest64
+    };
+    return data_abort_load_value(&da, raw);
+}
+
+/* ISV=0: decode the instruction itself and emulate it, write-back included. */
+static bool emulate_without_syndrome(struct vm *vm, const struct vm_exit *exit,
+                                     const struct mmio_region *r, uint32_t *insn_out)
+{
+    struct ldst d;
+    struct vcpu_regs regs;
+    *insn_out = 0;
+    if (!hyp_vcpu_read_regs(exit->vcpu, &regs, VCPU_REGS_ALL) ||
+        !fetch_insn(vm, exit->vcpu, regs.pc, insn_out) || !insn_decode_ldst(*insn_out, &d))
+        return false;
+    uint64_t offset = exit->addr - r->base;
+    unsigned count = d.pair ? 2 : 1;
+    if (offset + (uint64_t)count * d.size > r->size)
+        return false;
+    bool el1h = ((regs.spsr >> 2) & 3) == 1 && (regs.spsr & 1);
+    uint64_t sp = el1h ? hyp_vcpu_read_sysreg(exit->vcpu, VCPU_SP_EL1) : regs.sp;
+    const unsigned rts[2] = { d.rt, d.rt2 };
+    for (unsigned i = 0; i < count; i++) {
+        uint64_t value = 0;
+        if (!d.load && rts[i] != 31)
+            value = regs.x[rts[i]] & width_mask(d.size);
+        if (r->handler(vm, exit->vcpu, offset + i * d.size, d.size, !d.load, &value) != MMIO_OK)
+            return false;
+        if (d.load && rts[i] != 31)
+            regs.x[rts[i]] = load_value(&d, value & width_mask(d.size));
+    }
+    if (d.writeback) {
+        uint64_t base = d.rn == 31 ? sp : regs.x[d.rn];
+        base += (uint64_t)d.offset;
+        if (d.rn != 31)
+            regs.x[d.rn] = base;
+        else if (el1h)
+            hyp_vcpu_write_sysreg(exit->vcpu, VCPU_SP_EL1, base);
+        else
+            regs.sp = base;
+    }
+    regs.pc += AARCH64_INSN_SIZE;
+    return hyp_vcpu_write_regs(exit->vcpu, &regs, VCPU_REGS_ALL);
+}
+
 void vm_handle_vm_fault(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
 {
     struct data_abort da;
     esr_decode_data_abort(exit->esr, &da);
     const struct mmio_region *r = exit->instruction_fault ? NULL : find_mmio(vm, exit->addr);
+    uint32_t insn = 0;
+    if (r && !da.valid && emulate_without_syndrome(vm, exit, r, &insn)) {
+        reply->resume = true;
+        return;
+    }
     if (!r || !da.valid) {
-        /* Nothing answers this access (or, without a syndrome, the VMM cannot tell what it
-         * was): report it and let the guest take an external abort, as on hardware. */
-        report_abort(exit, &da,
-                     !r ? "not RAM nor a device this VM has"
-                        : "no instruction syndrome; emulation needs one");
+        /* Nothing answers this access (or its instruction is not one the VMM can emulate):
+         * report it and let the guest take an external abort, as on hardware. */
+        char what[96];
+        if (!r)
+            fmt_format(what, sizeof(what), "not RAM nor a device this VM has");
+        else
+            fmt_format(what, sizeof(what), "instruction 0x%08x cannot be emulated", insn);
+        report_abort(exit, &da, what);
         if (vm_inject_abort(vm, exit->vcpu, exit->instruction_fault, da.write))
             reply->resume = true;
         else
