@@ -51,8 +51,15 @@ else
 GUEST_DIR := $(IMAGE_DIR)
 endif
 GUEST_KERNEL := $(GUEST_DIR)/linux
+ifeq ($(strip $(IMAGE_DIR)),)
 GUEST_INITRD := $(GUEST_DIR)/rootfs.cpio.gz
+else
+GUEST_INITRD := $(wildcard $(GUEST_DIR)/rootfs.cpio.gz)
+endif
 GUEST_DTS := $(wildcard $(GUEST_DIR)/linux.dts)
+# Any guest, not only Linux: GUEST_PROTOCOL=raw loads `linux` as a raw binary at GUEST_LOAD_ADDR
+# and enters it at GUEST_ENTRY (x0 = DTB).
+GUEST_PROTOCOL ?= linux
 
 # A board whose loader leaves little room below it (i.MX8MM) builds the kernel in gzip-compressed;
 # the VMM inflates it into guest RAM. A gzip `linux` in IMAGE_DIR is taken as it is.
@@ -75,7 +82,9 @@ TARGET_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-stack-protector -fno-pic
                  -Iinclude -I$(SDK_BOARD)/include
 VMCONFIG_FLAGS := --gic-lrs $(GIC_LRS) --sdk-config $(SDK_BOARD)/include/kernel/gen_config.h $(if $(GUEST_DTS),--guest-dts $(GUEST_DTS)) \
                   $(if $(BOOTARGS),--bootargs "$(BOOTARGS)") $(if $(STRICT_DEVICES),--strict-devices) \
-                  $(if $(TRACE_MMIO),--trace-mmio)
+                  $(if $(TRACE_MMIO),--trace-mmio) \
+                  $(if $(filter raw,$(GUEST_PROTOCOL)),--protocol raw --raw-addr $(GUEST_LOAD_ADDR) \
+                      --raw-entry $(or $(GUEST_ENTRY),$(GUEST_LOAD_ADDR)))
 
 .PHONY: all run test test-host help clean images sdk-check boards qemu-cmd
 .DEFAULT_GOAL := all
@@ -121,7 +130,7 @@ endif
 $(GEN)/vm_config.c $(GEN)/guest.dtb &: $(SYSTEM_FILE) $(BUILD_DIR)/board.dtb $(KERNEL_BLOB) $(GUEST_INITRD) $(GUEST_DTS) tools/vmm-config.py $(wildcard tools/vmmtools/*.py) | sdk-check
 	@mkdir -p $(GEN)
 	$(PYTHON) tools/vmm-config.py --system $(SYSTEM_FILE) --board-dtb $(BUILD_DIR)/board.dtb \
-	    --kernel $(KERNEL_BLOB) --initrd $(GUEST_INITRD) $(VMCONFIG_FLAGS) \
+	    --kernel $(KERNEL_BLOB) $(if $(GUEST_INITRD),--initrd $(GUEST_INITRD)) $(VMCONFIG_FLAGS) \
 	    --out-c $(GEN)/vm_config.c --out-dtb $(GEN)/guest.dtb
 
 # libsel4's headers use GNU C (asm); only the seam includes them.
@@ -138,7 +147,7 @@ $(OBJ)/vm_config.o: $(GEN)/vm_config.c | sdk-check
 $(OBJ)/guest_images.o: vmm/guest_images.S $(KERNEL_BLOB) $(GUEST_INITRD) $(GEN)/guest.dtb | sdk-check
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) -c $< -o $@ -DGUEST_KERNEL='"$(KERNEL_BLOB)"' -DGUEST_DTB='"$(GEN)/guest.dtb"' \
-	    -DGUEST_INITRD='"$(GUEST_INITRD)"'
+	    $(if $(GUEST_INITRD),-DGUEST_INITRD='"$(GUEST_INITRD)"')
 
 $(BUILD_DIR)/vmm.elf: $(VMM_OBJS) | sdk-check
 	$(TARGET_LD) -L$(SDK_BOARD)/lib $^ -lmicrokit -Tmicrokit.ld -o $@

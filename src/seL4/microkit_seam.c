@@ -17,29 +17,42 @@ _Static_assert(offsetof(seL4_UserContext, x9) == 17 * sizeof(seL4_Word), "x9 pos
 _Static_assert(offsetof(seL4_UserContext, x19) == 24 * sizeof(seL4_Word), "x19 position");
 _Static_assert(offsetof(seL4_UserContext, tpidr_el0) == 34 * sizeof(seL4_Word), "tpidr position");
 
+/*
+ * Register transfer with only the registers asked for. libsel4's generated stubs marshal all 36
+ * registers whatever `count` says; these move `count` words, the first four in registers.
+ */
 bool hyp_vcpu_read_regs(unsigned vcpu, struct vcpu_regs *regs, unsigned count)
 {
-    seL4_UserContext ctx;
-    seL4_Error err = seL4_TCB_ReadRegisters(BASE_VM_TCB_CAP + vcpu, seL4_False, 0, count, &ctx);
+    if (count > VCPU_REGS_ALL)
+        return false;
+    seL4_Word mr[4] = { 0, count, 0, 0 };
+    seL4_MessageInfo_t tag = seL4_MessageInfo_new(TCBReadRegisters, 0, 0, 2);
+    seL4_MessageInfo_t out =
+        seL4_CallWithMRs(BASE_VM_TCB_CAP + vcpu, tag, &mr[0], &mr[1], &mr[2], &mr[3]);
+    seL4_Error err = (seL4_Error)seL4_MessageInfo_get_label(out);
     if (err != seL4_NoError) {
         LOG_ERR("seL4", "reading %u registers of vCPU %u failed (error %d)", count, vcpu, err);
         return false;
     }
-    const seL4_Word *from = (const seL4_Word *)&ctx;
     uint64_t *to = (uint64_t *)regs;
-    for (unsigned i = 0; i < count && i < VCPU_REGS_ALL; i++)
-        to[vcpu_reg_slot(i)] = from[i];
+    for (unsigned i = 0; i < count; i++)
+        to[vcpu_reg_slot(i)] = i < 4 ? mr[i] : seL4_GetMR((int)i);
     return true;
 }
 
 bool hyp_vcpu_write_regs(unsigned vcpu, const struct vcpu_regs *regs, unsigned count)
 {
-    seL4_UserContext ctx;
-    seL4_Word *to = (seL4_Word *)&ctx;
+    if (count > VCPU_REGS_ALL)
+        return false;
     const uint64_t *from = (const uint64_t *)regs;
-    for (unsigned i = 0; i < count && i < VCPU_REGS_ALL; i++)
-        to[i] = from[vcpu_reg_slot(i)];
-    seL4_Error err = seL4_TCB_WriteRegisters(BASE_VM_TCB_CAP + vcpu, seL4_False, 0, count, &ctx);
+    seL4_Word mr[4] = { 0, count, count > 0 ? from[vcpu_reg_slot(0)] : 0,
+                        count > 1 ? from[vcpu_reg_slot(1)] : 0 };
+    for (unsigned i = 2; i < count; i++)
+        seL4_SetMR((int)(i + 2), from[vcpu_reg_slot(i)]);
+    seL4_MessageInfo_t tag = seL4_MessageInfo_new(TCBWriteRegisters, 0, 0, 2 + count);
+    seL4_MessageInfo_t out =
+        seL4_CallWithMRs(BASE_VM_TCB_CAP + vcpu, tag, &mr[0], &mr[1], &mr[2], &mr[3]);
+    seL4_Error err = (seL4_Error)seL4_MessageInfo_get_label(out);
     if (err != seL4_NoError)
         LOG_ERR("seL4", "writing %u registers of vCPU %u failed (error %d)", count, vcpu, err);
     return err == seL4_NoError;

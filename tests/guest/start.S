@@ -1,0 +1,87 @@
+/* Bare-metal test guest: entry, per-CPU stacks, exception vectors. */
+    .section .text.start, "ax"
+    .global _start
+_start:
+    /* x0 = DTB (boot CPU) or the CPU_ON context id (secondaries: their index). */
+    mrs x1, mpidr_el1
+    and x1, x1, #0xff
+    cbnz x1, 2f
+    /* The boot CPU clears .bss: a reset does not clear guest RAM. */
+    adrp x2, __bss_start
+    add x2, x2, :lo12:__bss_start
+    adrp x3, __bss_end
+    add x3, x3, :lo12:__bss_end
+3:  cmp x2, x3
+    b.hs 2f
+    str xzr, [x2], #8
+    b 3b
+2:
+    adrp x2, stacks_end
+    add x2, x2, :lo12:stacks_end
+    lsl x3, x1, #14               /* 16 KiB per CPU */
+    sub sp, x2, x3
+    adrp x2, vectors
+    add x2, x2, :lo12:vectors
+    msr vbar_el1, x2
+    isb
+    mov x19, x0
+    mov x0, x1                    /* cpu index */
+    mov x1, x19                   /* dtb or context */
+    bl guest_main
+1:  wfe
+    b 1b
+
+/* Save the caller-saved registers, call the C handler with the frame, restore, return. */
+.macro entry handler
+    .balign 0x80
+    sub sp, sp, #(32 * 8)
+    stp x0, x1, [sp, #0]
+    stp x2, x3, [sp, #16]
+    stp x4, x5, [sp, #32]
+    stp x6, x7, [sp, #48]
+    stp x8, x9, [sp, #64]
+    stp x10, x11, [sp, #80]
+    stp x12, x13, [sp, #96]
+    stp x14, x15, [sp, #112]
+    stp x16, x17, [sp, #128]
+    stp x18, x30, [sp, #144]
+    mov x0, sp
+    bl \handler
+    ldp x0, x1, [sp, #0]
+    ldp x2, x3, [sp, #16]
+    ldp x4, x5, [sp, #32]
+    ldp x6, x7, [sp, #48]
+    ldp x8, x9, [sp, #64]
+    ldp x10, x11, [sp, #80]
+    ldp x12, x13, [sp, #96]
+    ldp x14, x15, [sp, #112]
+    ldp x16, x17, [sp, #128]
+    ldp x18, x30, [sp, #144]
+    add sp, sp, #(32 * 8)
+    eret
+.endm
+
+    .balign 0x800
+vectors:
+    entry on_sync       /* current EL, SP_EL0 */
+    entry on_irq
+    entry on_other
+    entry on_other
+    entry on_sync       /* current EL, SP_ELx */
+    entry on_irq
+    entry on_other
+    entry on_other
+    entry on_other      /* lower EL */
+    entry on_other
+    entry on_other
+    entry on_other
+    entry on_other
+    entry on_other
+    entry on_other
+    entry on_other
+
+    .section .bss
+    .balign 16
+stacks:
+    .space 4 * 16384
+stacks_end:
