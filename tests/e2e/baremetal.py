@@ -30,7 +30,7 @@ def build(bdir, sdk, config):
     return r.returncode == 0, log
 
 
-def run(bdir, sdk):
+def run(bdir, sdk, config):
     qemu = subprocess.run(["make", "-s", "-C", ROOT, "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + sdk,
                            "qemu-cmd"], stdout=subprocess.PIPE, text=True, check=True).stdout.split()
     # -icount shift=0: one instruction per nanosecond, so counter ticks count instructions.
@@ -38,7 +38,9 @@ def run(bdir, sdk):
     con = Console(qemu + ["-icount", "shift=0", "-display", "none", "-monitor", "none",
                           "-serial", "stdio"], log)
     try:
-        out = con.expect("guest powered off", 240)
+        out = con.expect("baremetal: done", 240)
+        if config == "debug":  # a release VMM prints nothing
+            out += con.expect("guest powered off", 20)
     finally:
         con.close()
     return out, log
@@ -63,7 +65,7 @@ def main():
     result(ok, "build (raw binary, 3 vCPUs)", "" if ok else "log kept: " + blog)
     if ok:
         try:
-            out, log = run(bdir, args.sdk)
+            out, log = run(bdir, args.sdk, args.config)
         except Timeout as e:
             out, log = None, os.path.join(bdir, "qemu.log")
             result(False, "run to power-off", "%s; QEMU log kept: %s" % (e, log))
@@ -71,13 +73,15 @@ def main():
             boots = [int(n) for n in re.findall(r"baremetal: boot (\d+)", out)]
             result(boots == list(range(1, RESETS + 2)), "%d resets in a row" % RESETS,
                    "boots seen: %s" % boots[-3:])
+            vmm_logs = args.config == "debug"
             lines = [re.sub(r"#\d+", "#N", l) for l in re.findall(r"boot: boot #\d+:[^\r\n]*", out)]
-            result(len(set(lines)) == 1 and len(lines) == RESETS + 1,
-                   "every boot loads the same images", lines[0] if lines else "")
             stats = [re.sub(r"#\d+", "#N", l) for l in re.findall(r"vm: boot #\d+ took[^\r\n]*", out)]
-            same = len(set(stats[:RESETS])) == 1
-            result(same, "every reset boot takes the same exits (nothing grows)",
-                   stats[0] if stats else "")
+            if vmm_logs:
+                result(len(set(lines)) == 1 and len(lines) == RESETS + 1,
+                       "every boot loads the same images", lines[0] if lines else "")
+                result(len(set(stats[:RESETS])) == 1 and len(stats) == RESETS + 1,
+                       "every reset boot takes the same exits (nothing grows)",
+                       stats[0] if stats else "")
             for name, verdict in re.findall(r"check (\w+): (ok|FAIL[^\r\n]*)", out):
                 result(verdict == "ok", name, "" if verdict == "ok" else verdict)
             result("baremetal: done" in out, "guest finished its checks")
