@@ -22,13 +22,15 @@ enum mmio_result {
 };
 
 /* An emulated device: `offset` is from the region base; reads store into *value. */
-typedef enum mmio_result (*mmio_handler_fn)(struct vm *vm, unsigned vcpu, uint64_t offset,
-                                            unsigned width, bool write, uint64_t *value);
+typedef enum mmio_result (*mmio_handler_fn)(struct vm *vm, const void *ctx, unsigned vcpu,
+                                            uint64_t offset, unsigned width, bool write,
+                                            uint64_t *value);
 
 struct mmio_region {
     uint64_t base, size;
     const char *name;
     mmio_handler_fn handler;
+    const void *ctx; /* passed to the handler */
 };
 
 enum vcpu_power {
@@ -87,7 +89,7 @@ bool vm_boot(struct vm *vm);
 void vm_stop(struct vm *vm, const char *why);
 
 bool vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size, const char *name,
-                 mmio_handler_fn handler);
+                 mmio_handler_fn handler, const void *ctx);
 
 /* Handle one exit; fills the reply. */
 void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply);

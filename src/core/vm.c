@@ -7,33 +7,25 @@
  * expects on entry, and what a reset must restore. */
 #define SCTLR_EL1_BOOT 0x30d00838u
 
-static enum mmio_result gicd_v2_access(struct vm *vm, unsigned vcpu, uint64_t offset,
-                                       unsigned width, bool write, uint64_t *value)
-{
-    if (write)
-        vgic_v2_dist_write(&vm->gic, vcpu, offset, width, *value);
-    else
-        *value = vgic_v2_dist_read(&vm->gic, vcpu, offset, width);
-    return MMIO_OK;
-}
+/* A vGIC frame (GICv2 distributor, GICv3 distributor, GICv3 redistributors) as an MMIO region. */
+struct gic_frame {
+    uint64_t (*read)(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width);
+    void (*write)(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width, uint64_t value);
+};
 
-static enum mmio_result gicd_v3_access(struct vm *vm, unsigned vcpu, uint64_t offset,
-                                       unsigned width, bool write, uint64_t *value)
-{
-    if (write)
-        vgic_v3_dist_write(&vm->gic, vcpu, offset, width, *value);
-    else
-        *value = vgic_v3_dist_read(&vm->gic, vcpu, offset, width);
-    return MMIO_OK;
-}
+static const struct gic_frame gicv2_dist = { vgic_v2_dist_read, vgic_v2_dist_write };
+static const struct gic_frame gicv3_dist = { vgic_v3_dist_read, vgic_v3_dist_write };
+static const struct gic_frame gicv3_redist = { vgic_v3_redist_read, vgic_v3_redist_write };
 
-static enum mmio_result gicr_v3_access(struct vm *vm, unsigned vcpu, uint64_t offset,
-                                       unsigned width, bool write, uint64_t *value)
+static enum mmio_result gic_frame_access(struct vm *vm, const void *ctx, unsigned vcpu,
+                                         uint64_t offset, unsigned width, bool write,
+                                         uint64_t *value)
 {
+    const struct gic_frame *frame = ctx;
     if (write)
-        vgic_v3_redist_write(&vm->gic, vcpu, offset, width, *value);
+        frame->write(&vm->gic, vcpu, offset, width, *value);
     else
-        *value = vgic_v3_redist_read(&vm->gic, vcpu, offset, width);
+        *value = frame->read(&vm->gic, vcpu, offset, width);
     return MMIO_OK;
 }
 
@@ -42,10 +34,11 @@ static bool add_gic_mmio(struct vm *vm)
     const struct vmm_config *cfg = vm->cfg;
     if (cfg->gic_version == 2)
         return vm_add_mmio(vm, cfg->gicd_base, GICV2_DIST_SIZE, "GICv2 distributor",
-                           gicd_v2_access);
-    return vm_add_mmio(vm, cfg->gicd_base, GICV3_DIST_SIZE, "GICv3 distributor", gicd_v3_access) &&
+                           gic_frame_access, &gicv2_dist);
+    return vm_add_mmio(vm, cfg->gicd_base, GICV3_DIST_SIZE, "GICv3 distributor", gic_frame_access,
+                       &gicv3_dist) &&
            vm_add_mmio(vm, cfg->gicr_base, (uint64_t)GICV3_REDIST_STRIDE * cfg->num_vcpus,
-                       "GICv3 redistributors", gicr_v3_access);
+                       "GICv3 redistributors", gic_frame_access, &gicv3_redist);
 }
 
 static const struct vmm_irq_passthrough *passthrough_of_irq(const struct vm *vm, unsigned irq)
@@ -97,7 +90,7 @@ static bool setup_gic(struct vm *vm)
 }
 
 bool vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size, const char *name,
-                 mmio_handler_fn handler)
+                 mmio_handler_fn handler, const void *ctx)
 {
     for (unsigned i = 0; i < vm->num_mmio; i++) {
         if (ranges_overlap(base, size, vm->mmio[i].base, vm->mmio[i].size)) {
@@ -111,7 +104,7 @@ bool vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size, const char *name,
                 (unsigned long long)size);
         return false;
     }
-    vm->mmio[vm->num_mmio++] = (struct mmio_region){ base, size, name, handler };
+    vm->mmio[vm->num_mmio++] = (struct mmio_region){ base, size, name, handler, ctx };
     return true;
 }
 

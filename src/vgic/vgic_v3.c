@@ -74,16 +74,26 @@ static void write_priorities(struct vgic *gic, unsigned vcpu, unsigned irq, unsi
 
 /* ---- distributor ---------------------------------------------------------------------------- */
 
+/* IROUTER takes 8-byte accesses, IPRIORITYR byte accesses, everything else 4-byte ones. */
+static bool dist_access_ok(const struct vgic *gic, unsigned vcpu, uint64_t off, unsigned width,
+                           bool write, bool *is_router, bool *is_prio)
+{
+    *is_router = off >= GICD_IROUTER && off < GICD_IROUTER_END;
+    *is_prio = off >= VGIC_IPRIORITYR && off < 0x800;
+    if (vcpu >= gic->num_vcpus || off >= GICV3_DIST_SIZE || !width_ok(off, width, *is_router) ||
+        (width < 4 && !*is_prio)) {
+        bad_access("distributor", vcpu, write, off, width);
+        return false;
+    }
+    return true;
+}
+
 uint64_t vgic_v3_dist_read(struct vgic *gic, unsigned vcpu, uint64_t off, unsigned width)
 {
     unsigned words = gic->num_irqs / 32;
-    bool is_router = off >= GICD_IROUTER && off < GICD_IROUTER_END;
-    bool is_prio = off >= VGIC_IPRIORITYR && off < 0x800;
-    if (vcpu >= gic->num_vcpus || off >= GICV3_DIST_SIZE || !width_ok(off, width, is_router) ||
-        (width < 4 && !is_prio)) {
-        bad_access("distributor", vcpu, false, off, width);
+    bool is_router, is_prio;
+    if (!dist_access_ok(gic, vcpu, off, width, false, &is_router, &is_prio))
         return 0;
-    }
     if (is_prio) {
         unsigned irq = (unsigned)(off - VGIC_IPRIORITYR);
         return irq < VGIC_NUM_PRIVATE ? 0 : read_priorities(gic, vcpu, irq, width);
@@ -120,13 +130,9 @@ void vgic_v3_dist_write(struct vgic *gic, unsigned vcpu, uint64_t off, unsigned 
                         uint64_t value)
 {
     unsigned words = gic->num_irqs / 32;
-    bool is_router = off >= GICD_IROUTER && off < GICD_IROUTER_END;
-    bool is_prio = off >= VGIC_IPRIORITYR && off < 0x800;
-    if (vcpu >= gic->num_vcpus || off >= GICV3_DIST_SIZE || !width_ok(off, width, is_router) ||
-        (width < 4 && !is_prio)) {
-        bad_access("distributor", vcpu, true, off, width);
+    bool is_router, is_prio;
+    if (!dist_access_ok(gic, vcpu, off, width, true, &is_router, &is_prio))
         return;
-    }
     if (is_prio) {
         unsigned irq = (unsigned)(off - VGIC_IPRIORITYR);
         if (irq >= VGIC_NUM_PRIVATE)

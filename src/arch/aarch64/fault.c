@@ -108,7 +108,8 @@ static bool emulate_without_syndrome(struct vm *vm, const struct vm_exit *exit,
         uint64_t value = 0;
         if (!d.load && rts[i] != 31)
             value = regs.x[rts[i]] & width_mask(d.size);
-        if (r->handler(vm, exit->vcpu, offset + i * d.size, d.size, !d.load, &value) != MMIO_OK)
+        if (r->handler(vm, r->ctx, exit->vcpu, offset + i * d.size, d.size, !d.load, &value) !=
+            MMIO_OK)
             return false;
         if (d.load && rts[i] != 31)
             regs.x[rts[i]] = load_value(&d, value & width_mask(d.size));
@@ -161,7 +162,8 @@ void vm_handle_vm_fault(struct vm *vm, const struct vm_exit *exit, struct exit_r
     uint64_t value = 0;
     if (da.write)
         value = (da.rt == 31 ? 0 : regs.x[da.rt]) & width_mask(da.width);
-    if (r->handler(vm, exit->vcpu, exit->addr - r->base, da.width, da.write, &value) != MMIO_OK) {
+    if (r->handler(vm, r->ctx, exit->vcpu, exit->addr - r->base, da.width, da.write, &value) !=
+        MMIO_OK) {
         report_abort(exit, &da, r->name);
         if (vm_inject_abort(vm, exit->vcpu, false, da.write))
             reply->resume = true;
