@@ -27,7 +27,10 @@
 
 extern char _start[];
 
-static volatile uint32_t *reg32(uint64_t a) { return (volatile uint32_t *)a; }
+static volatile uint32_t *reg32(uint64_t a)
+{
+    return (volatile uint32_t *)a;
+}
 
 static void putc_(char c)
 {
@@ -77,12 +80,12 @@ static void check(const char *name, bool ok, const char *detail, uint64_t value)
 static uint64_t smc(uint64_t fid, uint64_t a1, uint64_t a2, uint64_t a3)
 {
     register uint64_t x0 __asm__("x0") = fid, x1 __asm__("x1") = a1, x2 __asm__("x2") = a2,
-                      x3 __asm__("x3") = a3;
+                         x3 __asm__("x3") = a3;
     __asm__ volatile("smc #0"
                      : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3)
                      :
-                     : "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14",
-                       "x15", "x16", "x17", "memory");
+                     : "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15",
+                       "x16", "x17", "memory");
     return x0;
 }
 
@@ -93,8 +96,8 @@ static uint64_t hvc(uint64_t fid)
     __asm__ volatile("hvc #0"
                      : "+r"(x0), "+r"(x7)
                      :
-                     : "x1", "x2", "x3", "x4", "x5", "x6", "x8", "x9", "x10", "x11", "x12",
-                       "x13", "x14", "x15", "x16", "x17", "memory");
+                     : "x1", "x2", "x3", "x4", "x5", "x6", "x8", "x9", "x10", "x11", "x12", "x13",
+                       "x14", "x15", "x16", "x17", "memory");
     return x0;
 }
 
@@ -184,7 +187,6 @@ static void gic_cpu_init(unsigned cpu)
 
 /* ---- secondary CPUs --------------------------------------------------------------------- */
 
-
 static volatile uint64_t race_over;
 
 static void secondary(unsigned cpu)
@@ -218,8 +220,7 @@ static void check_calls(void)
 {
     check("smc_unknown_not_supported", smc(UNKNOWN_FID, 1, 2, 3) == NOT_SUPPORTED,
           "x0 =", smc(UNKNOWN_FID, 1, 2, 3));
-    check("hvc_unknown_not_supported", hvc(UNKNOWN_FID) == NOT_SUPPORTED, "x0 =",
-          hvc(UNKNOWN_FID));
+    check("hvc_unknown_not_supported", hvc(UNKNOWN_FID) == NOT_SUPPORTED, "x0 =", hvc(UNKNOWN_FID));
     check("hvc_psci_version", hvc(PSCI_VERSION) == 0x10001, "x0 =", hvc(PSCI_VERSION));
 }
 
@@ -229,14 +230,14 @@ static void check_unmapped(void)
     uint32_t v = *reg32(UNMAPPED);
     (void)v;
     uint64_t esr = last_esr;
-    check("unmapped_read_aborts", sync_count == before + 1 && (esr >> 26) == 0x25 &&
-                                      (esr & 0x3f) == 0x10 && (esr & (1u << 10)),
+    check("unmapped_read_aborts",
+          sync_count == before + 1 && (esr >> 26) == 0x25 && (esr & 0x3f) == 0x10 &&
+              (esr & (1u << 10)),
           "esr =", esr);
     before = sync_count;
     *reg32(UNMAPPED + 0x100) = 1;
     esr = last_esr;
-    check("unmapped_write_aborts", sync_count == before + 1 && (esr & (1u << 6)), "esr =",
-          esr);
+    check("unmapped_write_aborts", sync_count == before + 1 && (esr & (1u << 6)), "esr =", esr);
 }
 
 static void check_ldp(void)
@@ -248,10 +249,7 @@ static void check_ldp(void)
     check("ldp_emulated_register", a == typer && b == iidr && iidr == 0x0200043b, "got", a);
     uint64_t base = GICD + 0x100;
     uint32_t en0 = 0, en1 = 0;
-    __asm__ volatile("ldp %w0, %w1, [%2], #8"
-                     : "=r"(en0), "=r"(en1), "+r"(base)
-                     :
-                     : "memory");
+    __asm__ volatile("ldp %w0, %w1, [%2], #8" : "=r"(en0), "=r"(en1), "+r"(base) : : "memory");
     check("ldp_post_index_writeback", base == GICD + 0x108 && en0 == *reg32(GICD + 0x100),
           "base =", base);
 }
