@@ -18,7 +18,10 @@
 int main(int argc, char **argv)
 {
     if (argc != 3) {
-        fprintf(stderr, "usage: %s dist_read|dist_write|deliver|v3_dist_read|sgi N\n", argv[0]);
+        fprintf(stderr,
+                "usage: %s "
+                "emul_read|emul_write|dist_read|dist_write|v3_dist_read|deliver|sgi|hvc|smc N\n",
+                argv[0]);
         return 2;
     }
     const char *op = argv[1];
@@ -32,8 +35,9 @@ int main(int argc, char **argv)
         fx_gicr_access(1, 0x20000 + 0x10080, 4, 1, 0xffffffff);
         fx_gicr_access(1, 0x20000 + 0x10100, 4, 1, 0xffff);
     }
-    static const char *const names[] = { "emul_read",    "emul_write", "dist_read", "dist_write",
-                                         "v3_dist_read", "deliver",    "sgi" };
+    static const char *const names[] = { "emul_read",  "emul_write",   "dist_read",
+                                         "dist_write", "v3_dist_read", "deliver",
+                                         "sgi",        "hvc",          "smc" };
     unsigned kind = 0;
     while (kind < sizeof(names) / sizeof(names[0]) && strcmp(op, names[kind]) != 0)
         kind++;
@@ -60,6 +64,13 @@ int main(int argc, char **argv)
             fx_msr_sgi1r(0, 3ull << 24 | 0x2); /* SGI 3 to vCPU 1 */
             fx_guest_handles(1, 3);
             break;
+        case 7: {
+            struct vm_exit e = { .kind = EXIT_HVC, .vcpu = 0, .pc = 0x40001000 };
+            e.x[0] = 0x84000000u; /* PSCI_VERSION */
+            fx_exit(&e, &r);
+            break;
+        }
+        case 8: fx_smc(0, 0x84000000u, 0, 0, 0, &r); break;
         default: fprintf(stderr, "unknown operation %s\n", op); return 2;
         }
         sim.num_inj = 0;

@@ -18,7 +18,7 @@ instructions() {
 
 N=2000
 printf '%-58s %s\n' "operation (full exit path, host x86_64 -O2)" "instructions"
-for op in emul_read emul_write dist_read dist_write v3_dist_read deliver sgi; do
+for op in emul_read emul_write dist_read dist_write v3_dist_read deliver sgi hvc smc; do
     a=$(instructions $op $N)
     b=$(instructions $op $((2 * N)))
     case $op in
@@ -29,6 +29,8 @@ for op in emul_read emul_write dist_read dist_write v3_dist_read deliver sgi; do
         v3_dist_read) what="GICv3 distributor read (ISENABLER1)";;
         deliver) what="passthrough IRQ: notify -> list register -> EOI -> ack";;
         sgi) what="GICv3 SGI: ICC_SGI1R trap -> other vCPU -> EOI";;
+        hvc) what="HVC (PSCI_VERSION): dispatch and reply registers";;
+        smc) what="SMC (PSCI_VERSION): dispatch, register read and write";;
     esac
     printf '%-58s %d\n' "$what" $(((b - a) / N))
 done
