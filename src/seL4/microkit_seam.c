@@ -210,11 +210,10 @@ seL4_Bool fault(microkit_child child, microkit_msginfo msginfo, microkit_msginfo
     if (r.set_hvc_regs) {
         for (unsigned i = 0; i < 8; i++)
             seL4_SetMR(seL4_UnknownSyscall_X0 + i, r.x[i]);
+        /* The reply sets registers in this order; stopping after the PC leaves SP, ELR and
+         * SPSR as they are (the restart PC wins over ELR anyway). */
         seL4_SetMR(seL4_UnknownSyscall_FaultIP, r.pc);
-        seL4_SetMR(seL4_UnknownSyscall_SP, r.sp);
-        seL4_SetMR(seL4_UnknownSyscall_LR, r.lr);
-        seL4_SetMR(seL4_UnknownSyscall_SPSR, r.spsr);
-        *reply_msginfo = microkit_msginfo_new(0, seL4_UnknownSyscall_SPSR + 1);
+        *reply_msginfo = microkit_msginfo_new(0, seL4_UnknownSyscall_FaultIP + 1);
     } else {
         *reply_msginfo = microkit_msginfo_new(0, 0);
     }
