@@ -98,7 +98,10 @@ help:
 	@echo "make images  fetch/build the default guest images into $(BUILD_DIR)/images"
 	@echo "Variables: MICROKIT_SDK (or SEL4CP_SDK; default $(DEFAULT_SDK) if present), BUILD_DIR,"
 	@echo "  CONFIG=debug|release, BOARD=$(notdir $(wildcard board/*)), SYSTEM (in board/BOARD/systems),"
-	@echo "  IMAGE_DIR (your linux, rootfs.cpio.gz and optional linux.dts), BOOTARGS, STRICT_DEVICES=1"
+	@echo "  IMAGE_DIR (your linux, rootfs.cpio.gz and optional linux.dts), BOOTARGS, STRICT_DEVICES=1,"
+	@echo "  GUEST_PROTOCOL=raw GUEST_LOAD_ADDR=0x... [GUEST_ENTRY=0x...] (any raw binary guest),"
+	@echo "  GUEST_KERNEL_COMPRESS=gzip, TRACE_MMIO=1 (log every emulated access)"
+	@echo "make boards  build simple.system for every board whose SDK is here, and report"
 
 sdk-check:
 ifeq ($(strip $(MICROKIT_SDK)),)
