@@ -73,8 +73,12 @@ bool vm_inject_abort(struct vm *vm, unsigned vcpu, bool instruction, bool write)
 
 /* WFI: put `vcpu` to sleep until an interrupt or its virtual timer (fault.c calls this). */
 bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc);
-/* Forget every sleeping vCPU and disarm the wake-up timer (reset, stop, power-off). */
-void vm_cancel_sleep(struct vm *vm);
+/* Stop every vCPU, mark it off, forget any sleeping one and disarm the wake-up timer
+ * (boot, reset, stop, power-off). */
+void vm_stop_vcpus(struct vm *vm);
+/* Give a vCPU the EL1 state a fresh start expects: MMU off, virtual timer off, MPIDR Aff0 = its
+ * index (as PSCI and the vGIC number vCPUs). */
+void vm_vcpu_reset_sysregs(unsigned vcpu);
 /* Wake every sleeping vCPU that has an interrupt pending or whose deadline has passed. */
 void vm_wake_check(struct vm *vm);
 

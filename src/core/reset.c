@@ -6,7 +6,6 @@
 
 #define STUB_AREA 256u /* per vCPU, in the last page of guest RAM */
 #define STUB_LIST 128u /* offset of the INTID list in a vCPU's area */
-#define SCTLR_EL1_BOOT 0x30d00838u
 
 static uint64_t stub_addr(const struct vm *vm, unsigned vcpu)
 {
@@ -36,11 +35,7 @@ static unsigned prepare_stub(struct vm *vm, unsigned vcpu)
 void vm_reset(struct vm *vm)
 {
     unsigned draining = 0;
-    for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
-        hyp_vcpu_stop(v);
-        vm->power[v] = VCPU_OFF;
-    }
-    vm_cancel_sleep(vm);
+    vm_stop_vcpus(vm);
     /* Nothing new goes into list registers while they are drained. */
     vm->gic.ctlr = 0;
     for (unsigned v = 0; v < vm->cfg->num_vcpus && STUB_AREA * (v + 1) <= 4096; v++) {
@@ -55,7 +50,7 @@ void vm_reset(struct vm *vm)
         regs.x[2] = stub_addr(vm, v) + STUB_LIST;
         regs.x[3] = n;
         regs.x[4] = VMM_FID_GIC_DRAINED;
-        hyp_vcpu_reset_sysregs(v, SCTLR_EL1_BOOT, UINT64_C(0x80000000) | vgic_vcpu_affinity(v));
+        vm_vcpu_reset_sysregs(v);
         if (!hyp_vcpu_write_regs(v, &regs, VCPU_REGS_ALL))
             continue;
         LOG_INFO("reset", "vCPU %u: %u interrupt(s) left in its list registers; draining them", v,

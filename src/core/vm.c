@@ -6,6 +6,7 @@
 /* SCTLR_EL1 with the MMU and caches off and the ARMv8.0 RES1 bits set: what the boot protocol
  * expects on entry, and what a reset must restore. */
 #define SCTLR_EL1_BOOT 0x30d00838u
+#define MPIDR_RES1 UINT64_C(0x80000000)
 
 /* A vGIC frame (GICv2 distributor, GICv3 distributor, GICv3 redistributors) as an MMIO region. */
 struct gic_frame {
@@ -134,8 +135,12 @@ bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram)
     return true;
 }
 
-void vm_cancel_sleep(struct vm *vm)
+void vm_stop_vcpus(struct vm *vm)
 {
+    for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
+        hyp_vcpu_stop(v);
+        vm->power[v] = VCPU_OFF;
+    }
     for (unsigned v = 0; v < VM_MAX_VCPUS; v++) {
         vm->sleeping[v] = false;
         vm->wake_deadline[v] = 0;
@@ -144,14 +149,15 @@ void vm_cancel_sleep(struct vm *vm)
         hyp_wakeup_at(0);
 }
 
+void vm_vcpu_reset_sysregs(unsigned vcpu)
+{
+    hyp_vcpu_reset_sysregs(vcpu, SCTLR_EL1_BOOT, MPIDR_RES1 | vgic_vcpu_affinity(vcpu));
+}
+
 bool vm_boot(struct vm *vm)
 {
     const struct vmm_config *cfg = vm->cfg;
-    vm_cancel_sleep(vm);
-    for (unsigned v = 0; v < cfg->num_vcpus; v++) {
-        hyp_vcpu_stop(v);
-        vm->power[v] = VCPU_OFF;
-    }
+    vm_stop_vcpus(vm);
     char why[160];
     if (!guest_copy_images(cfg, &vm->layout, vm->ram, why, sizeof(why))) {
         LOG_ERR("boot", "cannot load the guest: %s", why);
@@ -161,8 +167,7 @@ bool vm_boot(struct vm *vm)
         return false;
     /* Anything left masked by the previous run (a vPPI or IRQ never EOI'd) is unmasked again. */
     for (unsigned v = 0; v < cfg->num_vcpus; v++) {
-        /* MPIDR bit 31 is RES1; Aff0 numbers the vCPU, as PSCI and the vGIC expect. */
-        hyp_vcpu_reset_sysregs(v, SCTLR_EL1_BOOT, UINT64_C(0x80000000) | vgic_vcpu_affinity(v));
+        vm_vcpu_reset_sysregs(v);
         hyp_ack_vppi(v, cfg->vtimer_irq);
     }
     for (unsigned i = 0; i < cfg->num_irqs; i++)
@@ -177,8 +182,6 @@ bool vm_boot(struct vm *vm)
         LOG_ERR("boot", "cannot set the registers of vCPU 0");
         return false;
     }
-    for (unsigned v = 0; v < VM_MAX_VCPUS; v++)
-        vm->draining[v] = false;
     vm->boots++;
     vm->exits = vm->exits_wfx = 0;
     vmm_memset(vm->exits_by_kind, 0, sizeof(vm->exits_by_kind));
@@ -198,11 +201,7 @@ bool vm_boot(struct vm *vm)
 
 void vm_stop(struct vm *vm, const char *why)
 {
-    for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
-        hyp_vcpu_stop(v);
-        vm->power[v] = VCPU_OFF;
-    }
-    vm_cancel_sleep(vm);
+    vm_stop_vcpus(vm);
     vm->state = VM_STOPPED;
     LOG_ERR("vm", "guest stopped: %s (the VMM stays up)", why);
 }

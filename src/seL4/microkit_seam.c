@@ -40,28 +40,37 @@ bool hyp_vcpu_read_regs(unsigned vcpu, struct vcpu_regs *regs, unsigned count)
     return true;
 }
 
-bool hyp_vcpu_write_regs(unsigned vcpu, const struct vcpu_regs *regs, unsigned count)
+/* TCB_WriteRegisters with `count` words; `resume` also restarts the thread at the new PC. */
+static seL4_Error write_regs(unsigned vcpu, const struct vcpu_regs *regs, unsigned count,
+                             bool resume)
 {
-    if (count > VCPU_REGS_ALL)
-        return false;
     const uint64_t *from = (const uint64_t *)regs;
-    seL4_Word mr[4] = { 0, count, count > 0 ? from[vcpu_reg_slot(0)] : 0,
+    seL4_Word mr[4] = { resume ? 1 : 0, count, count > 0 ? from[vcpu_reg_slot(0)] : 0,
                         count > 1 ? from[vcpu_reg_slot(1)] : 0 };
     for (unsigned i = 2; i < count; i++)
         seL4_SetMR((int)(i + 2), from[vcpu_reg_slot(i)]);
     seL4_MessageInfo_t tag = seL4_MessageInfo_new(TCBWriteRegisters, 0, 0, 2 + count);
     seL4_MessageInfo_t out =
         seL4_CallWithMRs(BASE_VM_TCB_CAP + vcpu, tag, &mr[0], &mr[1], &mr[2], &mr[3]);
-    seL4_Error err = (seL4_Error)seL4_MessageInfo_get_label(out);
+    return (seL4_Error)seL4_MessageInfo_get_label(out);
+}
+
+bool hyp_vcpu_write_regs(unsigned vcpu, const struct vcpu_regs *regs, unsigned count)
+{
+    if (count > VCPU_REGS_ALL)
+        return false;
+    seL4_Error err = write_regs(vcpu, regs, count, false);
     if (err != seL4_NoError)
         LOG_ERR("seL4", "writing %u registers of vCPU %u failed (error %d)", count, vcpu, err);
     return err == seL4_NoError;
 }
 
+/* Writing just the PC with resume set restarts the vCPU there (it also runs on the WFI wake-up
+ * path, so it uses the lean transfer too). */
 void hyp_vcpu_start(unsigned vcpu, uint64_t pc)
 {
-    seL4_UserContext ctx = { .pc = pc };
-    seL4_Error err = seL4_TCB_WriteRegisters(BASE_VM_TCB_CAP + vcpu, seL4_True, 0, 1, &ctx);
+    struct vcpu_regs regs = { .pc = pc };
+    seL4_Error err = write_regs(vcpu, &regs, 1, true);
     if (err != seL4_NoError)
         LOG_ERR("seL4", "starting vCPU %u at 0x%llx failed (error %d)", vcpu,
                 (unsigned long long)pc, err);

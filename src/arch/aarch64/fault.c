@@ -198,11 +198,7 @@ static bool psci_finish(struct vm *vm, unsigned vcpu, enum psci_action action)
         return false;
     case PSCI_ACT_SYSTEM_OFF:
         vm_log_exit_stats(vm);
-        vm_cancel_sleep(vm);
-        for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
-            hyp_vcpu_stop(v);
-            vm->power[v] = VCPU_OFF;
-        }
+        vm_stop_vcpus(vm);
         vm->state = VM_POWERED_OFF;
         LOG_INFO("psci", "guest powered off (PSCI SYSTEM_OFF from vCPU %u)", vcpu);
         return false;
