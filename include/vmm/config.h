@@ -32,10 +32,11 @@ struct vmm_config {
     unsigned gic_num_irqs;
     unsigned gic_num_lrs;
     unsigned vtimer_irq; /* PPI the kernel reports as a virtual PPI event */
+    unsigned ptimer_irq; /* PPI of the EL1 physical timer (non-secure), the same in the guest */
     unsigned trace_mmio; /* log every emulated access ("mmio: ..."), for replay traces */
 
-    /* Channel of the VMM's wake-up timer interrupt (the physical timer PPI), or -1 if the
-     * system file gives none: then WFI resumes at once instead of sleeping. */
+    /* Channel of the physical timer PPI, or -1 if the system file gives none: then WFI resumes
+     * at once instead of sleeping and the guest's physical timer raises no interrupt. */
     int wakeup_channel;
 
     const struct vmm_irq_passthrough *irqs;

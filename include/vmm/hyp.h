@@ -106,10 +106,19 @@ enum vcpu_sysreg {
 uint64_t hyp_vcpu_read_sysreg(unsigned vcpu, enum vcpu_sysreg reg);
 void hyp_vcpu_write_sysreg(unsigned vcpu, enum vcpu_sysreg reg, uint64_t value);
 
-/* The VMM's wake-up timer: the physical counter, and an interrupt (on the configured channel)
- * once it reaches `deadline`; 0 cancels. */
+/* The physical counter. */
 uint64_t hyp_counter_now(void);
-void hyp_wakeup_at(uint64_t deadline);
+
+/*
+ * The EL1 physical timer of this core (CNTP_CTL_EL0, CNTP_CVAL_EL0), raising its PPI on the
+ * configured wake-up channel. seL4 lets both the VMM and the guest program it directly, so
+ * src/core/ptimer.c decides who holds it; these only move the values.
+ */
+#define PTIMER_CTL_ENABLE 1u
+#define PTIMER_CTL_IMASK 2u
+#define PTIMER_CTL_ISTATUS 4u
+void hyp_ptimer_read(uint64_t *ctl, uint64_t *cval);
+void hyp_ptimer_write(uint64_t ctl, uint64_t cval);
 
 /* Debug console output (a no-op where the kernel has none). */
 void hyp_puts(const char *s);

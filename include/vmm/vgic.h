@@ -82,8 +82,11 @@ bool vgic_deassert(struct vgic *gic, unsigned vcpu, unsigned irq);
 /* The guest EOI'd list register `lr` (seL4 VGIC maintenance); lr < 0 means no specific register. */
 void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr);
 
-/* Move deliverable interrupts into free list registers of `vcpu`. */
+/* Move deliverable interrupts into free list registers of `vcpu` */
 void vgic_deliver(struct vgic *gic, unsigned vcpu);
+
+/* True if the guest has enabled `irq` (banked for `vcpu` when private). */
+bool vgic_irq_enabled(const struct vgic *gic, unsigned vcpu, unsigned irq);
 
 /* True if `vcpu` has an interrupt pending that it could take (for waking it up). */
 bool vgic_vcpu_has_pending(const struct vgic *gic, unsigned vcpu);

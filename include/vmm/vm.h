@@ -46,6 +46,16 @@ enum vm_state {
     VM_RESETTING, /* vCPUs are draining their list registers before the next boot */
 };
 
+/* The core's EL1 physical timer, which the guest and the VMM share (src/core/ptimer.c). */
+struct vm_ptimer {
+    int owner;     /* vCPU whose physical timer it is; -1 until one claims it */
+    bool borrowed; /* the VMM holds the hardware; the guest's values wait in saved_* */
+    bool held;     /* the hardware line stays masked in seL4 until the guest EOIs it */
+    bool warned_shared, warned_wfi;
+    uint64_t saved_ctl, saved_cval;
+    uint64_t armed_ctl, armed_cval; /* what the VMM last wrote */
+};
+
 struct vm {
     const struct vmm_config *cfg;
     void *ram; /* guest RAM as the VMM sees it */
@@ -58,6 +68,7 @@ struct vm {
     uint64_t wake_pc[VM_MAX_VCPUS];
     uint64_t wake_deadline[VM_MAX_VCPUS]; /* physical counter; 0 = none */
     bool draining[VM_MAX_VCPUS];          /* running the reset drain stub */
+    struct vm_ptimer ptimer;
     struct mmio_region mmio[VM_MAX_MMIO];
     unsigned num_mmio;
     enum vm_state state;
@@ -81,6 +92,29 @@ void vm_stop_vcpus(struct vm *vm);
 void vm_vcpu_reset_sysregs(unsigned vcpu);
 /* Wake every sleeping vCPU that has an interrupt pending or whose deadline has passed. */
 void vm_wake_check(struct vm *vm);
+/* The same when the wake-up timer fired, which also moves the timer on. */
+void vm_wake_expired(struct vm *vm);
+/* Re-arm the wake-up timer for the sleepers' earliest deadline (waking them if it cannot). */
+void vm_sleepers_rearm(struct vm *vm);
+
+/* The shared physical timer (ptimer.c). */
+void vm_ptimer_boot(struct vm *vm);
+void vm_ptimer_stop(struct vm *vm);
+/* True if the VMM may use the hardware timer now (the owner, if any, cannot run). */
+bool vm_ptimer_may_borrow(const struct vm *vm);
+/* Use the timer for the VMM's next wake-up (0: none), saving the guest's values first. */
+void vm_ptimer_arm(struct vm *vm, uint64_t deadline);
+/* `vcpu` is about to run: if it owns the timer, the guest's values go back into the hardware.
+ * True if they did (the VMM no longer has a timer). */
+bool vm_ptimer_before_run(struct vm *vm, unsigned vcpu);
+/* When `vcpu`'s own physical timer would interrupt it, in counter ticks; 0 if it would not. */
+uint64_t vm_ptimer_guest_deadline(const struct vm *vm, unsigned vcpu);
+/* The timer's interrupt arrived on the wake-up channel. */
+void vm_ptimer_irq(struct vm *vm);
+/* After a vGIC write: a vCPU that enabled the timer's interrupt claims the timer. */
+void vm_ptimer_check_claim(struct vm *vm);
+/* Say once that `vcpu`'s WFI cannot sleep on a deadline while the owner runs. */
+void vm_ptimer_report_busy(struct vm *vm, unsigned vcpu);
 
 /* Log how many exits of each kind this boot took (at power-off and reset). */
 void vm_log_exit_stats(const struct vm *vm);

@@ -23,9 +23,10 @@ static enum mmio_result gic_frame_access(struct vm *vm, const void *ctx, unsigne
                                          uint64_t *value)
 {
     const struct gic_frame *frame = ctx;
-    if (write)
+    if (write) {
         frame->write(&vm->gic, vcpu, offset, width, *value);
-    else
+        vm_ptimer_check_claim(vm);
+    } else
         *value = frame->read(&vm->gic, vcpu, offset, width);
     return MMIO_OK;
 }
@@ -145,8 +146,7 @@ void vm_stop_vcpus(struct vm *vm)
         vm->sleeping[v] = false;
         vm->wake_deadline[v] = 0;
     }
-    if (vm->cfg->wakeup_channel >= 0)
-        hyp_wakeup_at(0);
+    vm_ptimer_stop(vm);
 }
 
 void vm_vcpu_reset_sysregs(unsigned vcpu)
@@ -165,6 +165,7 @@ bool vm_boot(struct vm *vm)
     }
     if (!setup_gic(vm))
         return false;
+    vm_ptimer_boot(vm);
     /* Anything left masked by the previous run (a vPPI or IRQ never EOI'd) is unmasked again. */
     for (unsigned v = 0; v < cfg->num_vcpus; v++) {
         vm_vcpu_reset_sysregs(v);
@@ -266,8 +267,7 @@ void vm_log_exit_stats(const struct vm *vm)
 void vm_notified(struct vm *vm, unsigned channel)
 {
     if (vm->cfg->wakeup_channel >= 0 && channel == (unsigned)vm->cfg->wakeup_channel) {
-        hyp_irq_ack(channel);
-        vm_wake_check(vm);
+        vm_ptimer_irq(vm);
         return;
     }
     for (unsigned i = 0; i < vm->cfg->num_irqs; i++) {

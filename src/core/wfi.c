@@ -1,8 +1,8 @@
 /*
  * WFI that sleeps. seL4 traps a guest's WFI and masks the virtual timer while the vCPU is not
- * running, so a sleeping vCPU would never hear its own timer: the VMM reads the vCPU's virtual
- * timer deadline and arms its own wake-up timer (the physical timer) for it, and wakes the vCPU
- * early when an interrupt becomes pending for it.
+ * running, so a sleeping vCPU would never hear its own timer: the VMM reads the vCPU's timer
+ * deadlines, arms the physical timer for the earliest (ptimer.c decides when it may), and wakes
+ * the vCPU early when an interrupt becomes pending for it.
  */
 #include <vmm/log.h>
 #include <vmm/vm.h>
@@ -10,15 +10,36 @@
 #define CNTV_CTL_ENABLE 1u
 #define CNTV_CTL_IMASK 2u
 
-static void rearm(struct vm *vm)
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+    return !a || (b && b < a) ? b : a;
+}
+
+static void wake(struct vm *vm, unsigned vcpu)
+{
+    vm->sleeping[vcpu] = false;
+    vm->wake_deadline[vcpu] = 0;
+    bool timer_lost = vm_ptimer_before_run(vm, vcpu);
+    hyp_vcpu_start(vcpu, vm->wake_pc[vcpu]);
+    if (timer_lost)
+        vm_sleepers_rearm(vm);
+}
+
+void vm_sleepers_rearm(struct vm *vm)
 {
     uint64_t next = 0;
-    for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
-        uint64_t d = vm->sleeping[v] ? vm->wake_deadline[v] : 0;
-        if (d && (!next || d < next))
-            next = d;
+    for (unsigned v = 0; v < vm->cfg->num_vcpus; v++)
+        next = earliest(next, vm->sleeping[v] ? vm->wake_deadline[v] : 0);
+    if (next && !vm_ptimer_may_borrow(vm)) {
+        /* The owner of the physical timer runs: nothing would end these sleeps on time, and
+         * WFI may always complete early. */
+        for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
+            if (vm->sleeping[v] && vm->wake_deadline[v])
+                wake(vm, v);
+        }
+        next = 0;
     }
-    hyp_wakeup_at(next);
+    vm_ptimer_arm(vm, next);
 }
 
 /* When the vCPU's virtual timer will fire, in physical counter ticks; 0 if it will not. */
@@ -36,29 +57,27 @@ bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc)
 {
     if (vm->cfg->wakeup_channel < 0 || vgic_vcpu_has_pending(&vm->gic, vcpu))
         return false;
-    uint64_t deadline = vtimer_deadline(vcpu);
+    uint64_t deadline = earliest(vtimer_deadline(vcpu), vm_ptimer_guest_deadline(vm, vcpu));
     if (deadline && deadline <= hyp_counter_now())
         return false; /* the timer condition already holds: it fires as soon as the vCPU runs */
     vm->sleeping[vcpu] = true;
+    if (deadline && !vm_ptimer_may_borrow(vm)) {
+        vm->sleeping[vcpu] = false;
+        vm_ptimer_report_busy(vm, vcpu);
+        return false;
+    }
     vm->wake_pc[vcpu] = resume_pc;
     vm->wake_deadline[vcpu] = deadline;
     /* Suspending the vCPU thread withdraws its pending fault reply, which leaves the VMM's one
      * reply object free for the next fault; waking writes its PC and resumes it. */
     hyp_vcpu_stop(vcpu);
-    rearm(vm);
+    vm_sleepers_rearm(vm);
     return true;
 }
 
-static void wake(struct vm *vm, unsigned vcpu)
+static void wake_ready(struct vm *vm, bool rearm)
 {
-    vm->sleeping[vcpu] = false;
-    vm->wake_deadline[vcpu] = 0;
-    hyp_vcpu_start(vcpu, vm->wake_pc[vcpu]);
-}
-
-void vm_wake_check(struct vm *vm)
-{
-    bool any = false, woke = false;
+    bool any = false;
     uint64_t now = 0;
     if (vm->state != VM_RUNNING)
         return;
@@ -72,9 +91,19 @@ void vm_wake_check(struct vm *vm)
         if (vgic_vcpu_has_pending(&vm->gic, v) ||
             (vm->wake_deadline[v] && vm->wake_deadline[v] <= now)) {
             wake(vm, v);
-            woke = true;
+            rearm = true;
         }
     }
-    if (woke)
-        rearm(vm);
+    if (rearm)
+        vm_sleepers_rearm(vm);
+}
+
+void vm_wake_check(struct vm *vm)
+{
+    wake_ready(vm, false);
+}
+
+void vm_wake_expired(struct vm *vm)
+{
+    wake_ready(vm, true);
 }

@@ -128,7 +128,8 @@ void hyp_vcpu_write_sysreg(unsigned vcpu, enum vcpu_sysreg reg, uint64_t value)
     seL4_ARM_VCPU_WriteRegs(BASE_VCPU_CAP + vcpu, sysreg_ids[reg], value);
 }
 
-/* The EL1 physical timer, which this kernel configuration exports to user level. */
+/* The physical counter and timer, which this kernel configuration exports to user level (and,
+ * through CNTHCTL_EL2.EL1PCEN, to guests). */
 uint64_t hyp_counter_now(void)
 {
     uint64_t v;
@@ -136,14 +137,18 @@ uint64_t hyp_counter_now(void)
     return v;
 }
 
-void hyp_wakeup_at(uint64_t deadline)
+void hyp_ptimer_read(uint64_t *ctl, uint64_t *cval)
 {
-    if (deadline) {
-        __asm__ volatile("msr cntp_cval_el0, %0" ::"r"(deadline));
-        __asm__ volatile("msr cntp_ctl_el0, %0; isb" ::"r"((uint64_t)1));
-    } else {
-        __asm__ volatile("msr cntp_ctl_el0, %0; isb" ::"r"((uint64_t)0));
-    }
+    __asm__ volatile("isb; mrs %0, cntp_ctl_el0" : "=r"(*ctl));
+    __asm__ volatile("mrs %0, cntp_cval_el0" : "=r"(*cval));
+}
+
+void hyp_ptimer_write(uint64_t ctl, uint64_t cval)
+{
+    /* Disable first so the old compare value cannot fire against the new control bits. */
+    __asm__ volatile("msr cntp_ctl_el0, xzr; isb; msr cntp_cval_el0, %0" ::"r"(cval));
+    __asm__ volatile(
+        "msr cntp_ctl_el0, %0; isb" ::"r"(ctl & (PTIMER_CTL_ENABLE | PTIMER_CTL_IMASK)));
 }
 
 void hyp_puts(const char *s)

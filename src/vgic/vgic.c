@@ -139,6 +139,14 @@ bool vgic_assert(struct vgic *gic, unsigned vcpu, unsigned irq)
     return true;
 }
 
+bool vgic_irq_enabled(const struct vgic *gic, unsigned vcpu, unsigned irq)
+{
+    if (!irq_in_range(gic, vcpu, irq))
+        return false;
+    const struct vgic_bank *b = irq < 32 ? &gic->vcpu[vcpu].priv : &gic->spi[irq / 32];
+    return (b->enabled >> (irq % 32)) & 1;
+}
+
 bool vgic_deassert(struct vgic *gic, unsigned vcpu, unsigned irq)
 {
     if (!irq_in_range(gic, vcpu, irq) || irq < VGIC_NUM_SGIS)

@@ -56,6 +56,7 @@ void fx_config(unsigned vcpus)
         .gic_num_irqs = 64,
         .gic_num_lrs = 4,
         .vtimer_irq = FX_VTIMER,
+        .ptimer_irq = FX_PTIMER,
         .wakeup_channel = FX_WAKEUP_CH,
         .irqs = fx.irqs,
         .num_irqs = 1,
@@ -162,6 +163,14 @@ int fx_guest_handles(unsigned vcpu, unsigned irq)
         }
     }
     return 0;
+}
+
+void fx_wfx(unsigned vcpu, int wfe, struct exit_reply *r)
+{
+    struct vm_exit e = { .kind = EXIT_VCPU,
+                         .vcpu = vcpu,
+                         .esr = (uint64_t)ESR_EC_WFX << 26 | 1u << 25 | (unsigned)wfe };
+    fx_exit(&e, r);
 }
 
 uint64_t fx_smc(unsigned vcpu, uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3,

@@ -14,6 +14,7 @@
 #define FX_UART_IRQ 33u
 #define FX_UART_CH 1u
 #define FX_VTIMER 27u
+#define FX_PTIMER 30u
 #define FX_WAKEUP_CH 2u
 
 struct fixture {
@@ -50,6 +51,8 @@ uint64_t fx_gicd_access(unsigned vcpu, uint32_t off, unsigned width, int write, 
 void fx_maintenance(unsigned vcpu, int lr);
 /* The guest takes and EOIs the interrupt in the first used list register holding `irq`. */
 int fx_guest_handles(unsigned vcpu, unsigned irq);
+/* A trapped WFI (wfe = 0) or WFE (wfe = 1) from `vcpu`. */
+void fx_wfx(unsigned vcpu, int wfe, struct exit_reply *r);
 uint64_t fx_smc(unsigned vcpu, uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3,
                 struct exit_reply *r);
 

@@ -118,10 +118,25 @@ uint64_t hyp_counter_now(void)
     return sim.now;
 }
 
-void hyp_wakeup_at(uint64_t deadline)
+void hyp_ptimer_read(uint64_t *ctl, uint64_t *cval)
 {
-    sim.wakeup_deadline = deadline;
+    *ctl = sim.ptimer_ctl & (PTIMER_CTL_ENABLE | PTIMER_CTL_IMASK);
+    if ((*ctl & PTIMER_CTL_ENABLE) && sim.ptimer_cval <= sim.now)
+        *ctl |= PTIMER_CTL_ISTATUS;
+    *cval = sim.ptimer_cval;
+}
+
+void hyp_ptimer_write(uint64_t ctl, uint64_t cval)
+{
+    sim.ptimer_ctl = ctl & (PTIMER_CTL_ENABLE | PTIMER_CTL_IMASK);
+    sim.ptimer_cval = cval;
+    sim.wakeup_deadline = (ctl & 3) == PTIMER_CTL_ENABLE ? cval : 0;
     sim.wakeup_arms++;
+}
+
+bool sim_ptimer_firing(void)
+{
+    return (sim.ptimer_ctl & 3) == PTIMER_CTL_ENABLE && sim.ptimer_cval <= sim.now;
 }
 
 void hyp_puts(const char *s)

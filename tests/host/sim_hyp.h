@@ -39,8 +39,10 @@ struct sim_state {
     unsigned num_inj;
     unsigned irq_acks[SIM_MAX_CHANNELS];
     bool fail_inject;
-    uint64_t now;             /* physical counter */
-    uint64_t wakeup_deadline; /* what the VMM armed; 0 = none */
+    uint64_t now; /* physical counter */
+    /* The core's EL1 physical timer, which the VMM and the guest both program directly. */
+    uint64_t ptimer_ctl, ptimer_cval;
+    uint64_t wakeup_deadline; /* when the physical timer will fire; 0 = disabled or masked */
     unsigned wakeup_arms;
     char console[16384];
     unsigned console_len;
@@ -54,6 +56,8 @@ bool sim_console_has(const char *needle);
 /* The guest acknowledges and EOIs list register `lr` of `vcpu`: frees it, returns its interrupt
  * (or -1 if it was empty). The caller then reports the maintenance exit to the VMM. */
 int sim_guest_eoi(unsigned vcpu, unsigned lr);
+/* True if the physical timer's interrupt line is asserted now. */
+bool sim_ptimer_firing(void);
 /* Number of injections of `irq` into `vcpu` recorded so far. */
 unsigned sim_injections_of(unsigned vcpu, unsigned irq);
 

@@ -1,17 +1,7 @@
 /* WFI that sleeps: until an interrupt is pending for the vCPU or its virtual timer fires. */
-#include <vmm/esr.h>
-
 #include "fixture.h"
 #include "sim_hyp.h"
 #include "test.h"
-
-static void wfx(unsigned vcpu, int wfe, struct exit_reply *r)
-{
-    struct vm_exit e = { .kind = EXIT_VCPU,
-                         .vcpu = vcpu,
-                         .esr = (uint64_t)ESR_EC_WFX << 26 | 1u << 25 | (unsigned)wfe };
-    fx_exit(&e, r);
-}
 
 TEST(wfi_sleeps_until_virtual_timer)
 {
@@ -22,7 +12,7 @@ TEST(wfi_sleeps_until_virtual_timer)
     sim.vcpu[0].cntv_cval = 5000;
     sim.now = 1000;
     unsigned starts = sim.vcpu[0].starts;
-    wfx(0, 0, &r);
+    fx_wfx(0, 0, &r);
     CHECK(!r.resume);
     CHECK(fx.vm.sleeping[0]);
     CHECK(!sim.vcpu[0].running);
@@ -49,7 +39,7 @@ TEST(wfi_with_cntvoff)
     sim.vcpu[0].cntv_cval = 100;
     sim.vcpu[0].cntvoff = 7000;
     sim.now = 1000;
-    wfx(0, 0, &r);
+    fx_wfx(0, 0, &r);
     CHECK(!r.resume);
     CHECK_EQ(sim.wakeup_deadline, 7100);
 }
@@ -62,7 +52,7 @@ TEST(wfi_timer_already_expired_resumes)
     sim.vcpu[0].cntv_ctl = 1;
     sim.vcpu[0].cntv_cval = 500;
     sim.now = 1000;
-    wfx(0, 0, &r);
+    fx_wfx(0, 0, &r);
     CHECK(r.resume);
     CHECK_EQ(sim.vcpu[0].regs.pc, 0x40001004);
 }
@@ -75,7 +65,7 @@ TEST(wfi_masked_timer_sleeps_until_interrupt)
     fx_gicd_write(0, 0x104, 1u << 1);
     sim.vcpu[0].regs.pc = 0x40002000;
     sim.vcpu[0].cntv_ctl = 3; /* enabled but masked */
-    wfx(0, 0, &r);
+    fx_wfx(0, 0, &r);
     CHECK(!r.resume);
     CHECK_EQ(sim.wakeup_deadline, 0);
     vm_notified(&fx.vm, FX_UART_CH); /* the UART interrupt wakes it */
@@ -91,7 +81,7 @@ TEST(wfi_pending_interrupt_resumes_at_once)
     fx_gicd_write(0, 0x000, 1);
     fx_gicd_write(0, 0x100, 0xffff);
     fx_gicd_write(0, 0xf00, 2u << 24 | 1); /* self SGI: now in a list register */
-    wfx(0, 0, &r);
+    fx_wfx(0, 0, &r);
     CHECK(r.resume);
     CHECK(!fx.vm.sleeping[0]);
 }
@@ -101,7 +91,7 @@ TEST(wfe_never_sleeps)
     struct exit_reply r;
     CHECK(fx_boot(1));
     sim.vcpu[0].regs.pc = 0x40003000;
-    wfx(0, 1, &r);
+    fx_wfx(0, 1, &r);
     CHECK(r.resume);
     CHECK_EQ(sim.vcpu[0].regs.pc, 0x40003004);
 }
@@ -112,7 +102,7 @@ TEST(wfi_without_wakeup_timer_resumes)
     fx_config(1);
     fx.cfg.wakeup_channel = -1;
     CHECK(vm_init(&fx.vm, &fx.cfg, fx.ram) && vm_boot(&fx.vm));
-    wfx(0, 0, &r);
+    fx_wfx(0, 0, &r);
     CHECK(r.resume);
 }
 
@@ -123,7 +113,7 @@ TEST(wfi_sgi_from_other_vcpu_wakes)
     fx_gicd_write(0, 0x000, 1);
     fx_gicd_write(1, 0x100, 0xffff);
     sim.vcpu[1].regs.pc = 0x40004000;
-    wfx(1, 0, &r);
+    fx_wfx(1, 0, &r);
     CHECK(!r.resume);
     CHECK(fx.vm.sleeping[1]);
     fx_gicd_write(0, 0xf00, 0x02u << 16 | 4); /* SGI 4 to vCPU 1 */
@@ -138,8 +128,8 @@ TEST(wfi_earliest_deadline_armed_and_reset_disarms)
     sim.vcpu[0].cntv_ctl = sim.vcpu[1].cntv_ctl = 1;
     sim.vcpu[0].cntv_cval = 9000;
     sim.vcpu[1].cntv_cval = 3000;
-    wfx(0, 0, &r);
-    wfx(1, 0, &r);
+    fx_wfx(0, 0, &r);
+    fx_wfx(1, 0, &r);
     CHECK_EQ(sim.wakeup_deadline, 3000);
     sim.now = 3500;
     vm_notified(&fx.vm, FX_WAKEUP_CH);

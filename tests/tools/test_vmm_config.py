@@ -194,6 +194,7 @@ class ToolRunTests(unittest.TestCase):
             c = f.read()
         self.assertIn(".gicd_base = 0x8000000ull", c)
         self.assertIn(".vtimer_irq = 27", c)
+        self.assertIn(".ptimer_irq = 30", c)
         self.assertIn("{.channel = 1, .irq = 33}", c)
         self.assertIn(".wakeup_channel = -1", c)  # this system file gives no wake-up timer
         self.assertIn(".ram_size = 0x10000000ull", c)
