@@ -65,6 +65,9 @@ struct vgic {
     uint8_t targets[VGIC_MAX_WORDS * 32];  /* GICv2 ITARGETSR byte per SPI */
     uint64_t irouter[VGIC_MAX_WORDS * 32]; /* GICv3 IROUTER per SPI */
     struct vgic_owner spi_owner[VGIC_MAX_WORDS * 32];
+    /* vCPUs whose interrupt state changed since the VMM last looked (bit n = vCPU n): only
+     * those can have become ready to wake from WFI. */
+    uint32_t kicked;
 };
 
 /* Set up the model; false (with a log line) if the configuration is out of range. */
@@ -82,7 +85,7 @@ bool vgic_deassert(struct vgic *gic, unsigned vcpu, unsigned irq);
 /* The guest EOI'd list register `lr` (seL4 VGIC maintenance); lr < 0 means no specific register. */
 void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr);
 
-/* Move deliverable interrupts into free list registers of `vcpu` */
+/* Move deliverable interrupts into free list registers of `vcpu` (and mark it kicked). */
 void vgic_deliver(struct vgic *gic, unsigned vcpu);
 
 /* True if the guest has enabled `irq` (banked for `vcpu` when private). */

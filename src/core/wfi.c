@@ -75,21 +75,20 @@ bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc)
     return true;
 }
 
-static void wake_ready(struct vm *vm, bool rearm)
+/* Wake the sleepers among `candidates` that have an interrupt pending, and with `expired` also
+ * those whose deadline has passed. */
+static void wake_ready(struct vm *vm, uint32_t candidates, bool expired)
 {
-    bool any = false;
-    uint64_t now = 0;
+    uint64_t now = expired ? hyp_counter_now() : 0;
+    bool rearm = expired;
     if (vm->state != VM_RUNNING)
         return;
-    for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
-        if (!vm->sleeping[v])
+    for (; candidates; candidates &= candidates - 1) {
+        unsigned v = (unsigned)__builtin_ctz(candidates);
+        if (v >= vm->cfg->num_vcpus || !vm->sleeping[v])
             continue;
-        if (!any) {
-            now = hyp_counter_now();
-            any = true;
-        }
         if (vgic_vcpu_has_pending(&vm->gic, v) ||
-            (vm->wake_deadline[v] && vm->wake_deadline[v] <= now)) {
+            (expired && vm->wake_deadline[v] && vm->wake_deadline[v] <= now)) {
             wake(vm, v);
             rearm = true;
         }
@@ -100,10 +99,15 @@ static void wake_ready(struct vm *vm, bool rearm)
 
 void vm_wake_check(struct vm *vm)
 {
-    wake_ready(vm, false);
+    /* Called after every exit: only vCPUs whose vGIC state changed are looked at. */
+    uint32_t kicked = vm->gic.kicked;
+    vm->gic.kicked = 0;
+    if (kicked)
+        wake_ready(vm, kicked, false);
 }
 
 void vm_wake_expired(struct vm *vm)
 {
-    wake_ready(vm, true);
+    vm->gic.kicked = 0;
+    wake_ready(vm, (1u << vm->cfg->num_vcpus) - 1, true);
 }

@@ -223,6 +223,7 @@ void vgic_deliver(struct vgic *gic, unsigned vcpu)
 {
     if (vcpu >= gic->num_vcpus)
         return;
+    gic->kicked |= 1u << vcpu;
     struct vgic_vcpu *vc = &gic->vcpu[vcpu];
     for (;;) {
         int lr = free_lr(gic, vcpu);
