@@ -63,14 +63,37 @@ struct data_abort {
     unsigned dfsc;    /* fault status code */
 };
 
-void esr_decode_data_abort(uint64_t esr, struct data_abort *out);
+/* Inline: it runs on every emulated access. */
+static inline void esr_decode_data_abort(uint64_t esr, struct data_abort *out)
+{
+    uint32_t iss = esr_iss(esr);
+    out->valid = (iss >> 24) & 1;
+    out->width = 1u << ((iss >> 22) & 3);
+    out->sign_extend = (iss >> 21) & 1;
+    out->rt = (iss >> 16) & 0x1f;
+    out->reg64 = (iss >> 15) & 1;
+    out->acq_rel = (iss >> 14) & 1;
+    out->cache_maint = (iss >> 8) & 1;
+    out->s1ptw = (iss >> 7) & 1;
+    out->write = (iss >> 6) & 1;
+    out->dfsc = iss & 0x3f;
+}
 
 /* Printable description of a data/instruction fault status code ("translation fault, level 3"). */
 const char *esr_fsc_name(unsigned fsc);
 
 /* Value a load of `width` bytes delivers into the register, with sign extension as the syndrome
  * says. */
-uint64_t data_abort_load_value(const struct data_abort *da, uint64_t raw);
+static inline uint64_t data_abort_load_value(const struct data_abort *da, uint64_t raw)
+{
+    unsigned bits = da->width * 8;
+    uint64_t v = bits >= 64 ? raw : raw & ((UINT64_C(1) << bits) - 1);
+    if (da->sign_extend && bits < 64 && (v >> (bits - 1)) & 1)
+        v |= ~UINT64_C(0) << bits;
+    if (!da->reg64)
+        v &= 0xffffffffu;
+    return v;
+}
 
 /* WFI/WFE: true for WFE. */
 static inline bool esr_wfx_is_wfe(uint64_t esr)

@@ -22,22 +22,21 @@ struct vm_exit {
     uint64_t esr;  /* EXIT_VM_FAULT (FSR), EXIT_VCPU (HSR) */
     uint64_t addr; /* EXIT_VM_FAULT: guest physical address */
     bool instruction_fault;
-    /* EXIT_HVC: the registers the kernel sends with the fault (and takes back in the reply). */
+    /* EXIT_HVC: x0-x7 as the kernel sends them with the fault. */
     uint64_t x[8];
-    uint64_t sp, lr, spsr;
-    uint64_t syscall;
     uint32_t irq;   /* EXIT_VPPI */
     int lr_index;   /* EXIT_VGIC_MAINTENANCE, -1 when none */
     uint64_t label; /* EXIT_UNKNOWN / EXIT_USER_EXCEPTION: raw kernel values */
     uint64_t code;
 };
 
+/* vm_handle_exit sets every field it means; the seam's copy needs no clearing. */
 struct exit_reply {
     bool resume; /* reply to the fault so the vCPU runs on */
-    /* EXIT_HVC only: registers to put back with the reply (x0-x7, pc, sp, lr, spsr). */
+    /* EXIT_HVC only: the reply sets x0 and the PC; x1-x7 go back as they came, and SP, ELR and
+     * SPSR are left alone. */
     bool set_hvc_regs;
-    uint64_t x[8];
-    uint64_t pc, sp, lr, spsr;
+    uint64_t x0, pc;
 };
 
 #endif

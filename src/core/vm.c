@@ -217,7 +217,8 @@ static void report_user_exception(struct vm *vm, const struct vm_exit *exit)
 
 void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
 {
-    vmm_memset(reply, 0, sizeof(*reply));
+    reply->resume = false;
+    reply->set_hvc_regs = false;
     vm->exits++;
     if ((unsigned)exit->kind <= EXIT_UNKNOWN)
         vm->exits_by_kind[exit->kind]++;

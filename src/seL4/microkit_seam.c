@@ -18,13 +18,21 @@ _Static_assert(offsetof(seL4_UserContext, x19) == 24 * sizeof(seL4_Word), "x19 p
 _Static_assert(offsetof(seL4_UserContext, tpidr_el0) == 34 * sizeof(seL4_Word), "tpidr position");
 
 /*
+ * The fault message waits in the IPC buffer until the reply: an HVC reply that leaves MR1-MR7 as
+ * they came hands x1-x7 back unchanged. Any invocation may overwrite them, so each notes it here.
+ */
+static bool ipc_buffer_reused;
+
+/*
  * Register transfer with only the registers asked for. libsel4's generated stubs marshal all 36
  * registers whatever `count` says; these move `count` words, the first four in registers.
+ * Transfer positions 3..11 are x0..x8 in order, the common case, copied without the slot table.
  */
 bool hyp_vcpu_read_regs(unsigned vcpu, struct vcpu_regs *regs, unsigned count)
 {
     if (count > VCPU_REGS_ALL)
         return false;
+    ipc_buffer_reused = true;
     seL4_Word mr[4] = { 0, count, 0, 0 };
     seL4_MessageInfo_t tag = seL4_MessageInfo_new(TCBReadRegisters, 0, 0, 2);
     seL4_MessageInfo_t out =
@@ -34,9 +42,16 @@ bool hyp_vcpu_read_regs(unsigned vcpu, struct vcpu_regs *regs, unsigned count)
         LOG_ERR("seL4", "reading %u registers of vCPU %u failed (error %d)", count, vcpu, err);
         return false;
     }
+    regs->pc = mr[0];
+    regs->sp = mr[1];
+    regs->spsr = mr[2];
+    regs->x[0] = mr[3];
+    unsigned i = 4;
+    for (; i < count && i < 12; i++)
+        regs->x[i - 3] = seL4_GetMR((int)i);
     uint64_t *to = (uint64_t *)regs;
-    for (unsigned i = 0; i < count; i++)
-        to[vcpu_reg_slot(i)] = i < 4 ? mr[i] : seL4_GetMR((int)i);
+    for (; i < count; i++)
+        to[vcpu_reg_slot(i)] = seL4_GetMR((int)i);
     return true;
 }
 
@@ -44,10 +59,15 @@ bool hyp_vcpu_read_regs(unsigned vcpu, struct vcpu_regs *regs, unsigned count)
 static seL4_Error write_regs(unsigned vcpu, const struct vcpu_regs *regs, unsigned count,
                              bool resume)
 {
+    ipc_buffer_reused = true;
+    seL4_Word mr[4] = { resume ? 1 : 0, count, regs->pc, regs->sp };
+    if (count > 2)
+        seL4_SetMR(4, regs->spsr);
+    unsigned i = 3;
+    for (; i < count && i < 12; i++)
+        seL4_SetMR((int)(i + 2), regs->x[i - 3]);
     const uint64_t *from = (const uint64_t *)regs;
-    seL4_Word mr[4] = { resume ? 1 : 0, count, count > 0 ? from[vcpu_reg_slot(0)] : 0,
-                        count > 1 ? from[vcpu_reg_slot(1)] : 0 };
-    for (unsigned i = 2; i < count; i++)
+    for (; i < count; i++)
         seL4_SetMR((int)(i + 2), from[vcpu_reg_slot(i)]);
     seL4_MessageInfo_t tag = seL4_MessageInfo_new(TCBWriteRegisters, 0, 0, 2 + count);
     seL4_MessageInfo_t out =
@@ -78,6 +98,7 @@ void hyp_vcpu_start(unsigned vcpu, uint64_t pc)
 
 void hyp_vcpu_stop(unsigned vcpu)
 {
+    ipc_buffer_reused = true;
     seL4_Error err = seL4_TCB_Suspend(BASE_VM_TCB_CAP + vcpu);
     if (err != seL4_NoError)
         LOG_ERR("seL4", "stopping vCPU %u failed (error %d)", vcpu, err);
@@ -85,6 +106,7 @@ void hyp_vcpu_stop(unsigned vcpu)
 
 void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr, uint64_t mpidr)
 {
+    ipc_buffer_reused = true;
     seL4_ARM_VCPU_WriteRegs(BASE_VCPU_CAP + vcpu, seL4_VCPUReg_SCTLR, sctlr);
     seL4_ARM_VCPU_WriteRegs(BASE_VCPU_CAP + vcpu, seL4_VCPUReg_CNTV_CTL, 0);
     seL4_ARM_VCPU_WriteRegs(BASE_VCPU_CAP + vcpu, seL4_VCPUReg_VMPIDR_EL2, mpidr);
@@ -92,6 +114,7 @@ void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr, uint64_t mpidr)
 
 bool hyp_inject_irq(unsigned vcpu, uint16_t irq, uint8_t priority, uint8_t group, uint8_t lr)
 {
+    ipc_buffer_reused = true;
     /* seL4 takes the 5-bit list-register priority field. */
     seL4_Error err = seL4_ARM_VCPU_InjectIRQ(BASE_VCPU_CAP + vcpu, irq, priority >> 3, group, lr);
     return err == seL4_NoError;
@@ -99,11 +122,13 @@ bool hyp_inject_irq(unsigned vcpu, uint16_t irq, uint8_t priority, uint8_t group
 
 void hyp_ack_vppi(unsigned vcpu, uint32_t irq)
 {
+    ipc_buffer_reused = true;
     seL4_ARM_VCPU_AckVPPI(BASE_VCPU_CAP + vcpu, irq);
 }
 
 void hyp_irq_ack(unsigned channel)
 {
+    ipc_buffer_reused = true;
     microkit_irq_ack(channel);
 }
 
@@ -119,12 +144,14 @@ static const seL4_Word sysreg_ids[VCPU_SYSREG_COUNT] = {
 
 uint64_t hyp_vcpu_read_sysreg(unsigned vcpu, enum vcpu_sysreg reg)
 {
+    ipc_buffer_reused = true;
     seL4_ARM_VCPU_ReadRegs_t r = seL4_ARM_VCPU_ReadRegs(BASE_VCPU_CAP + vcpu, sysreg_ids[reg]);
     return r.error == seL4_NoError ? r.value : 0;
 }
 
 void hyp_vcpu_write_sysreg(unsigned vcpu, enum vcpu_sysreg reg, uint64_t value)
 {
+    ipc_buffer_reused = true;
     seL4_ARM_VCPU_WriteRegs(BASE_VCPU_CAP + vcpu, sysreg_ids[reg], value);
 }
 
@@ -166,11 +193,28 @@ void notified(microkit_channel ch)
     vmm_entry_notified(ch);
 }
 
+/* x0-x7 are MR0-MR7 of an HVC fault and of its reply. Spelled out so it compiles to a few
+ * load/store pairs on the HVC fast path rather than a call to memcpy. */
+static inline void copy_x0_x7(uint64_t *to, const uint64_t *from)
+{
+    uint64_t a = from[0], b = from[1], c = from[2], d = from[3];
+    uint64_t e = from[4], f = from[5], g = from[6], h = from[7];
+    to[0] = a;
+    to[1] = b;
+    to[2] = c;
+    to[3] = d;
+    to[4] = e;
+    to[5] = f;
+    to[6] = g;
+    to[7] = h;
+}
+
 /* Decode the fault message into a vm_exit (before any invocation overwrites the IPC buffer). */
 static void decode_fault(microkit_child child, microkit_msginfo msginfo, struct vm_exit *e)
 {
     seL4_Word label = microkit_msginfo_get_label(msginfo);
     e->vcpu = child;
+    e->pc = 0;
     e->lr_index = -1;
     switch (label) {
     case seL4_Fault_VMFault:
@@ -182,13 +226,8 @@ static void decode_fault(microkit_child child, microkit_msginfo msginfo, struct 
         break;
     case seL4_Fault_UnknownSyscall:
         e->kind = EXIT_HVC;
-        for (unsigned i = 0; i < 8; i++)
-            e->x[i] = seL4_GetMR(seL4_UnknownSyscall_X0 + i);
+        copy_x0_x7(e->x, &seL4_GetIPCBuffer()->msg[seL4_UnknownSyscall_X0]);
         e->pc = seL4_GetMR(seL4_UnknownSyscall_FaultIP);
-        e->sp = seL4_GetMR(seL4_UnknownSyscall_SP);
-        e->lr = seL4_GetMR(seL4_UnknownSyscall_LR);
-        e->spsr = seL4_GetMR(seL4_UnknownSyscall_SPSR);
-        e->syscall = seL4_GetMR(seL4_UnknownSyscall_Syscall);
         break;
     case seL4_Fault_VCPUFault:
         e->kind = EXIT_VCPU;
@@ -217,13 +256,16 @@ static void decode_fault(microkit_child child, microkit_msginfo msginfo, struct 
 
 seL4_Bool fault(microkit_child child, microkit_msginfo msginfo, microkit_msginfo *reply_msginfo)
 {
-    struct vm_exit e = { 0 };
+    /* Each exit kind fills the fields its handlers read (not zeroed: this runs on every exit). */
+    struct vm_exit e;
     struct exit_reply r;
     decode_fault(child, msginfo, &e);
+    ipc_buffer_reused = false;
     vmm_entry_exit(&e, &r);
     if (r.set_hvc_regs) {
-        for (unsigned i = 0; i < 8; i++)
-            seL4_SetMR(seL4_UnknownSyscall_X0 + i, r.x[i]);
+        if (ipc_buffer_reused)
+            copy_x0_x7(&seL4_GetIPCBuffer()->msg[seL4_UnknownSyscall_X0], e.x);
+        seL4_SetMR(seL4_UnknownSyscall_X0, r.x0);
         /* The reply sets registers in this order; stopping after the PC leaves SP, ELR and
          * SPSR as they are (the restart PC wins over ELR anyway). */
         seL4_SetMR(seL4_UnknownSyscall_FaultIP, r.pc);

@@ -143,6 +143,10 @@ static bool access_ok(uint64_t off, unsigned width)
 
 uint64_t vgic_v2_dist_read(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width)
 {
+    /* Aligned word reads of word registers are nearly all of them: straight through. */
+    if (width == 4 && offset < GICV2_DIST_SIZE && !(offset & 3) && vcpu < gic->num_vcpus &&
+        !is_byte_reg(offset))
+        return read_word(gic, vcpu, offset);
     if (vcpu >= gic->num_vcpus || !access_ok(offset, width)) {
         if (vgic_report_allowed())
             LOG_WARNING("vgic",

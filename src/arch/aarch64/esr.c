@@ -33,21 +33,6 @@ const char *esr_class_name(unsigned ec)
     }
 }
 
-void esr_decode_data_abort(uint64_t esr, struct data_abort *out)
-{
-    uint32_t iss = esr_iss(esr);
-    out->valid = (iss >> 24) & 1;
-    out->width = 1u << ((iss >> 22) & 3);
-    out->sign_extend = (iss >> 21) & 1;
-    out->rt = (iss >> 16) & 0x1f;
-    out->reg64 = (iss >> 15) & 1;
-    out->acq_rel = (iss >> 14) & 1;
-    out->cache_maint = (iss >> 8) & 1;
-    out->s1ptw = (iss >> 7) & 1;
-    out->write = (iss >> 6) & 1;
-    out->dfsc = iss & 0x3f;
-}
-
 const char *esr_fsc_name(unsigned fsc)
 {
     switch (fsc & 0x3c) {
@@ -64,17 +49,6 @@ const char *esr_fsc_name(unsigned fsc)
     case 0x30: return "TLB conflict abort";
     default: return "other fault";
     }
-}
-
-uint64_t data_abort_load_value(const struct data_abort *da, uint64_t raw)
-{
-    unsigned bits = da->width * 8;
-    uint64_t v = bits >= 64 ? raw : raw & ((UINT64_C(1) << bits) - 1);
-    if (da->sign_extend && bits < 64 && (v >> (bits - 1)) & 1)
-        v |= ~UINT64_C(0) << bits;
-    if (!da->reg64)
-        v &= 0xffffffffu;
-    return v;
 }
 
 void esr_decode_sysreg(uint64_t esr, struct sysreg_access *out)

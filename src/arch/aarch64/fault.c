@@ -128,62 +128,83 @@ static bool emulate_without_syndrome(struct vm *vm, const struct vm_exit *exit,
     return hyp_vcpu_write_regs(exit->vcpu, &regs, VCPU_REGS_ALL);
 }
 
-void vm_handle_vm_fault(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
+enum refusal { NO_DEVICE, DEVICE_REFUSED, NOT_EMULATED };
+
+/* Nothing answers this access (no device, the device refused it, or its instruction is not one
+ * the VMM can emulate): report it and let the guest take an external abort, as on hardware. */
+static void refuse_access(struct vm *vm, const struct vm_exit *exit, const struct data_abort *da,
+                          enum refusal why, const struct mmio_region *r, uint32_t insn,
+                          struct exit_reply *reply)
 {
-    struct data_abort da;
-    esr_decode_data_abort(exit->esr, &da);
-    const struct mmio_region *r = exit->instruction_fault ? NULL : find_mmio(vm, exit->addr);
-    uint32_t insn = 0;
-    if (r && !da.valid && emulate_without_syndrome(vm, exit, r, &insn)) {
+    char what[96];
+    if (why == DEVICE_REFUSED)
+        fmt_format(what, sizeof(what), "%s", r->name);
+    else if (why == NOT_EMULATED)
+        fmt_format(what, sizeof(what), "instruction 0x%08x cannot be emulated", insn);
+    else
+        fmt_format(what, sizeof(what), "not RAM nor a device this VM has");
+    report_abort(exit, da, what);
+    if (vm_inject_abort(vm, exit->vcpu, exit->instruction_fault, da->write))
         reply->resume = true;
-        return;
-    }
-    if (!r || !da.valid) {
-        /* Nothing answers this access (or its instruction is not one the VMM can emulate):
-         * report it and let the guest take an external abort, as on hardware. */
-        char what[96];
-        if (!r)
-            fmt_format(what, sizeof(what), "not RAM nor a device this VM has");
-        else
-            fmt_format(what, sizeof(what), "instruction 0x%08x cannot be emulated", insn);
-        report_abort(exit, &da, what);
-        if (vm_inject_abort(vm, exit->vcpu, exit->instruction_fault, da.write))
-            reply->resume = true;
-        else
-            vm_stop(vm, "cannot inject the abort");
-        return;
-    }
+    else
+        vm_stop(vm, "cannot inject the abort");
+}
+
+static void trace_access(const struct vm_exit *exit, const struct mmio_region *r,
+                         const struct data_abort *da, uint64_t value)
+{
+    LOG_INFO("mmio", "%s vcpu=%u %c off=0x%llx w=%u val=0x%llx esr=0x%llx", r->name, exit->vcpu,
+             da->write ? 'W' : 'R', (unsigned long long)(exit->addr - r->base), da->width,
+             (unsigned long long)value, (unsigned long long)exit->esr);
+}
+
+/* The common case, kept lean: the syndrome names the register and width. */
+static void emulate_with_syndrome(struct vm *vm, const struct vm_exit *exit,
+                                  const struct mmio_region *r, const struct data_abort *da,
+                                  struct exit_reply *reply)
+{
     struct vcpu_regs regs;
-    unsigned count = da.rt == 31 ? 3 : VCPU_REGS_UPTO_X(da.rt);
+    unsigned count = da->rt == 31 ? 3 : VCPU_REGS_UPTO_X(da->rt);
     if (!hyp_vcpu_read_regs(exit->vcpu, &regs, count)) {
         vm_stop(vm, "cannot read the vCPU registers");
         return;
     }
     uint64_t value = 0;
-    if (da.write)
-        value = (da.rt == 31 ? 0 : regs.x[da.rt]) & width_mask(da.width);
-    if (r->handler(vm, r->ctx, exit->vcpu, exit->addr - r->base, da.width, da.write, &value) !=
+    if (da->write)
+        value = (da->rt == 31 ? 0 : regs.x[da->rt]) & width_mask(da->width);
+    if (r->handler(vm, r->ctx, exit->vcpu, exit->addr - r->base, da->width, da->write, &value) !=
         MMIO_OK) {
-        report_abort(exit, &da, r->name);
-        if (vm_inject_abort(vm, exit->vcpu, false, da.write))
-            reply->resume = true;
-        else
-            vm_stop(vm, "cannot inject the abort");
+        refuse_access(vm, exit, da, DEVICE_REFUSED, r, 0, reply);
         return;
     }
-    if (!da.write && da.rt != 31)
-        regs.x[da.rt] = data_abort_load_value(&da, value & width_mask(da.width));
+    if (!da->write && da->rt != 31)
+        regs.x[da->rt] = data_abort_load_value(da, value & width_mask(da->width));
     if (vm->cfg->trace_mmio)
-        LOG_INFO("mmio", "%s vcpu=%u %c off=0x%llx w=%u val=0x%llx esr=0x%llx", r->name, exit->vcpu,
-                 da.write ? 'W' : 'R', (unsigned long long)(exit->addr - r->base), da.width,
-                 (unsigned long long)value, (unsigned long long)exit->esr);
+        trace_access(exit, r, da, value);
     regs.pc = exit->pc + AARCH64_INSN_SIZE;
     /* A write only moves the PC on; a load also writes the target register. */
-    if (!hyp_vcpu_write_regs(exit->vcpu, &regs, da.write ? 1 : count)) {
+    if (!hyp_vcpu_write_regs(exit->vcpu, &regs, da->write ? 1 : count)) {
         vm_stop(vm, "cannot write the vCPU registers");
         return;
     }
     reply->resume = true;
+}
+
+void vm_handle_vm_fault(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
+{
+    struct data_abort da;
+    esr_decode_data_abort(exit->esr, &da);
+    const struct mmio_region *r = exit->instruction_fault ? NULL : find_mmio(vm, exit->addr);
+    if (r && da.valid) {
+        emulate_with_syndrome(vm, exit, r, &da, reply);
+        return;
+    }
+    uint32_t insn = 0;
+    if (r && emulate_without_syndrome(vm, exit, r, &insn)) {
+        reply->resume = true;
+        return;
+    }
+    refuse_access(vm, exit, &da, r ? NOT_EMULATED : NO_DEVICE, r, insn, reply);
 }
 
 /* Finish a PSCI call: returns true when the calling vCPU should run on. */
@@ -222,12 +243,12 @@ static void handle_smc(struct vm *vm, const struct vm_exit *exit, struct exit_re
         vm_stop(vm, "cannot read the vCPU registers");
         return;
     }
-    if (vm_reset_drained(vm, exit->vcpu, regs.x[0]))
+    if (regs.x[0] == VMM_FID_GIC_DRAINED && vm_reset_drained(vm, exit->vcpu, regs.x[0]))
         return; /* the drain stub is done: that vCPU stays stopped */
     uint64_t args[4] = { regs.x[0], regs.x[1], regs.x[2], regs.x[3] };
     enum psci_action action;
     regs.x[0] = vm_psci_call(vm, exit->vcpu, args, &action);
-    if (!psci_finish(vm, exit->vcpu, action))
+    if (action != PSCI_ACT_RETURN && !psci_finish(vm, exit->vcpu, action))
         return;
     if (advance)
         regs.pc += AARCH64_INSN_SIZE;
@@ -320,17 +341,11 @@ void vm_handle_hvc(struct vm *vm, const struct vm_exit *exit, struct exit_reply 
     uint64_t args[4] = { exit->x[0], exit->x[1], exit->x[2], exit->x[3] };
     enum psci_action action;
     uint64_t result = vm_psci_call(vm, exit->vcpu, args, &action);
-    if (!psci_finish(vm, exit->vcpu, action))
+    if (action != PSCI_ACT_RETURN && !psci_finish(vm, exit->vcpu, action))
         return;
     /* The reply carries the registers back: no register invocation needed. */
     reply->resume = true;
     reply->set_hvc_regs = true;
-    for (unsigned i = 0; i < 8; i++)
-        reply->x[i] = exit->x[i];
-    reply->x[0] = result;
+    reply->x0 = result;
     reply->pc = exit->pc + AARCH64_INSN_SIZE;
-    reply->sp = exit->sp;
-    /* The kernel's "LR" slot is the guest's ELR (next PC); the restart PC above wins anyway. */
-    reply->lr = reply->pc;
-    reply->spsr = exit->spsr;
 }
