@@ -2,7 +2,7 @@
  * libFuzzer target: a guest's worth of hostile exits against one VM. Each 24-byte record is one
  * exit (emulated MMIO read/write of any width to any distributor offset or unmapped address,
  * SMC/HVC with any function ID, virtual PPIs, maintenance for any list register, notifications,
- * system-register traps, unknown classes). The VMM must never crash, never touch memory outside
+ * the guest programming the shared physical timer, system-register traps, unknown classes). The VMM must never crash, never touch memory outside
  * its state (ASan/UBSan), and never overwrite a list register that still holds an interrupt
  * (the simulated hypervisor aborts if it does).
  */
@@ -80,7 +80,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fx_maintenance(vcpu, lr);
             break;
         }
-        case 7: /* passthrough interrupt or a stray channel */
+        case 7: /* passthrough interrupt, the physical timer, or a stray channel */
+            if ((r[2] & 3) == 2) {
+                /* The guest programs the physical timer directly; time moves on; it fires. */
+                sim.ptimer_ctl = a & 3;
+                sim.ptimer_cval = b;
+                sim.now += r[4];
+                vm_notified(&fx.vm, FX_WAKEUP_CH);
+                break;
+            }
             vm_notified(&fx.vm, (r[2] & 1) ? FX_UART_CH : (unsigned)(a % 64));
             break;
         default: /* any trapped instruction class; often a GICv3 SGI register write */
