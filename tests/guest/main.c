@@ -125,7 +125,7 @@ static volatile uint64_t sync_count, last_esr;
 static volatile uint32_t irq_count[1024];
 static volatile uint64_t sgi_seen;
 static volatile int64_t race_result[2];
-static volatile uint64_t cpu_alive[4], cpu_done[4], sgi_mode;
+static volatile uint64_t cpu_alive[4], cpu_done[4], sgi_mode, cpu1_timer_wfi_done;
 
 void on_sync(struct frame *f);
 void on_irq(struct frame *f);
@@ -202,6 +202,18 @@ static void secondary(unsigned cpu)
     if (cpu == 1) {
         /* Races CPU 0 to start CPU 2: exactly one of the two calls may succeed. */
         race_result[1] = (int64_t)smc(PSCI_CPU_ON, 2, (uint64_t)_start, 2);
+        /* A WFI on its virtual timer while CPU 0, which owns the physical timer, keeps running:
+         * the VMM cannot borrow that timer to wake this one, so WFI must still end. */
+        __asm__ volatile(
+            "msr cntv_tval_el0, %0; msr cntv_ctl_el0, %1; isb" ::"r"(counter_freq() / 200),
+            "r"((uint64_t)1));
+        uint64_t ctl;
+        do {
+            __asm__ volatile("wfi");
+            __asm__ volatile("mrs %0, cntv_ctl_el0" : "=r"(ctl));
+        } while (!(ctl & 4));
+        __asm__ volatile("msr cntv_ctl_el0, xzr; isb");
+        cpu1_timer_wfi_done = 1;
         cpu_done[1] = 1;
         /* Then serves the SGI round-trip benchmark until told to stop. */
         gic_cpu_init(1);
@@ -347,6 +359,7 @@ static void check_cpu_on_race(void)
     int64_t other = race_result[0] == 0 ? race_result[1] : race_result[0];
     check("cpu_on_race_one_winner", successes == 1 && (other == -4 || other == -5), "loser",
           (uint64_t)other);
+    check("wfi_on_timer_while_ptimer_owner_runs", cpu1_timer_wfi_done, "", 0);
     for (unsigned spin = 0; !cpu_done[2] && spin < 100000000; spin++)
         __asm__ volatile("yield");
     check("secondary_cpus_ran", cpu_alive[1] && cpu_alive[2], "", 0);
