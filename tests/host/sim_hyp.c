@@ -29,6 +29,7 @@ bool hyp_vcpu_read_regs(unsigned vcpu, struct vcpu_regs *regs, unsigned count)
     for (unsigned i = 0; i < count; i++)
         *reg_slot(regs, i) = *reg_slot(&v->regs, i);
     v->reg_reads++;
+    v->last_read_count = count;
     return true;
 }
 

@@ -28,7 +28,7 @@ struct sim_vcpu {
     uint16_t lr_irq[VGIC_MAX_LRS];
     unsigned vppi_acks;
     unsigned reg_reads, reg_writes;
-    unsigned last_write_count;
+    unsigned last_read_count, last_write_count;
     uint64_t cntv_ctl, cntv_cval, cntvoff;
     uint64_t sysreg[VCPU_SYSREG_COUNT];
 };

@@ -44,6 +44,24 @@ TEST(fault_mmio_write_from_xzr)
     CHECK_EQ(sim.vcpu[0].last_write_count, 3 + 6); /* the read of x5 */
 }
 
+TEST(fault_mmio_load_reads_only_the_registers_before_rt)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(1));
+    sim.vcpu[0].regs.x[4] = 44;
+    fx_mmio(0, FX_GICD + 0x008, 4, 0, 5, 0, 0, &r); /* LDR w5, [GICD_IIDR] */
+    CHECK_EQ(sim.vcpu[0].last_read_count, 3 + 5);   /* pc, sp, spsr, x0-x4 */
+    CHECK_EQ(sim.vcpu[0].last_write_count, 3 + 6);  /* ... and x5 */
+    CHECK_EQ(sim.vcpu[0].regs.x[5], 0x0200043b);
+    CHECK_EQ(sim.vcpu[0].regs.x[4], 44);
+    unsigned reads = sim.vcpu[0].reg_reads;
+    fx_mmio(0, FX_GICD + 0x008, 4, 0, 31, 0, 0, &r); /* LDR wzr: nothing to read */
+    fx_mmio(0, FX_GICD + 0x184, 4, 1, 31, 0, 0, &r); /* STR wzr: nothing to read either */
+    CHECK_EQ(sim.vcpu[0].reg_reads, reads);
+    CHECK_EQ(sim.vcpu[0].last_write_count, 1);
+    CHECK(r.resume);
+}
+
 TEST(fault_mmio_write_only_moves_pc)
 {
     struct exit_reply r;

@@ -164,8 +164,12 @@ static void emulate_with_syndrome(struct vm *vm, const struct vm_exit *exit,
                                   struct exit_reply *reply)
 {
     struct vcpu_regs regs;
-    unsigned count = da->rt == 31 ? 3 : VCPU_REGS_UPTO_X(da->rt);
-    if (!hyp_vcpu_read_regs(exit->vcpu, &regs, count)) {
+    /* Writing Rt back means writing every register before it in the kernel's order, so a load
+     * reads those (not Rt itself) and writes them with Rt; a store reads up to Rt and writes only
+     * the PC, which the fault message already gave. XZR is neither read nor written. */
+    unsigned count = da->rt == 31 ? 0 : VCPU_REGS_UPTO_X(da->rt);
+    unsigned to_read = da->write || !count ? count : count - 1;
+    if (to_read && !hyp_vcpu_read_regs(exit->vcpu, &regs, to_read)) {
         vm_stop(vm, "cannot read the vCPU registers");
         return;
     }
@@ -182,8 +186,7 @@ static void emulate_with_syndrome(struct vm *vm, const struct vm_exit *exit,
     if (vm->cfg->trace_mmio)
         trace_access(exit, r, da, value);
     regs.pc = exit->pc + AARCH64_INSN_SIZE;
-    /* A write only moves the PC on; a load also writes the target register. */
-    if (!hyp_vcpu_write_regs(exit->vcpu, &regs, da->write ? 1 : count)) {
+    if (!hyp_vcpu_write_regs(exit->vcpu, &regs, da->write || !count ? 1 : count)) {
         vm_stop(vm, "cannot write the vCPU registers");
         return;
     }
