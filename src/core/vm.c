@@ -23,11 +23,12 @@ static enum mmio_result gic_frame_access(struct vm *vm, const void *ctx, unsigne
                                          uint64_t *value)
 {
     const struct gic_frame *frame = ctx;
-    if (write) {
-        frame->write(&vm->gic, vcpu, offset, width, *value);
-        vm_ptimer_check_claim(vm);
-    } else
+    if (!write) {
         *value = frame->read(&vm->gic, vcpu, offset, width);
+        return MMIO_OK;
+    }
+    frame->write(&vm->gic, vcpu, offset, width, *value);
+    vm_ptimer_check_claim(vm); /* enabling INTID 30 claims the physical timer */
     return MMIO_OK;
 }
 
