@@ -2,9 +2,9 @@
  * libFuzzer target: a guest's worth of hostile exits against one VM. Each 24-byte record is one
  * exit (emulated MMIO read/write of any width to any distributor offset or unmapped address,
  * SMC/HVC with any function ID, virtual PPIs, maintenance for any list register, notifications,
- * the guest programming the shared physical timer, system-register traps, unknown classes). The VMM must never crash, never touch memory outside
- * its state (ASan/UBSan), and never overwrite a list register that still holds an interrupt
- * (the simulated hypervisor aborts if it does).
+ * the guest programming the shared physical timer, system-register traps, unknown classes). The VMM
+ * must never crash, never touch memory outside its state (ASan/UBSan), and never overwrite a list
+ * register that still holds an interrupt (the simulated hypervisor aborts if it does).
  */
 #include <stdbool.h>
 #include <stdint.h>

@@ -187,6 +187,31 @@ static void gic_cpu_init(unsigned cpu)
     *reg32(GICC + 0x000) = 1;
 }
 
+static uint64_t vtimer_ctl(void)
+{
+    uint64_t v;
+    __asm__ volatile("isb; mrs %0, cntv_ctl_el0" : "=r"(v));
+    return v;
+}
+
+static uint64_t ptimer_ctl(void)
+{
+    uint64_t v;
+    __asm__ volatile("isb; mrs %0, cntp_ctl_el0" : "=r"(v));
+    return v;
+}
+
+/* WFI until the timer whose CTL `ctl` reads has fired (ISTATUS); returns how many WFIs it took. */
+static unsigned wfi_until_fired(uint64_t (*ctl)(void))
+{
+    unsigned wakeups = 0;
+    do {
+        __asm__ volatile("wfi");
+        wakeups++;
+    } while (!(ctl() & 4));
+    return wakeups;
+}
+
 /* ---- secondary CPUs --------------------------------------------------------------------- */
 
 static volatile uint64_t race_over;
@@ -207,11 +232,7 @@ static void secondary(unsigned cpu)
         __asm__ volatile(
             "msr cntv_tval_el0, %0; msr cntv_ctl_el0, %1; isb" ::"r"(counter_freq() / 200),
             "r"((uint64_t)1));
-        uint64_t ctl;
-        do {
-            __asm__ volatile("wfi");
-            __asm__ volatile("mrs %0, cntv_ctl_el0" : "=r"(ctl));
-        } while (!(ctl & 4));
+        wfi_until_fired(vtimer_ctl);
         __asm__ volatile("msr cntv_ctl_el0, xzr; isb");
         cpu1_timer_wfi_done = 1;
         cpu_done[1] = 1;
@@ -275,13 +296,7 @@ static void check_wfi(void)
     uint64_t t0 = counter();
     __asm__ volatile("msr cntv_tval_el0, %0; msr cntv_ctl_el0, %1; isb" ::"r"(freq / 50),
                      "r"((uint64_t)1));
-    unsigned wakeups = 0;
-    uint64_t ctl;
-    do {
-        __asm__ volatile("wfi");
-        wakeups++;
-        __asm__ volatile("mrs %0, cntv_ctl_el0" : "=r"(ctl));
-    } while (!(ctl & 4));
+    unsigned wakeups = wfi_until_fired(vtimer_ctl);
     uint64_t ticks = counter() - t0;
     check("wfi_sleeps_until_timer", wakeups <= 3 && ticks >= freq / 50, "wake-ups", wakeups);
     irqs(true); /* take the timer interrupt */
@@ -297,13 +312,6 @@ static void check_wfi(void)
     irqs(false);
 }
 
-static uint64_t ptimer_ctl(void)
-{
-    uint64_t v;
-    __asm__ volatile("isb; mrs %0, cntp_ctl_el0" : "=r"(v));
-    return v;
-}
-
 /* The EL1 physical timer, which seL4 lets the guest program directly and the VMM also needs for
  * its WFI wake-ups: its interrupt (INTID 30) arrives, and its values survive the VMM's use. */
 static void check_ptimer(void)
@@ -313,11 +321,7 @@ static void check_ptimer(void)
     uint64_t t0 = counter();
     __asm__ volatile("msr cntp_tval_el0, %0; msr cntp_ctl_el0, %1; isb" ::"r"(freq / 50),
                      "r"((uint64_t)1));
-    unsigned wakeups = 0;
-    do {
-        __asm__ volatile("wfi");
-        wakeups++;
-    } while (!(ptimer_ctl() & 4));
+    unsigned wakeups = wfi_until_fired(ptimer_ctl);
     uint64_t ticks = counter() - t0;
     check("ptimer_wfi_sleeps_until_timer", wakeups <= 3 && ticks >= freq / 50, "wake-ups", wakeups);
     irqs(true);
@@ -331,11 +335,7 @@ static void check_ptimer(void)
     __asm__ volatile("msr cntp_cval_el0, %0; msr cntp_ctl_el0, %1" ::"r"(far), "r"((uint64_t)1));
     __asm__ volatile("msr cntv_tval_el0, %0; msr cntv_ctl_el0, %1; isb" ::"r"(freq / 100),
                      "r"((uint64_t)1));
-    uint64_t vctl;
-    do {
-        __asm__ volatile("wfi");
-        __asm__ volatile("mrs %0, cntv_ctl_el0" : "=r"(vctl));
-    } while (!(vctl & 4));
+    wfi_until_fired(vtimer_ctl);
     uint64_t cval;
     __asm__ volatile("mrs %0, cntp_cval_el0" : "=r"(cval));
     check("ptimer_values_kept_across_wfi", cval == far && (ptimer_ctl() & 3) == 1, "cval", cval);
