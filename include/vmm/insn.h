@@ -28,8 +28,8 @@ bool insn_decode_ldst(uint32_t insn, struct ldst *d);
 /* The register offset's contribution (extend and shift applied). */
 uint64_t insn_extend_offset(const struct ldst *d, uint64_t rm_value);
 
-/* Translate a guest virtual address with the guest's stage-1 tables (4 KiB granule), reading
- * table entries through `read_ipa`. False if unmapped or not walkable. */
+/* Translate a guest virtual address with the guest's stage-1 tables (4, 16 or 64 KiB granule),
+ * reading table entries through `read_ipa`. False if unmapped or not walkable. */
 typedef bool (*ipa_reader_fn)(void *ctx, uint64_t ipa, uint64_t *value);
 bool s1_translate(uint64_t va, uint64_t sctlr, uint64_t tcr, uint64_t ttbr0, uint64_t ttbr1,
                   ipa_reader_fn read_ipa, void *ctx, uint64_t *ipa);

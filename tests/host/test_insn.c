@@ -162,3 +162,78 @@ TEST(insn_fetch_through_stage1_tables)
     no_syndrome(va + 0x100000, FX_GICD + 0x400, 1, &r);
     CHECK(sim_console_has("cannot be emulated"));
 }
+
+/* A guest-physical memory of 1 MiB at 0x40000000 for walking hand-built tables. */
+#define WALK_BASE 0x40000000ull
+static uint64_t walk_mem[(1u << 20) / 8];
+
+static bool walk_read(void *ctx, uint64_t ipa, uint64_t *value)
+{
+    (void)ctx;
+    if (ipa < WALK_BASE || ipa + 8 > WALK_BASE + sizeof(walk_mem) || (ipa & 7))
+        return false;
+    *value = walk_mem[(ipa - WALK_BASE) / 8];
+    return true;
+}
+
+static void walk_put(uint64_t ipa, uint64_t value)
+{
+    walk_mem[(ipa - WALK_BASE) / 8] = value;
+}
+
+#define MMU_ON 1u
+
+TEST(stage1_64k_granule_three_levels_and_block)
+{
+    memset(walk_mem, 0, sizeof(walk_mem));
+    /* TTBR0, 48-bit VA, TG0 = 64 KiB: levels 1 (6 bits), 2 and 3 (13 bits each). */
+    uint64_t tcr = 16 | 1ull << 14;
+    uint64_t l1 = WALK_BASE, l2 = WALK_BASE + 0x10000, l3 = WALK_BASE + 0x20000;
+    uint64_t va = 0x0000923456789abcull, ipa;
+    walk_put(l1 + ((va >> 42) & 0x3f) * 8, l2 | 3);
+    walk_put(l2 + ((va >> 29) & 0x1fff) * 8, l3 | 3);
+    walk_put(l3 + ((va >> 16) & 0x1fff) * 8, 0x8765430000ull | 0x703);
+    CHECK(s1_translate(va, MMU_ON, tcr, l1, 0, walk_read, NULL, &ipa));
+    CHECK_EQ(ipa, 0x8765430000ull | (va & 0xffff));
+    /* A 512 MiB block at level 2. */
+    uint64_t vb = 0x0000000123456789ull;
+    walk_put(l1 + ((vb >> 42) & 0x3f) * 8, l2 | 3);
+    walk_put(l2 + ((vb >> 29) & 0x1fff) * 8, 0x1c0000000ull | 0x701);
+    CHECK(s1_translate(vb, MMU_ON, tcr, l1, 0, walk_read, NULL, &ipa));
+    CHECK_EQ(ipa, 0x1c0000000ull | (vb & 0x1fffffff));
+    /* A block descriptor at level 1 is not valid with 64 KiB pages (no FEAT_LPA here). */
+    walk_put(l1 + ((vb >> 42) & 0x3f) * 8, 0x40000000000ull | 0x701);
+    CHECK(!s1_translate(vb, MMU_ON, tcr, l1, 0, walk_read, NULL, &ipa));
+}
+
+TEST(stage1_16k_granule_four_levels_ttbr1)
+{
+    memset(walk_mem, 0, sizeof(walk_mem));
+    /* TTBR1, 48-bit VA, TG1 = 16 KiB (encoding 1): levels 0 (1 bit), 1, 2, 3 (11 bits each). */
+    uint64_t tcr = 16ull << 16 | 1ull << 30;
+    uint64_t l0 = WALK_BASE, l1 = l0 + 0x4000, l2 = l0 + 0x8000, l3 = l0 + 0xc000;
+    uint64_t va = 0xffff8a1234567abcull, ipa;
+    walk_put(l0 + ((va >> 47) & 1) * 8, l1 | 3);
+    walk_put(l1 + ((va >> 36) & 0x7ff) * 8, l2 | 3);
+    walk_put(l2 + ((va >> 25) & 0x7ff) * 8, l3 | 3);
+    walk_put(l3 + ((va >> 14) & 0x7ff) * 8, 0x5554000ull | 0x703);
+    CHECK(s1_translate(va, MMU_ON, tcr, 0, l0, walk_read, NULL, &ipa));
+    CHECK_EQ(ipa, 0x5554000ull | (va & 0x3fff));
+    /* TTBR0 of the same TCR still uses TG0 = 4 KiB (0) and is unmapped here. */
+    CHECK(!s1_translate(0x1000, MMU_ON, tcr | 16, l0, 0, walk_read, NULL, &ipa));
+}
+
+TEST(stage1_small_first_table_and_reserved_granule)
+{
+    memset(walk_mem, 0, sizeof(walk_mem));
+    /* 4 KiB granule, 25-bit VA (TSZ 39): starts at level 2 with a 16-entry (128-byte) table,
+     * which TTBR may place at any 128-byte boundary. */
+    uint64_t tcr = 39, l2 = WALK_BASE + 0x80, l3 = WALK_BASE + 0x1000, ipa;
+    uint64_t va = 0x1234567;
+    walk_put(l2 + ((va >> 21) & 0xf) * 8, l3 | 3);
+    walk_put(l3 + ((va >> 12) & 0x1ff) * 8, 0x42000000ull | 0x703);
+    CHECK(s1_translate(va, MMU_ON, tcr, l2 | 1 /* CnP */, 0, walk_read, NULL, &ipa));
+    CHECK_EQ(ipa, 0x42000000ull | 0x567);
+    /* TG1 = 0 is reserved: no walk. */
+    CHECK(!s1_translate(0xffffffffff000000ull, MMU_ON, 39ull << 16, 0, l2, walk_read, NULL, &ipa));
+}
