@@ -2,9 +2,10 @@
  * libFuzzer target: a guest's worth of hostile exits against one VM. Each 24-byte record is one
  * exit (emulated MMIO read/write of any width to any distributor offset or unmapped address,
  * SMC/HVC with any function ID, virtual PPIs, maintenance for any list register, notifications,
- * the guest programming the shared physical timer, system-register traps, unknown classes). The VMM
- * must never crash, never touch memory outside its state (ASan/UBSan), and never overwrite a list
- * register that still holds an interrupt (the simulated hypervisor aborts if it does).
+ * the guest programming the shared physical timer, stage-1 tables for ISV=0 fetches,
+ * system-register traps, unknown classes). The VMM must never crash, never touch memory outside
+ * its state (ASan/UBSan), and never overwrite a list register that still holds an interrupt (the
+ * simulated hypervisor aborts if it does).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -52,6 +53,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             break;
         }
         case 2: /* raw data abort with arbitrary syndrome and address */
+            if (r[4] & 1) {
+                /* The guest turns its MMU on with any TCR and writes a word into its RAM, so
+                 * records build stage-1 tables that an ISV=0 fetch will walk. */
+                uint64_t off = (b % FX_RAM_SIZE) & ~UINT64_C(7);
+                memcpy(fx.ram + off, &a, 8);
+                sim.vcpu[vcpu].sctlr = 1;
+                sim.vcpu[vcpu].sysreg[VCPU_TCR_EL1] = a ^ b;
+                sim.vcpu[vcpu].sysreg[(r[5] & 1) ? VCPU_TTBR1_EL1 : VCPU_TTBR0_EL1] =
+                    FX_RAM_BASE + (a % FX_RAM_SIZE);
+                sim.vcpu[vcpu].regs.pc = (r[6] & 1) ? (b | UINT64_C(0xffff000000000000)) : b;
+            }
             e.kind = EXIT_VM_FAULT;
             e.esr = (uint64_t)ESR_EC_DABT_LOW << 26 | (uint32_t)(a & 0x1ffffff);
             e.addr = (r[2] & 1) ? FX_GICD + (b & 0xfff) : b;
