@@ -94,6 +94,8 @@ void vm_vcpu_reset_sysregs(unsigned vcpu);
 void vm_wake_check(struct vm *vm);
 /* The same when the wake-up timer fired, which also moves the timer on. */
 void vm_wake_expired(struct vm *vm);
+/* Start (or restart) `vcpu` at `pc`, first giving it back the physical timer if it owns it. */
+void vm_vcpu_run(struct vm *vm, unsigned vcpu, uint64_t pc);
 /* Re-arm the wake-up timer for the sleepers' earliest deadline (waking them if it cannot). */
 void vm_sleepers_rearm(struct vm *vm);
 

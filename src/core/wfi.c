@@ -15,14 +15,19 @@ static uint64_t earliest(uint64_t a, uint64_t b)
     return !a || (b && b < a) ? b : a;
 }
 
+void vm_vcpu_run(struct vm *vm, unsigned vcpu, uint64_t pc)
+{
+    bool timer_lost = vm_ptimer_before_run(vm, vcpu);
+    hyp_vcpu_start(vcpu, pc);
+    if (timer_lost)
+        vm_sleepers_rearm(vm);
+}
+
 static void wake(struct vm *vm, unsigned vcpu)
 {
     vm->sleeping[vcpu] = false;
     vm->wake_deadline[vcpu] = 0;
-    bool timer_lost = vm_ptimer_before_run(vm, vcpu);
-    hyp_vcpu_start(vcpu, vm->wake_pc[vcpu]);
-    if (timer_lost)
-        vm_sleepers_rearm(vm);
+    vm_vcpu_run(vm, vcpu, vm->wake_pc[vcpu]);
 }
 
 void vm_sleepers_rearm(struct vm *vm)

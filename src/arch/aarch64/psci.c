@@ -102,10 +102,7 @@ static uint64_t cpu_on(struct vm *vm, unsigned caller, uint64_t mpidr, uint64_t 
     vm->power[target] = VCPU_ON;
     LOG_INFO("psci", "vCPU %u: CPU_ON starts vCPU %d at 0x%llx", caller, target,
              (unsigned long long)entry);
-    bool timer_lost = vm_ptimer_before_run(vm, (unsigned)target);
-    hyp_vcpu_start((unsigned)target, entry);
-    if (timer_lost)
-        vm_sleepers_rearm(vm);
+    vm_vcpu_run(vm, (unsigned)target, entry);
     return ret(PSCI_RET_SUCCESS);
 }
 
