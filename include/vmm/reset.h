@@ -17,7 +17,8 @@ extern const unsigned gic_drain_stub_v2_words, gic_drain_stub_v3_words;
 
 /* Start a reset: vCPUs with interrupts left in list registers run the drain stub first. */
 void vm_reset(struct vm *vm);
-/* An SMC with `fid` from `vcpu`: true if it was the drain stub's signal (and was handled). */
-bool vm_reset_drained(struct vm *vm, unsigned vcpu, uint64_t fid);
+/* `vcpu` made the drain stub's SMC (VMM_FID_GIC_DRAINED): true if it was draining, and that is
+ * now handled (the last one to finish boots the VM). */
+bool vm_reset_drained(struct vm *vm, unsigned vcpu);
 
 #endif

@@ -67,9 +67,9 @@ void vm_reset(struct vm *vm)
         vm_stop(vm, "reset failed");
 }
 
-bool vm_reset_drained(struct vm *vm, unsigned vcpu, uint64_t fid)
+bool vm_reset_drained(struct vm *vm, unsigned vcpu)
 {
-    if (fid != VMM_FID_GIC_DRAINED || vcpu >= VM_MAX_VCPUS || !vm->draining[vcpu])
+    if (vcpu >= VM_MAX_VCPUS || !vm->draining[vcpu])
         return false;
     hyp_vcpu_stop(vcpu);
     vm->draining[vcpu] = false;

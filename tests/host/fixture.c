@@ -82,12 +82,18 @@ int fx_boot_v3(unsigned vcpus)
     return vm_boot(&fx.vm);
 }
 
-uint64_t fx_gicr_access(unsigned vcpu, uint32_t off, unsigned width, int write, uint64_t val)
+/* A 64-bit register access through x5 at `addr`; returns x5 afterwards (the value read). */
+static uint64_t access_via_x5(unsigned vcpu, uint64_t addr, unsigned width, int write, uint64_t val)
 {
     struct exit_reply r;
     sim.vcpu[vcpu].regs.x[5] = val;
-    fx_mmio(vcpu, FX_GICR + off, width, write, 5, 0, 1, &r);
+    fx_mmio(vcpu, addr, width, write, 5, 0, 1, &r);
     return sim.vcpu[vcpu].regs.x[5];
+}
+
+uint64_t fx_gicr_access(unsigned vcpu, uint32_t off, unsigned width, int write, uint64_t val)
+{
+    return access_via_x5(vcpu, FX_GICR + off, width, write, val);
 }
 
 void fx_msr_sgi1r(unsigned vcpu, uint64_t value)
@@ -130,10 +136,7 @@ void fx_mmio(unsigned vcpu, uint64_t addr, unsigned width, int write, unsigned r
 
 uint64_t fx_gicd_access(unsigned vcpu, uint32_t off, unsigned width, int write, uint64_t val)
 {
-    struct exit_reply r;
-    sim.vcpu[vcpu].regs.x[5] = val;
-    fx_mmio(vcpu, FX_GICD + off, width, write, 5, 0, 1, &r);
-    return sim.vcpu[vcpu].regs.x[5];
+    return access_via_x5(vcpu, FX_GICD + off, width, write, val);
 }
 
 uint32_t fx_gicd_read(unsigned vcpu, uint32_t off)

@@ -246,7 +246,7 @@ static void handle_smc(struct vm *vm, const struct vm_exit *exit, struct exit_re
         vm_stop(vm, "cannot read the vCPU registers");
         return;
     }
-    if (regs.x[0] == VMM_FID_GIC_DRAINED && vm_reset_drained(vm, exit->vcpu, regs.x[0]))
+    if (regs.x[0] == VMM_FID_GIC_DRAINED && vm_reset_drained(vm, exit->vcpu))
         return; /* the drain stub is done: that vCPU stays stopped */
     uint64_t args[4] = { regs.x[0], regs.x[1], regs.x[2], regs.x[3] };
     enum psci_action action;
