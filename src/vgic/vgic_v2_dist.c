@@ -134,19 +134,17 @@ static void write_word(struct vgic *gic, unsigned vcpu, uint64_t off, uint32_t v
     }
 }
 
+/* Aligned words anywhere; bytes and halfwords only where byte access is allowed. The word case,
+ * nearly every access, is tested first. */
 static bool access_ok(uint64_t off, unsigned width)
 {
-    if (off >= GICV2_DIST_SIZE || (width != 1 && width != 2 && width != 4) || (off & (width - 1)))
+    if (off >= GICV2_DIST_SIZE || (off & (width - 1)))
         return false;
-    return width == 4 || is_byte_reg(off);
+    return width == 4 || ((width == 1 || width == 2) && is_byte_reg(off));
 }
 
 uint64_t vgic_v2_dist_read(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width)
 {
-    /* Aligned word reads of word registers are nearly all of them: straight through. */
-    if (width == 4 && offset < GICV2_DIST_SIZE && !(offset & 3) && vcpu < gic->num_vcpus &&
-        !is_byte_reg(offset))
-        return read_word(gic, vcpu, offset);
     if (vcpu >= gic->num_vcpus || !access_ok(offset, width)) {
         if (vgic_report_allowed())
             LOG_WARNING("vgic",
