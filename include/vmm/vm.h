@@ -99,6 +99,11 @@ void vm_vcpu_run(struct vm *vm, unsigned vcpu, uint64_t pc);
 /* Re-arm the wake-up timer for the sleepers' earliest deadline (waking them if it cannot). */
 void vm_sleepers_rearm(struct vm *vm);
 
+/* The guest's virtual timer (vtimer.c): when it fires, in physical counter ticks (0: it will
+ * not), and its interrupt line's level now (a vgic_level_fn). */
+uint64_t vm_vtimer_deadline(unsigned vcpu);
+bool vm_vtimer_level(unsigned vcpu, unsigned irq, void *cookie);
+
 /* The shared physical timer (ptimer.c). */
 void vm_ptimer_boot(struct vm *vm);
 void vm_ptimer_stop(struct vm *vm);

@@ -77,7 +77,7 @@ static bool setup_gic(struct vm *vm)
     if (!vgic_init(&vm->gic, cfg->gic_version, cfg->gic_num_irqs, cfg->num_vcpus, cfg->gic_num_lrs))
         return false;
     for (unsigned v = 0; v < cfg->num_vcpus; v++) {
-        if (!vgic_set_owner(&vm->gic, v, cfg->vtimer_irq, ack_vppi, vm))
+        if (!vgic_set_owner(&vm->gic, v, cfg->vtimer_irq, ack_vppi, vm_vtimer_level, vm))
             return false;
     }
     for (unsigned i = 0; i < cfg->num_irqs; i++) {
@@ -86,7 +86,7 @@ static bool setup_gic(struct vm *vm)
                     cfg->irqs[i].irq, cfg->irqs[i].channel);
             return false;
         }
-        if (!vgic_set_owner(&vm->gic, 0, cfg->irqs[i].irq, ack_passthrough, vm))
+        if (!vgic_set_owner(&vm->gic, 0, cfg->irqs[i].irq, ack_passthrough, NULL, vm))
             return false;
     }
     return true;
@@ -250,6 +250,8 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
         vm_stop(vm, "unknown fault");
         break;
     }
+    if (reply->resume)
+        vgic_vcpu_resumed(&vm->gic, exit->vcpu);
     /* An exit may have made an interrupt pending for a vCPU sleeping in WFI (an SGI, say). */
     vm_wake_check(vm);
 }

@@ -3,9 +3,12 @@
  * exit (emulated MMIO read/write of any width to any distributor offset or unmapped address,
  * SMC/HVC with any function ID, virtual PPIs, maintenance for any list register, notifications,
  * the guest programming the shared physical timer, stage-1 tables for ISV=0 fetches,
- * system-register traps, unknown classes). The VMM must never crash, never touch memory outside
- * its state (ASan/UBSan), and never overwrite a list register that still holds an interrupt (the
- * simulated hypervisor aborts if it does).
+ * system-register traps, unknown classes, the guest reprogramming its virtual timer and then
+ * waiting in WFI or WFE). The VMM must never crash, never touch memory outside its state
+ * (ASan/UBSan), never overwrite a list register that still holds an interrupt (the simulated
+ * hypervisor aborts if it does), never put an interrupt that cannot be signalled (the lowest
+ * priority) into a list register, and always keep the last free list register for an interrupt
+ * of higher priority than every one held (checked after every exit).
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -22,6 +25,29 @@ static uint64_t rd64(const uint8_t *p)
     return v;
 }
 
+/* The list-register rules, checked against what the simulated hypervisor was asked to do. */
+static void check_injections(unsigned from)
+{
+    static uint8_t held_prio[VGIC_MAX_VCPUS][VGIC_MAX_LRS];
+    if (from == 0)
+        memset(held_prio, 0, sizeof(held_prio));
+    for (unsigned i = from; i < sim.num_inj; i++) {
+        const struct sim_injection *in = &sim.inj[i];
+        if (in->priority >= VGIC_PRIO_NEVER_SIGNALLED)
+            __builtin_trap();
+        unsigned nfree = 0, held_min = 256;
+        for (unsigned l = 0; l < fx.cfg.gic_num_lrs; l++) {
+            bool used = sim.vcpu[in->vcpu].lr_used[l] && l != in->lr;
+            nfree += !used;
+            if (used && held_prio[in->vcpu][l] < held_min)
+                held_min = held_prio[in->vcpu][l];
+        }
+        if (nfree == 1 && held_min < 256 && in->priority >= held_min)
+            __builtin_trap();
+        held_prio[in->vcpu][in->lr] = in->priority;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sim_reset();
@@ -30,9 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!(v3 ? fx_boot_v3(vcpus) : fx_boot(vcpus)))
         return 0;
     unsigned nvcpus = fx.cfg.num_vcpus;
+    check_injections(0);
     for (size_t off = 1; off + 24 <= size; off += 24) {
         const uint8_t *r = data + off;
-        unsigned op = r[0] % 9, vcpu = r[1] % nvcpus;
+        unsigned op = r[0] % 10, vcpu = r[1] % nvcpus;
+        unsigned injections_before = sim.num_inj;
         uint64_t a = rd64(r + 8), b = rd64(r + 16);
         struct exit_reply rep;
         struct vm_exit e = { .vcpu = vcpu, .lr_index = -1 };
@@ -103,6 +131,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             vm_notified(&fx.vm, (r[2] & 1) ? FX_UART_CH : (unsigned)(a % 64));
             break;
+        case 9: /* the guest reprograms its virtual timer (no exit), time moves, then WFI/WFE */
+            sim.vcpu[vcpu].cntv_ctl = a & 3;
+            sim.vcpu[vcpu].cntv_cval = b;
+            sim.now += r[4] * (uint64_t)r[5];
+            if (r[3] & 1) {
+                e.kind = EXIT_VPPI; /* the timer fired while the vCPU ran */
+                e.irq = FX_VTIMER;
+                fx_exit(&e, &rep);
+            }
+            fx_wfx(vcpu, r[2] & 1, &rep);
+            break;
         default: /* any trapped instruction class; often a GICv3 SGI register write */
             if (r[3] & 1) {
                 fx_msr_sgi1r(vcpu, b);
@@ -113,6 +152,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             fx_exit(&e, &rep);
             break;
         }
+        if (sim.num_inj >= injections_before)
+            check_injections(injections_before);
     }
     return 0;
 }

@@ -345,6 +345,192 @@ static void check_ptimer(void)
     check("ptimer_no_spurious_interrupt", irq_count[30] == 1, "count", irq_count[30]);
 }
 
+/* ---- interrupt lines and list registers (issues 12 and 15) -------------------------------- */
+
+#define GICD_ISENABLER 0x100ul
+#define GICD_ICENABLER 0x180ul
+#define GICD_ISPENDR 0x200ul
+#define GICD_ICPENDR 0x280ul
+#define GICD_ICACTIVER 0x380ul
+#define GICD_IPRIORITYR 0x400ul
+#define GICC_PMR 0x004ul
+
+static volatile uint8_t *reg8(uint64_t a)
+{
+    return (volatile uint8_t *)a;
+}
+
+static void set_priority(unsigned irq, uint8_t prio)
+{
+    *reg8(GICD + GICD_IPRIORITYR + irq) = prio;
+}
+
+static void arm_vtimer(uint64_t ticks)
+{
+    __asm__ volatile("msr cntv_tval_el0, %0; msr cntv_ctl_el0, %1; isb" ::"r"(ticks),
+                     "r"((uint64_t)1));
+}
+
+static void arm_ptimer(uint64_t ticks)
+{
+    __asm__ volatile("msr cntp_tval_el0, %0; msr cntp_ctl_el0, %1; isb" ::"r"(ticks),
+                     "r"((uint64_t)1));
+}
+
+static void set_vtimer_ctl(uint64_t ctl)
+{
+    __asm__ volatile("msr cntv_ctl_el0, %0; isb" ::"r"(ctl));
+}
+
+static void set_ptimer_ctl(uint64_t ctl)
+{
+    __asm__ volatile("msr cntp_ctl_el0, %0; isb" ::"r"(ctl));
+}
+
+/* Busy-wait until the timer condition holds, then a little longer, so the hypervisor has taken
+ * the timer's physical interrupt by the time the guest looks at the distributor. */
+static bool busy_until_fired(uint64_t (*ctl)(void))
+{
+    uint64_t end = counter() + counter_freq() / 10;
+    while (!(ctl() & 4)) {
+        if (counter() > end)
+            return false;
+    }
+    for (volatile unsigned i = 0; i < 20000; i++)
+        ;
+    return true;
+}
+
+/* With interrupts unmasked, wait up to 50 ms for irq_count[irq] to pass `before`. */
+static bool delivered_within(unsigned irq, uint32_t before)
+{
+    uint64_t end = counter() + counter_freq() / 20;
+    irqs(true);
+    while (irq_count[irq] == before && counter() < end)
+        ;
+    irqs(false);
+    return irq_count[irq] != before;
+}
+
+/* Issue 12: a timer that fired while its interrupt was disabled, then was turned off (ENABLE = 0
+ * or IMASK = 1), must no longer be pending, and enabling its interrupt must deliver nothing. */
+static void level_timer_case(const char *name, unsigned irq, void (*arm)(uint64_t),
+                             void (*set_ctl)(uint64_t), uint64_t (*ctl)(void), uint64_t off_ctl)
+{
+    uint32_t bit = 1u << irq;
+    *reg32(GICD + GICD_ICENABLER) = bit;
+    arm(counter_freq() / 1000);
+    bool fired = busy_until_fired(ctl);
+    bool pending_while_firing = (*reg32(GICD + GICD_ISPENDR) & bit) != 0;
+    set_ctl(off_ctl);
+    uint32_t ispend = *reg32(GICD + GICD_ISPENDR) & bit, icpend = *reg32(GICD + GICD_ICPENDR) & bit;
+    uint32_t before = irq_count[irq];
+    *reg32(GICD + GICD_ISENABLER) = bit;
+    bool none = !delivered_within(irq, before);
+    check(name, fired && pending_while_firing && !ispend && !icpend && none,
+          "fired/pending-while-firing/ispend/icpend/delivered",
+          (uint64_t)fired << 16 | (uint64_t)pending_while_firing << 12 | (uint64_t) !!ispend << 8 |
+              (uint64_t) !!icpend << 4 | (uint64_t)!none);
+    set_ctl(0);
+}
+
+static void check_level_timers(void)
+{
+    level_timer_case("vtimer_level_drops_when_disabled", 27, arm_vtimer, set_vtimer_ctl, vtimer_ctl,
+                     0);
+    level_timer_case("vtimer_level_drops_when_masked", 27, arm_vtimer, set_vtimer_ctl, vtimer_ctl,
+                     3);
+    level_timer_case("ptimer_level_drops_when_disabled", 30, arm_ptimer, set_ptimer_ctl, ptimer_ctl,
+                     0);
+    level_timer_case("ptimer_level_drops_when_masked", 30, arm_ptimer, set_ptimer_ctl, ptimer_ctl,
+                     3);
+}
+
+/* Issue 15 (a): the timer at the lowest priority fires with interrupts masked; the guest disarms
+ * it, raises its priority and clears its state; then three rounds must each be delivered. */
+static void lowest_priority_case(const char *name, unsigned irq, void (*arm)(uint64_t),
+                                 void (*set_ctl)(uint64_t), uint64_t (*ctl)(void))
+{
+    uint32_t bit = 1u << irq;
+    set_priority(irq, 0xf8);
+    *reg32(GICD + GICD_ISENABLER) = bit;
+    arm(counter_freq() / 1000);
+    busy_until_fired(ctl);
+    set_ctl(0);
+    set_priority(irq, 0x80);
+    *reg32(GICD + GICD_ICPENDR) = bit;
+    *reg32(GICD + GICD_ICACTIVER) = bit;
+    unsigned rounds = 0;
+    for (unsigned i = 0; i < 3; i++) {
+        uint32_t before = irq_count[irq];
+        arm(counter_freq() / 1000);
+        rounds += delivered_within(irq, before);
+    }
+    check(name, rounds == 3, "rounds delivered", rounds);
+    set_ctl(0);
+    set_priority(irq, 0);
+}
+
+/* Issue 15 (b) and (c): interrupts the vCPU masks with its priority mask (four SGIs, or four
+ * SPIs, below it) must not keep the timer out, and must not turn WFI into a busy loop; once
+ * unmasked they are delivered. The same with SPIs at the lowest priority. */
+static void masked_interrupts_case(const char *name, bool sgis, uint8_t prio)
+{
+    unsigned first = sgis ? 3 : 40;
+    uint32_t before[4];
+    for (unsigned i = 0; i < 4; i++) {
+        set_priority(first + i, prio);
+        before[i] = irq_count[first + i];
+    }
+    *reg32(GICC + GICC_PMR) = 0x90;
+    set_priority(27, 0x80);
+    *reg32(GICD + GICD_ISENABLER) = 1u << 27;
+    if (sgis) {
+        for (unsigned i = 0; i < 4; i++)
+            *reg32(GICD + 0xf00) = 0x2u << 24 | (first + i); /* to this CPU */
+    } else {
+        *reg32(GICD + GICD_ISENABLER + 4) = 0xfu << 8;
+        *reg32(GICD + GICD_ISPENDR + 4) = 0xfu << 8;
+    }
+    /* The timer, 20 ms out: WFI sleeps until it fires (not thousands of wake-ups). */
+    uint32_t timer_before = irq_count[27];
+    arm_vtimer(counter_freq() / 50);
+    unsigned wakeups = wfi_until_fired(vtimer_ctl);
+    bool timer = delivered_within(27, timer_before);
+    /* Unmasked (or, at the lowest priority, raised), they all arrive. */
+    if (prio == 0xf8) {
+        for (unsigned i = 0; i < 4; i++)
+            set_priority(first + i, 0x80);
+    }
+    *reg32(GICC + GICC_PMR) = 0xff;
+    irqs(true);
+    for (volatile unsigned i = 0; i < 20000; i++)
+        ;
+    irqs(false);
+    unsigned arrived = 0;
+    for (unsigned i = 0; i < 4; i++)
+        arrived += irq_count[first + i] == before[i] + 1;
+    check(name, wakeups <= 3 && timer && arrived == 4, "wakeups/timer/arrived",
+          (uint64_t)wakeups << 16 | (uint64_t)timer << 8 | arrived);
+    set_vtimer_ctl(0);
+    for (unsigned i = 0; i < 4; i++)
+        set_priority(first + i, 0);
+    set_priority(27, 0);
+    if (!sgis)
+        *reg32(GICD + GICD_ICENABLER + 4) = 0xfu << 8;
+}
+
+static void check_list_registers(void)
+{
+    lowest_priority_case("lowest_priority_vtimer_recovers", 27, arm_vtimer, set_vtimer_ctl,
+                         vtimer_ctl);
+    lowest_priority_case("lowest_priority_ptimer_recovers", 30, arm_ptimer, set_ptimer_ctl,
+                         ptimer_ctl);
+    masked_interrupts_case("masked_sgis_leave_room_for_timer", true, 0xc0);
+    masked_interrupts_case("masked_spis_leave_room_for_timer", false, 0xc0);
+    masked_interrupts_case("lowest_priority_spis_leave_room_for_timer", false, 0xf8);
+}
+
 static void check_cpu_on_race(void)
 {
     int64_t r = (int64_t)smc(PSCI_CPU_ON, 1, (uint64_t)_start, 1);
@@ -442,10 +628,26 @@ void guest_main(unsigned cpu, uint64_t arg)
     puts_("baremetal: boot ");
     putu(state[1]);
     putc_('\n');
+    if (state[1] == 2) {
+        /* What the CPU interface holds right after a reset: its reset values, not what the
+         * previous boot left there. */
+        state[3] = *reg32(GICC + 0x000);
+        state[4] = *reg32(GICC + GICC_PMR);
+        state[5] = *reg32(GICC + 0x008);
+    }
+    if (state[1] == 1) {
+        state[6] = *reg32(GICC + 0x008); /* BPR's reset value */
+        *reg32(GICC + 0x008) = 5;
+        *reg32(GICC + GICC_PMR) = 0x80;
+        *reg32(GICC + 0x000) = 1u << 9 | 1; /* EOImode 1, group 0 enabled */
+    }
     if (state[1] <= RESETS) {
         smc(PSCI_SYSTEM_RESET, 0, 0, 0);
         puts_("check system_reset: FAIL returned\n");
     }
+    check("cpu_interface_reset_on_system_reset",
+          state[3] == 0 && state[4] == 0 && state[5] == state[6], "ctlr/pmr/bpr",
+          (uint64_t)state[3] << 32 | state[4] << 16 | state[5]);
     state[0] = 0; /* a later run of the system starts counting again */
     gic_cpu_init(0);
     check_calls();
@@ -453,6 +655,8 @@ void guest_main(unsigned cpu, uint64_t arg)
     check_ldp();
     check_wfi();
     check_ptimer();
+    check_level_timers();
+    check_list_registers();
     check_cpu_on_race();
     bench();
     puts_("baremetal: done\n");
