@@ -45,10 +45,18 @@ void vm_sleepers_rearm(struct vm *vm)
     vm_ptimer_arm(vm, next);
 }
 
-/* A timer whose line the vGIC already holds raised its event: it cannot end the sleep again. */
+/* How often a WFI that only a held timer event could end completes anyway. */
+#define WFI_POLL_HZ 1000u
+
+/* When a timer ends a WFI. One whose line the vGIC already holds has raised its event, which the
+ * vCPU cannot take now (disabled, or masked by priority): nothing would wake the PE on hardware,
+ * but a guest may be polling the timer's status with WFI (which may complete at any time), so
+ * the WFI completes after a short while instead of at once, again and again. */
 static uint64_t timer_wakeup(const struct vm *vm, unsigned vcpu, unsigned irq, uint64_t deadline)
 {
-    return (vm->gic.vcpu[vcpu].priv.line & (1u << irq)) ? 0 : deadline;
+    if (!(vm->gic.vcpu[vcpu].priv.line & (1u << irq)))
+        return deadline;
+    return hyp_counter_now() + hyp_counter_freq() / WFI_POLL_HZ;
 }
 
 bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc)

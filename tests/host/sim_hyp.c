@@ -119,6 +119,11 @@ uint64_t hyp_counter_now(void)
     return sim.now;
 }
 
+uint64_t hyp_counter_freq(void)
+{
+    return SIM_COUNTER_HZ;
+}
+
 void hyp_ptimer_read(uint64_t *ctl, uint64_t *cval)
 {
     *ctl = sim.ptimer_ctl & (PTIMER_CTL_ENABLE | PTIMER_CTL_IMASK);

@@ -10,6 +10,7 @@
 
 #define SIM_MAX_INJECTIONS 4096
 #define SIM_MAX_CHANNELS 64
+#define SIM_COUNTER_HZ 62500000u /* as on QEMU virt */
 
 struct sim_injection {
     unsigned vcpu;
