@@ -66,10 +66,13 @@ struct vgic_vcpu {
      * active one, or one masked by the vCPU interface's priority mask, running priority or group
      * enables, none of which seL4 lets the VMM see): they do not keep the vCPU awake. */
     uint32_t lr_idle;
-    /* Owned level lines asserted while the vCPU ran since: the source may have dropped them
-     * without an exit (the guest turned its timer off), so they are sampled before the guest can
-     * observe them. */
-    uint32_t stale;
+    /* Private lines whose owner can sample them (vgic_level_fn). One such line asserted but not
+     * in a list register may have dropped since without an exit (the guest turned its timer
+     * off), so it is sampled before the guest can observe it, unless it was reported during the
+     * VMM's current activation (`fresh`, valid while fresh_epoch == the vgic's epoch). */
+    uint32_t level_owned;
+    uint32_t fresh;
+    uint64_t fresh_epoch;
     uint32_t injected; /* statistics */
     bool asleep;       /* GICv3 GICR_WAKER.ProcessorSleep */
 };
@@ -88,6 +91,9 @@ struct vgic {
     /* vCPUs whose interrupt state changed since the VMM last looked (bit n = vCPU n): only
      * those can have become ready to wake from WFI. */
     uint32_t kicked;
+    /* Counts the VMM's activations (exits and notifications; vgic_new_activation): vCPUs may
+     * have run between two of them, never during one. */
+    uint64_t epoch;
 };
 
 /* Set up the model; false (with a log line) if the configuration is out of range. */
@@ -117,17 +123,17 @@ bool vgic_irq_enabled(const struct vgic *gic, unsigned vcpu, unsigned irq);
  * an entry put there since its last trapped WFI. */
 bool vgic_vcpu_has_pending(const struct vgic *gic, unsigned vcpu);
 
-/* Sample `vcpu`'s stale owned level lines (see vgic_level_fn): a line whose source dropped it
- * is lowered and its owner acknowledged, as a level input would fall on hardware. */
+/* Sample `vcpu`'s owned level lines waiting outside the list registers (see vgic_level_fn): a
+ * line whose source dropped it is lowered and its owner acknowledged, as a level input would
+ * fall on hardware. */
 void vgic_resample(struct vgic *gic, unsigned vcpu);
+/* The VMM starts handling an exit or a notification: vCPUs may have run since the last one. */
+static inline void vgic_new_activation(struct vgic *gic)
+{
+    gic->epoch++;
+}
 /* `vcpu` trapped on WFI: what its list registers hold now cannot wake it. */
 void vgic_vcpu_wfi(struct vgic *gic, unsigned vcpu);
-/* `vcpu` is about to run: its owned level lines may change without the VMM seeing it. */
-static inline void vgic_vcpu_resumed(struct vgic *gic, unsigned vcpu)
-{
-    struct vgic_vcpu *vc = &gic->vcpu[vcpu];
-    vc->stale |= vc->priv.line & ~vc->priv.in_lr;
-}
 
 /* Send SGI `sgi` from `src` to every vCPU in `targets` (bitmap). */
 void vgic_send_sgi(struct vgic *gic, unsigned src, unsigned sgi, uint32_t targets);

@@ -221,6 +221,7 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
     reply->resume = false;
     reply->set_hvc_regs = false;
     vm->exits++;
+    vgic_new_activation(&vm->gic);
     if ((unsigned)exit->kind <= EXIT_UNKNOWN)
         vm->exits_by_kind[exit->kind]++;
     if (exit->vcpu >= vm->cfg->num_vcpus) {
@@ -250,8 +251,6 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
         vm_stop(vm, "unknown fault");
         break;
     }
-    if (reply->resume)
-        vgic_vcpu_resumed(&vm->gic, exit->vcpu);
     /* An exit may have made an interrupt pending for a vCPU sleeping in WFI (an SGI, say). */
     vm_wake_check(vm);
 }
@@ -270,6 +269,7 @@ void vm_log_exit_stats(const struct vm *vm)
 
 void vm_notified(struct vm *vm, unsigned channel)
 {
+    vgic_new_activation(&vm->gic);
     if (vm->cfg->wakeup_channel >= 0 && channel == (unsigned)vm->cfg->wakeup_channel) {
         vm_ptimer_irq(vm);
         return;

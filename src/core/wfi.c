@@ -15,7 +15,6 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 void vm_vcpu_run(struct vm *vm, unsigned vcpu, uint64_t pc)
 {
     bool timer_lost = vm_ptimer_before_run(vm, vcpu);
-    vgic_vcpu_resumed(&vm->gic, vcpu);
     hyp_vcpu_start(vcpu, pc);
     if (timer_lost)
         vm_sleepers_rearm(vm);

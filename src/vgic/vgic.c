@@ -73,25 +73,42 @@ bool vgic_set_owner(struct vgic *gic, unsigned vcpu, unsigned irq, vgic_ack_fn a
     o->ack = ack;
     o->level = level;
     o->cookie = cookie;
+    if (irq < VGIC_NUM_PRIVATE) {
+        uint32_t bit = 1u << irq;
+        struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+        vc->level_owned = level ? vc->level_owned | bit : vc->level_owned & ~bit;
+    }
     return true;
+}
+
+/* Owned level lines of `vcpu` that may have dropped unseen: asserted, waiting outside the list
+ * registers, and not reported during this activation. */
+static uint32_t unsampled_lines(const struct vgic *gic, unsigned vcpu)
+{
+    const struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    uint32_t fresh = vc->fresh_epoch == gic->epoch ? vc->fresh : 0;
+    return vc->priv.line & vc->level_owned & ~vc->priv.edge & ~vc->priv.in_lr & ~fresh;
+}
+
+/* Sample one line; false if it dropped (then lowered, and its owner acknowledged). */
+static bool sample_line(struct vgic *gic, unsigned vcpu, unsigned irq)
+{
+    struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    struct vgic_owner *o = &vc->priv_owner[irq];
+    if (o->level(vcpu, irq, o->cookie))
+        return true;
+    /* The source dropped its line while the vCPU ran: so does the distributor, and the owner
+     * lets the source report its next assertion. */
+    vc->priv.line &= ~(1u << irq);
+    if (o->ack)
+        o->ack(vcpu, irq, o->cookie);
+    return false;
 }
 
 void vgic_resample(struct vgic *gic, unsigned vcpu)
 {
-    struct vgic_vcpu *vc = &gic->vcpu[vcpu];
-    uint32_t bits = vc->stale & vc->priv.line & ~vc->priv.edge & ~vc->priv.in_lr;
-    vc->stale = 0;
-    for (; bits; bits &= bits - 1) {
-        unsigned irq = (unsigned)__builtin_ctz(bits);
-        struct vgic_owner *o = &vc->priv_owner[irq];
-        if (!o->level || o->level(vcpu, irq, o->cookie))
-            continue;
-        /* The source dropped its line while the vCPU ran: so does the distributor, and the
-         * owner lets the source report its next assertion. */
-        vc->priv.line &= ~(1u << irq);
-        if (o->ack)
-            o->ack(vcpu, irq, o->cookie);
-    }
+    for (uint32_t bits = unsampled_lines(gic, vcpu); bits; bits &= bits - 1)
+        sample_line(gic, vcpu, (unsigned)__builtin_ctz(bits));
 }
 
 /* Bitmap of vCPUs an SPI may be delivered to. */
@@ -153,7 +170,13 @@ bool vgic_assert(struct vgic *gic, unsigned vcpu, unsigned irq)
     else
         b->line |= bit;
     if (irq < VGIC_NUM_PRIVATE) {
-        gic->vcpu[vcpu].stale &= ~bit; /* just reported: the source's level is known */
+        /* Just reported: its level is known until vCPUs run again. */
+        struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+        if (vc->fresh_epoch != gic->epoch) {
+            vc->fresh_epoch = gic->epoch;
+            vc->fresh = 0;
+        }
+        vc->fresh |= bit;
         vgic_deliver(gic, vcpu);
     } else
         deliver_spi_targets(gic, irq);
@@ -173,8 +196,6 @@ bool vgic_deassert(struct vgic *gic, unsigned vcpu, unsigned irq)
     if (!irq_in_range(gic, vcpu, irq) || irq < VGIC_NUM_SGIS)
         return false;
     vgic_bank_of(gic, vcpu, irq / 32)->line &= ~(1u << (irq % 32));
-    if (irq < VGIC_NUM_PRIVATE)
-        gic->vcpu[vcpu].stale &= ~(1u << irq);
     return true;
 }
 
@@ -274,8 +295,6 @@ void vgic_deliver(struct vgic *gic, unsigned vcpu)
         return;
     gic->kicked |= 1u << vcpu;
     struct vgic_vcpu *vc = &gic->vcpu[vcpu];
-    if (vc->stale)
-        vgic_resample(gic, vcpu);
     for (;;) {
         unsigned best = VGIC_MAX_IRQS, best_prio = VGIC_PRIO_NEVER_SIGNALLED;
         for (unsigned w = 0; w < gic->num_irqs / 32; w++) {
@@ -294,6 +313,9 @@ void vgic_deliver(struct vgic *gic, unsigned vcpu)
         int lr = free_lr_for(vc, gic->num_lrs, best_prio);
         if (lr < 0)
             return;
+        if (best < VGIC_NUM_PRIVATE && (unsampled_lines(gic, vcpu) & (1u << best)) &&
+            !sample_line(gic, vcpu, best))
+            continue; /* it dropped before the guest could take it */
         struct vgic_bank *b = vgic_bank_of(gic, vcpu, best / 32);
         uint32_t bit = 1u << (best % 32);
         uint8_t group = (b->group & bit) ? 1 : 0;

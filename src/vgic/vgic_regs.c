@@ -20,7 +20,7 @@ static uint32_t *bit_field(struct vgic_bank *b, unsigned reg)
 uint32_t vgic_read_bits(struct vgic *gic, unsigned vcpu, unsigned reg, unsigned word)
 {
     struct vgic_bank *b = vgic_bank_of(gic, vcpu, word);
-    if (word == 0 && gic->vcpu[vcpu].stale)
+    if (word == 0)
         vgic_resample(gic, vcpu); /* the guest observes its timers' lines */
     switch (reg) {
     case VGIC_ISPENDR:
@@ -34,7 +34,7 @@ uint32_t vgic_read_bits(struct vgic *gic, unsigned vcpu, unsigned reg, unsigned 
 void vgic_write_bits(struct vgic *gic, unsigned vcpu, unsigned reg, unsigned word, uint32_t val)
 {
     struct vgic_bank *b = vgic_bank_of(gic, vcpu, word);
-    if (word == 0 && gic->vcpu[vcpu].stale)
+    if (word == 0)
         vgic_resample(gic, vcpu);
     if (word == VGIC_MAX_WORDS - 1)
         val &= 0x0fffffffu; /* INTIDs 1020..1023 are special and never pending */
