@@ -119,7 +119,8 @@ static void ram_access(struct vm *vm, struct element *e, unsigned size, bool loa
     }
 }
 
-/* Find and check every element; false with the reason in `why` if the instruction is refused. */
+/* Find and check every element; false with the reason in `why` if the instruction is refused.
+ * (The reasons are short: they end a log line that also names the address, PC and ESR.) */
 static bool plan(struct vm *vm, const struct vm_exit *exit, const struct regime *s1,
                  const struct ldst *d, uint64_t va, struct element *el, unsigned count,
                  uint32_t insn, char *why, size_t why_len)
@@ -129,17 +130,14 @@ static bool plan(struct vm *vm, const struct vm_exit *exit, const struct regime 
         struct element *e = &el[i];
         e->va = va + (uint64_t)i * d->size;
         if (!translate(vm, s1, e->va, d->size, &e->ipa)) {
-            fmt_format(why, why_len,
-                       "instruction 0x%08x, element %u (va 0x%llx): the guest's stage-1 tables "
-                       "do not map it for this access, or not contiguously",
-                       insn, i, (unsigned long long)e->va);
+            fmt_format(why, why_len, "element %u of 0x%08x (va 0x%llx): not mapped for this access",
+                       i, insn, (unsigned long long)e->va);
             return false;
         }
         if (!classify(vm, e, d->size)) {
             fmt_format(why, why_len,
-                       "instruction 0x%08x, element %u: %u bytes at 0x%llx (va 0x%llx) are not "
-                       "all RAM nor all one emulated device",
-                       insn, i, d->size, (unsigned long long)e->ipa, (unsigned long long)e->va);
+                       "element %u of 0x%08x at 0x%llx (va 0x%llx): not RAM nor one device", i,
+                       insn, (unsigned long long)e->ipa, (unsigned long long)e->va);
             return false;
         }
         faulting_seen = faulting_seen || exit->addr - e->ipa < d->size;
@@ -147,8 +145,7 @@ static bool plan(struct vm *vm, const struct vm_exit *exit, const struct regime 
     if (!faulting_seen) {
         /* The guest's tables no longer say what the hardware saw: emulating would touch
          * something the instruction did not. */
-        fmt_format(why, why_len,
-                   "instruction 0x%08x (va 0x%llx) does not access the faulting address now", insn,
+        fmt_format(why, why_len, "0x%08x (va 0x%llx) does not access this address now", insn,
                    (unsigned long long)va);
         return false;
     }
@@ -188,7 +185,7 @@ bool vm_emulate_no_syndrome(struct vm *vm, const struct vm_exit *exit, char *why
     struct vcpu_regs regs;
     uint32_t insn = 0;
     if (esr_iss(exit->esr) & ISS_S1PTW) {
-        fmt_format(why, why_len, "the guest's stage-1 table walk read an emulated device");
+        fmt_format(why, why_len, "a stage-1 table walk read an emulated device");
         return false;
     }
     if (!hyp_vcpu_read_regs(exit->vcpu, &regs, VCPU_REGS_ALL)) {
