@@ -32,8 +32,9 @@ static uint64_t rd64(const uint8_t *p)
 /* ---- pairs across region boundaries -------------------------------------------------------
  * Two extra emulated devices: one right after guest RAM, one right after the distributor, so that
  * with the MMU off pairs cross RAM/device, device/device and device/unmapped boundaries. Each is
- * 4 KiB of memory; offsets with bit 11 set refuse every access. With the MMU on, the guest maps
- * four pages of a VA window onto any of these (or RAM, the redistributors, nothing). */
+ * 4 KiB of memory; offsets with bit 11 set refuse every access, and so may every offset. With the
+ * MMU on, the guest maps four pages of a VA window onto any of these (or RAM, the redistributors,
+ * nothing). */
 #define RAM_END (FX_RAM_BASE + FX_RAM_SIZE)
 #define DEV_SIZE 0x1000u
 #define CODE (FX_RAM_BASE + 0x200000)
@@ -43,13 +44,14 @@ static uint64_t rd64(const uint8_t *p)
 #define VBAR 0x40010000u
 
 static uint8_t dev_mem[2][DEV_SIZE];
+static bool dev_refusing; /* for one pair record: the devices refuse everything */
 
 static enum mmio_result dev_access(struct vm *vm, const void *ctx, unsigned vcpu, uint64_t off,
                                    unsigned width, bool write, uint64_t *value)
 {
     uint8_t *m = ctx == dev_mem[0] ? dev_mem[0] : dev_mem[1];
     (void)vm, (void)vcpu;
-    if ((off & 0x800) || off + width > DEV_SIZE)
+    if (dev_refusing || (off & 0x800) || off + width > DEV_SIZE)
         return MMIO_ABORT;
     for (unsigned i = 0; i < width; i++) {
         if (write)
@@ -158,7 +160,8 @@ static void guest_tables(struct sim_vcpu *v, bool v3, uint8_t sel, uint64_t a)
 /* A pair (or single writeback) load/store across a boundary, reported without a syndrome.
  * r[2]: boundary (MMU off) or what the two pages map (MMU on); r[3]: opc, mode, L, MMU, faulting
  * element, S1PTW; r[4]: Rt, EL and PAN; r[5]: Rt2; r[6]: Rn; r[7]: imm7, single form; a: offset
- * from the boundary, page attributes; b: register values. */
+ * from the boundary, fault offset, page attributes, TBI, HPD, devices refusing; b: register and
+ * RAM values. */
 static void pair_across_boundary(unsigned vcpu, bool v3, const uint8_t *r, uint64_t a, uint64_t b)
 {
     struct sim_vcpu *v = &sim.vcpu[vcpu];
@@ -183,10 +186,14 @@ static void pair_across_boundary(unsigned vcpu, bool v3, const uint8_t *r, uint6
         boundary = WIN + 0x2000;
         v->regs.pc = WIN + 0x8000;
     } else {
-        const uint64_t boundaries[8] = {
-            RAM_END,     FX_GICD, dist_end(v3),   dist_end(v3) + DEV_SIZE, RAM_END + DEV_SIZE,
-            FX_RAM_BASE, FX_GICR, FX_GICD + 0x100
-        };
+        const uint64_t boundaries[8] = { RAM_END,
+                                         RAM_END,
+                                         FX_GICD,
+                                         dist_end(v3),
+                                         dist_end(v3) + DEV_SIZE,
+                                         RAM_END + DEV_SIZE,
+                                         FX_RAM_BASE,
+                                         FX_GICR };
         boundary = boundaries[r[2] & 7];
         v->sctlr = 0;
         v->sysreg[VCPU_TCR_EL1] = 0;
@@ -218,12 +225,19 @@ static void pair_across_boundary(unsigned vcpu, bool v3, const uint8_t *r, uint6
             ipa[i] = 0x0a000000 + (eva & 0xfff);
         in_ram[i] = translate(v, eva + d.size - 1, &last) && last == ipa[i] + d.size - 1 &&
                     range_inside(ipa[i], d.size, FX_RAM_BASE, FX_RAM_SIZE);
-        if (in_ram[i])
+        if (in_ram[i]) { /* RAM holds something else than the registers, bit 0 set */
+            before[i] = (b * 0x9e3779b97f4a7c15ull + i) | 1;
+            memcpy(fx.ram + (ipa[i] - FX_RAM_BASE), &before[i], d.size);
             before[i] = ram_bytes(ipa[i], d.size);
+        }
     }
     for (unsigned w = 0; w < ARRAY_SIZE(watched); w++)
         memcpy(snapshot[w], fx.ram + (watched[w] - FX_RAM_BASE), WATCHED_SIZE);
+    /* The hardware faults on an element that is not RAM (RAM is mapped): the first such in the
+     * order the record picks. */
     unsigned faulting = second && count == 2 ? 1 : 0;
+    if (in_ram[faulting] && count == 2)
+        faulting = 1 - faulting;
     struct vm_exit e = { .kind = EXIT_VM_FAULT,
                          .vcpu = vcpu,
                          .pc = v->regs.pc,
@@ -233,7 +247,9 @@ static void pair_across_boundary(unsigned vcpu, bool v3, const uint8_t *r, uint6
     const struct vcpu_regs old = v->regs;
     uint64_t old_sp_el1 = v->sysreg[VCPU_SP_EL1];
     struct exit_reply rep;
+    dev_refusing = (a >> 42) & 1;
     fx_exit(&e, &rep);
+    dev_refusing = false;
     if (fx.vm.state != VM_RUNNING)
         return;
     uint64_t vector = VBAR + ((spsr & 0xc) == 0 ? 0x400 : (spsr & 1) ? 0x200 : 0);
