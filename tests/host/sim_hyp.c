@@ -97,6 +97,12 @@ void hyp_irq_ack(unsigned channel)
         sim.irq_acks[channel]++;
 }
 
+void hyp_notify(unsigned channel)
+{
+    if (channel < SIM_MAX_CHANNELS)
+        sim.notifies[channel]++;
+}
+
 uint64_t hyp_vcpu_read_sysreg(unsigned vcpu, enum vcpu_sysreg reg)
 {
     struct sim_vcpu *v = &sim.vcpu[vcpu];

@@ -39,6 +39,7 @@ struct sim_state {
     struct sim_injection inj[SIM_MAX_INJECTIONS];
     unsigned num_inj;
     unsigned irq_acks[SIM_MAX_CHANNELS];
+    unsigned notifies[SIM_MAX_CHANNELS]; /* hyp_notify, per channel */
     bool fail_inject;
     uint64_t now; /* physical counter */
     /* The core's EL1 physical timer, which the VMM and the guest both program directly. */
