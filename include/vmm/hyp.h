@@ -106,8 +106,9 @@ enum vcpu_sysreg {
 uint64_t hyp_vcpu_read_sysreg(unsigned vcpu, enum vcpu_sysreg reg);
 void hyp_vcpu_write_sysreg(unsigned vcpu, enum vcpu_sysreg reg, uint64_t value);
 
-/* The physical counter. */
+/* The physical counter, and its frequency in Hz. */
 uint64_t hyp_counter_now(void);
+uint64_t hyp_counter_freq(void);
 
 /*
  * The EL1 physical timer of this core (CNTP_CTL_EL0, CNTP_CVAL_EL0), raising its PPI on the

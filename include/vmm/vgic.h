@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <vmm/log.h>
 
 #define VGIC_MAX_VCPUS 8
 #define VGIC_MAX_IRQS 1020 /* INTIDs 0..1019 */
@@ -68,6 +69,9 @@ struct vgic {
     /* vCPUs whose interrupt state changed since the VMM last looked (bit n = vCPU n): only
      * those can have become ready to wake from WFI. */
     uint32_t kicked;
+    /* Rate limits of the vGIC's reports (log.h): invalid guest accesses, list-register trouble.
+     * Not interrupt state: vgic_init clears them; the VM says what they suppressed first. */
+    struct log_limit log_access, log_lr;
 };
 
 /* Set up the model; false (with a log line) if the configuration is out of range. */

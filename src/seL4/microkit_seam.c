@@ -164,6 +164,13 @@ uint64_t hyp_counter_now(void)
     return v;
 }
 
+uint64_t hyp_counter_freq(void)
+{
+    uint64_t v;
+    __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(v));
+    return v;
+}
+
 void hyp_ptimer_read(uint64_t *ctl, uint64_t *cval)
 {
     __asm__ volatile("isb; mrs %0, cntp_ctl_el0" : "=r"(*ctl));

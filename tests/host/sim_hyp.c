@@ -123,6 +123,11 @@ uint64_t hyp_counter_now(void)
     return sim.now;
 }
 
+uint64_t hyp_counter_freq(void)
+{
+    return sim.counter_freq ? sim.counter_freq : SIM_COUNTER_FREQ;
+}
+
 void hyp_ptimer_read(uint64_t *ctl, uint64_t *cval)
 {
     *ctl = sim.ptimer_ctl & (PTIMER_CTL_ENABLE | PTIMER_CTL_IMASK);

@@ -10,6 +10,7 @@
 
 #define SIM_MAX_INJECTIONS 4096
 #define SIM_MAX_CHANNELS 64
+#define SIM_COUNTER_FREQ 62500000u /* QEMU virt's, unless a test sets sim.counter_freq */
 #define SIM_CONSOLE_SIZE 65536
 
 struct sim_injection {
@@ -40,7 +41,8 @@ struct sim_state {
     unsigned num_inj;
     unsigned irq_acks[SIM_MAX_CHANNELS];
     bool fail_inject;
-    uint64_t now; /* physical counter */
+    uint64_t now;          /* physical counter */
+    uint64_t counter_freq; /* 0: SIM_COUNTER_FREQ */
     /* The core's EL1 physical timer, which the VMM and the guest both program directly. */
     uint64_t ptimer_ctl, ptimer_cval;
     uint64_t wakeup_deadline; /* when the physical timer will fire; 0 = disabled or masked */
