@@ -117,6 +117,12 @@ static void cpu_on_missing_vcpu(void)
     fx_smc(0, PSCI_CPU_ON_64, 5, FX_RAM_BASE, 0, &r);
 }
 
+static void cpu_on_reserved_bits(void)
+{
+    struct exit_reply r;
+    fx_smc(0, PSCI_CPU_ON_64, 1u << 24, FX_RAM_BASE, 0, &r);
+}
+
 static void cpu_on_off(void)
 {
     struct exit_reply r;
@@ -200,6 +206,8 @@ static const struct flood floods[] = {
     { "unknown SMC", 1, 2, unknown_smc, "unknown SMC/HVC function 0xc2001234",
       "reports of SMC/HVC calls not offered", 1 },
     { "CPU_ON missing vCPU", 1, 2, cpu_on_missing_vcpu, "which this VM does not have",
+      "reports of CPU_ON for MPIDRs this VM does not have", 1 },
+    { "CPU_ON reserved bits", 2, 2, cpu_on_reserved_bits, "which sets bits PSCI requires",
       "reports of CPU_ON for MPIDRs this VM does not have", 1 },
     { "CPU_ON/CPU_OFF", 2, 2, cpu_on_off, "psci: vCPU", "vCPU power reports", 2 },
     { "GICv2 distributor", 1, 2, gicv2_bad_width, "is not a valid access",

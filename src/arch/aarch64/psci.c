@@ -64,13 +64,16 @@ const char *psci_function_name(uint32_t fid)
     }
 }
 
-/* vCPU index named by an MPIDR (Aff0 = index, higher affinity levels zero), or -1. */
+/* The affinity fields of an MPIDR (Aff3 in bits 32-39, Aff2-Aff0 in bits 0-23). */
+#define MPIDR_AFFINITY_BITS UINT64_C(0xff00ffffff)
+
+/* vCPU index named by a PSCI target (Aff0 = index, higher affinity levels zero), or -1. PSCI
+ * requires every bit outside the affinity fields to be zero (bits 24-31 and 40-63). */
 static int vcpu_of_mpidr(const struct vm *vm, uint64_t mpidr)
 {
-    uint64_t aff = mpidr & UINT64_C(0xff00ffffff);
-    if (aff >= vm->cfg->num_vcpus)
+    if ((mpidr & ~MPIDR_AFFINITY_BITS) || mpidr >= vm->cfg->num_vcpus)
         return -1;
-    return (int)aff;
+    return (int)mpidr;
 }
 
 static uint64_t ret(int64_t v)
@@ -84,8 +87,10 @@ static uint64_t cpu_on(struct vm *vm, unsigned caller, uint64_t mpidr, uint64_t 
     int target = vcpu_of_mpidr(vm, mpidr);
     if (target < 0) {
         LOG_LIMITED(&vm->log.cpu_on, "reports of CPU_ON for MPIDRs this VM does not have", LOG_WARN,
-                    "psci", "vCPU %u: CPU_ON for MPIDR 0x%llx, which this VM does not have", caller,
-                    (unsigned long long)mpidr);
+                    "psci", "vCPU %u: CPU_ON for MPIDR 0x%llx, %s: INVALID_PARAMETERS", caller,
+                    (unsigned long long)mpidr,
+                    (mpidr & ~MPIDR_AFFINITY_BITS) ? "which sets bits PSCI requires to be zero"
+                                                   : "which this VM does not have");
         return ret(PSCI_RET_INVALID_PARAMETERS);
     }
     if (vm->power[target] == VCPU_ON)
