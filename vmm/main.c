@@ -1,35 +1,27 @@
-/* The VMM protection domain: one VM described by the generated vmm_config. */
+/* The VMM protection domain: one VM, described by the generated vmm_config, over the library. */
 #include <stdint.h>
-#include <vmm/config.h>
-#include <vmm/log.h>
-#include <vmm/vm.h>
-#include <vmm/vmm_entry.h>
+#include <vmm/microkit.h>
 
-/* Set by the Microkit tool (setvar_vaddr="guest_ram_vaddr"); kept in .data so it has file bytes
- * for the tool to patch. */
+/* Set by the Microkit tool (setvar_vaddr="guest_ram_vaddr"); in .data so the ELF has bytes for
+ * the tool to patch. */
 uintptr_t guest_ram_vaddr __attribute__((section(".data")));
 
 extern const struct vmm_config vmm_config;
 
-static struct vm the_vm;
+static struct vm vm;
 
-void vmm_entry_init(void)
+void init(void)
 {
-    log_set_vm_name(vmm_config.vm_name);
-    LOG_INFO("vmm", "starting VM '%s' (guest RAM mapped at 0x%lx in the VMM)", vmm_config.vm_name,
-             (unsigned long)guest_ram_vaddr);
-    if (!vm_init(&the_vm, &vmm_config, (void *)guest_ram_vaddr))
-        return;
-    if (!vm_boot(&the_vm))
-        vm_stop(&the_vm, "boot failed");
+    if (vm_init(&vm, &vmm_config, (void *)guest_ram_vaddr) && !vm_boot(&vm))
+        vm_stop(&vm, "boot failed");
 }
 
-void vmm_entry_notified(unsigned channel)
+void notified(microkit_channel ch)
 {
-    vm_notified(&the_vm, channel);
+    vm_notified(&vm, ch);
 }
 
-void vmm_entry_exit(const struct vm_exit *exit, struct exit_reply *reply)
+seL4_Bool fault(microkit_child child, microkit_msginfo msginfo, microkit_msginfo *reply_msginfo)
 {
-    vm_handle_exit(&the_vm, exit, reply);
+    return vmm_microkit_fault(&vm, child, msginfo, reply_msginfo);
 }

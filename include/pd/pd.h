@@ -22,6 +22,9 @@ void pd_puts(const char *s); /* debug console (seL4's, when the kernel has one) 
 /* The physical counter and its frequency. */
 uint64_t pd_counter_now(void);
 uint64_t pd_counter_freq(void);
+/* The core's EL1 physical timer (CNTP_CTL_EL0: bit 0 enable, bit 1 mask; CNTP_CVAL_EL0), for the
+ * one PD that owns its interrupt (components/timer). */
+void pd_ptimer_write(uint64_t ctl, uint64_t cval);
 /* This PD's name as the system file gives it. */
 const char *pd_name(void);
 

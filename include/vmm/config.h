@@ -66,6 +66,10 @@ struct vmm_config {
     /* Channel of the physical timer PPI, or -1 if the system file gives none: then WFI resumes
      * at once instead of sleeping and the guest's physical timer raises no interrupt. */
     int wakeup_channel;
+    /* In a system of several VMs the timer PD owns the physical timer (proto/timer.h): then this
+     * is the VMM's slot (wakeup_channel goes to the timer PD), and the guest's physical timer
+     * raises no interrupt. 0: the VMM owns the timer's PPI itself. */
+    uintptr_t wakeup_slot;
 
     const struct vmm_irq_passthrough *irqs;
     unsigned num_irqs;

@@ -155,8 +155,11 @@ bool vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size, const char *name,
 
 /* Handle one exit; fills the reply. */
 void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply);
-/* A notification on Microkit channel `channel` (passthrough IRQs). */
+/* A notification on Microkit channel `channel` (passthrough IRQs, the wake-up timer, device
+ * backends); one on a channel the VM does not use is reported. */
 void vm_notified(struct vm *vm, unsigned channel);
+/* True if `channel` is one of the VM's (a PD that serves channels of its own asks first). */
+bool vm_owns_channel(const struct vm *vm, unsigned channel);
 
 /* Handlers used by vm_handle_exit, one per exit class (fault.c, psci.c, vm.c). */
 void vm_handle_vm_fault(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply);

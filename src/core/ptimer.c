@@ -13,7 +13,11 @@
  * When the guest's timer fires while the guest holds the hardware, its interrupt is passed through
  * like a device's: seL4 leaves the line masked until the guest EOIs the virtual interrupt, and a
  * line still asserted then fires again.
+ *
+ * In a system of several VMs the timer's interrupt belongs to the timer PD (proto/timer.h): the
+ * VMM asks it for its wake-ups and the guest gets no physical timer interrupt.
  */
+#include <proto/timer.h>
 #include <vmm/log.h>
 #include <vmm/vm.h>
 
@@ -67,10 +71,31 @@ static void set_owner(struct vm *vm, unsigned vcpu)
     vgic_set_owner(&vm->gic, vcpu, vm->cfg->ptimer_irq, ack_ptimer, ptimer_level, vm);
 }
 
+static bool service(const struct vm *vm)
+{
+    return vm->cfg->wakeup_slot != 0;
+}
+
+/* Ask the timer PD for a wake-up at `deadline` (0: none). */
+static void service_arm(struct vm *vm, uint64_t deadline)
+{
+    if (vm->ptimer.armed_cval == deadline)
+        return;
+    vm->ptimer.armed_cval = deadline;
+    timer_slot_write((struct timer_slot *)vm->cfg->wakeup_slot, deadline);
+    hyp_notify(channel(vm));
+}
+
 void vm_ptimer_stop(struct vm *vm)
 {
     if (vm->cfg->wakeup_channel < 0)
         return;
+    if (service(vm)) {
+        service_arm(vm, 0);
+        vm->ptimer.owner = -1;
+        vm->ptimer.warned_shared = false;
+        return;
+    }
     hyp_ptimer_write(0, 0);
     unmask_line(vm);
     vm->ptimer.borrowed = false;
@@ -80,6 +105,12 @@ void vm_ptimer_stop(struct vm *vm)
 
 void vm_ptimer_boot(struct vm *vm)
 {
+    if (service(vm)) {
+        /* Whatever the slot held (a previous boot's deadline) is withdrawn. */
+        vm->ptimer.armed_cval = 1;
+        service_arm(vm, 0);
+        return;
+    }
     if (vm->cfg->wakeup_channel >= 0 && vm->cfg->num_vcpus == 1)
         set_owner(vm, 0);
 }
@@ -92,6 +123,10 @@ bool vm_ptimer_may_borrow(const struct vm *vm)
 void vm_ptimer_arm(struct vm *vm, uint64_t deadline)
 {
     struct vm_ptimer *t = &vm->ptimer;
+    if (service(vm)) {
+        service_arm(vm, deadline);
+        return;
+    }
     if (!t->borrowed) {
         if (!deadline)
             return;
@@ -149,6 +184,14 @@ uint64_t vm_ptimer_guest_deadline(const struct vm *vm, unsigned vcpu)
 void vm_ptimer_irq(struct vm *vm)
 {
     struct vm_ptimer *t = &vm->ptimer;
+    if (service(vm)) {
+        /* The timer PD says a deadline passed (the next one is asked for as sleepers rearm). */
+        if (vm->state == VM_RUNNING) {
+            t->armed_cval = 0;
+            vm_wake_expired(vm);
+        }
+        return;
+    }
     if (vm->state != VM_RUNNING) {
         hyp_irq_ack(channel(vm));
         return;
@@ -181,6 +224,20 @@ void vm_ptimer_check_claim(struct vm *vm)
     unsigned irq = vm->cfg->ptimer_irq;
     if (vm->cfg->wakeup_channel < 0)
         return;
+    if (service(vm)) {
+        for (unsigned v = 0; v < vm->cfg->num_vcpus && !t->warned_shared; v++) {
+            if (!vgic_irq_enabled(&vm->gic, v, irq))
+                continue;
+            LOG_WARNING("timer",
+                        "vCPU %u enabled the EL1 physical timer interrupt (INTID %u), but in this "
+                        "system of several VMs that timer is the timer PD's, which ends every "
+                        "VM's WFI: INTID %u is never raised, and a guest that programs CNTP_* "
+                        "disturbs every VM's wake-ups",
+                        v, irq, irq);
+            t->warned_shared = true;
+        }
+        return;
+    }
     for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
         if ((int)v == t->owner || !vgic_irq_enabled(&vm->gic, v, irq))
             continue;

@@ -129,6 +129,7 @@ bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram)
     vm->cfg = cfg;
     vm->ram = ram;
     log_set_vm_name(cfg->vm_name);
+    LOG_INFO("vmm", "starting VM '%s' (guest RAM mapped at %p in the VMM)", cfg->vm_name, ram);
     if (cfg->num_vcpus == 0 || cfg->num_vcpus > VM_MAX_VCPUS) {
         LOG_ERR("boot", "refusing to start: %u vCPUs configured (1..%u supported)", cfg->num_vcpus,
                 VM_MAX_VCPUS);
@@ -280,6 +281,22 @@ void vm_log_exit_stats(const struct vm *vm)
              (unsigned long long)k[EXIT_VCPU], (unsigned long long)vm->exits_wfx,
              (unsigned long long)k[EXIT_HVC], (unsigned long long)k[EXIT_VPPI],
              (unsigned long long)k[EXIT_VGIC_MAINTENANCE]);
+}
+
+bool vm_owns_channel(const struct vm *vm, unsigned channel)
+{
+    const struct vmm_config *cfg = vm->cfg;
+    if (cfg->wakeup_channel >= 0 && channel == (unsigned)cfg->wakeup_channel)
+        return true;
+    for (unsigned i = 0; i < cfg->num_irqs; i++) {
+        if (cfg->irqs[i].channel == channel)
+            return true;
+    }
+    for (unsigned i = 0; i < cfg->num_virtio; i++) {
+        if (cfg->virtio[i].conn.channel == channel)
+            return true;
+    }
+    return false;
 }
 
 void vm_notified(struct vm *vm, unsigned channel)

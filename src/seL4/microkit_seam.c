@@ -1,13 +1,15 @@
 /*
- * The only file that includes microkit.h / seL4 headers. It turns Microkit entry points and seL4
- * fault messages into struct vm_exit, and implements include/vmm/hyp.h with seL4 invocations.
+ * The library's only file that includes microkit.h / seL4 headers. It implements include/vmm/hyp.h
+ * with seL4 invocations and turns a Microkit fault message into a struct vm_exit for the VM
+ * (vmm_microkit_fault, include/vmm/microkit.h). The PD program keeps Microkit's entry points.
  */
 #include <microkit.h>
 #include <stddef.h>
 #include <vmm/exit.h>
 #include <vmm/hyp.h>
 #include <vmm/log.h>
-#include <vmm/vmm_entry.h>
+#include <vmm/microkit.h>
+#include <vmm/vm.h>
 
 /* hyp.h's transfer order must be the kernel's: spot-check the fields where it bends. */
 _Static_assert(sizeof(seL4_UserContext) == VCPU_REGS_ALL * sizeof(seL4_Word), "register count");
@@ -196,16 +198,6 @@ void hyp_puts(const char *s)
     microkit_dbg_puts(s);
 }
 
-void init(void)
-{
-    vmm_entry_init();
-}
-
-void notified(microkit_channel ch)
-{
-    vmm_entry_notified(ch);
-}
-
 /* x0-x7 are MR0-MR7 of an HVC fault and of its reply. Spelled out so it compiles to a few
  * load/store pairs on the HVC fast path rather than a call to memcpy. */
 static inline void copy_x0_x7(uint64_t *to, const uint64_t *from)
@@ -267,14 +259,15 @@ static void decode_fault(microkit_child child, microkit_msginfo msginfo, struct 
     }
 }
 
-seL4_Bool fault(microkit_child child, microkit_msginfo msginfo, microkit_msginfo *reply_msginfo)
+seL4_Bool vmm_microkit_fault(struct vm *vm, microkit_child child, microkit_msginfo msginfo,
+                             microkit_msginfo *reply_msginfo)
 {
     /* Each exit kind fills the fields its handlers read (not zeroed: this runs on every exit). */
     struct vm_exit e;
     struct exit_reply r;
     decode_fault(child, msginfo, &e);
     ipc_buffer_reused = false;
-    vmm_entry_exit(&e, &r);
+    vm_handle_exit(vm, &e, &r);
     if (r.set_hvc_regs) {
         if (ipc_buffer_reused)
             copy_x0_x7(&seL4_GetIPCBuffer()->msg[seL4_UnknownSyscall_X0], e.x);

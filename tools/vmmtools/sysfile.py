@@ -22,9 +22,10 @@ class MemoryRegion:
 
 
 class VmmSystem:
-    """The parts of a system file the VMM build needs."""
+    """The parts of a system file the build of one VMM needs: the PD that owns VM `vm` (the only
+    VM of the file when `vm` is None)."""
 
-    def __init__(self, path):
+    def __init__(self, path, vm=None):
         self.path = path
         try:
             root = ET.parse(path).getroot()
@@ -46,9 +47,13 @@ class VmmSystem:
         pds = [pd for pd in root.iter("protection_domain") if pd.find("virtual_machine") is not None]
         if not pds:
             raise ToolError("%s: no protection domain has a <virtual_machine>" % path)
-        if len(pds) > 1:
-            raise ToolError("%s: %d protection domains have a <virtual_machine>; build one VMM at a "
-                            "time" % (path, len(pds)))
+        if vm is not None:
+            pds = [pd for pd in pds if pd.find("virtual_machine").get("name") == vm]
+            if not pds:
+                raise ToolError("%s: no virtual machine is named '%s'" % (path, vm))
+        elif len(pds) > 1:
+            raise ToolError("%s: %d protection domains have a <virtual_machine>; say which VM to "
+                            "build" % (path, len(pds)))
         pd = pds[0]
         vm = pd.find("virtual_machine")
         self.pd_name = pd.get("name")

@@ -1,0 +1,546 @@
+"""Expanding a user's system file into plain Microkit 2.0.1 XML.
+
+The user writes one system file: memory regions, protection domains, VMs, channels, and device
+declarations inside a <virtual_machine> (<virtio_console/>, ...). This module checks it as a whole
+(several VMs, what they share, which IRQ goes where), turns the declarations into what Microkit
+takes (backend PDs, shared regions, their maps, channels, the wake-up timer) and describes, for the
+rest of the build, what each VM and each generated PD gets (the plan). Mistakes stop the build with
+one line naming the file, the VM or PD, and the problem; things the file lacks that the build can
+supply are added with a line saying so.
+"""
+import copy
+import xml.etree.ElementTree as ET
+
+from . import ToolError
+
+PAGE = 0x1000
+MAX_CHANNEL_ID = 62  # Microkit 2.0.1: channel and IRQ ids 0..61
+PTIMER_NOTE = "the VMM's wake-up timer (EL1 physical timer PPI)"
+
+# Where generated regions go in a PD's address space: above anything a system file maps by habit.
+GENERATED_VADDR_BASE = 0x10_0000_0000
+
+# Connections (proto/conn.h): ring capacity and data region sizes per kind of device.
+SERIAL_RING_CAPACITY = 32
+SERIAL_DATA_SIZE = 0x4000
+
+# Generated PDs. Backends run above the guests (which run at 100 in the examples) and below the
+# VMMs, so a VMM's exit handling is never delayed by them; the timer matches the VMMs.
+SERIAL_MUX_PD = "serial_mux"
+SERIAL_MUX_PRIORITY = 200
+TIMER_PD = "timer"
+TIMER_PRIORITY = 254
+
+UART_DRIVERS = {"arm,pl011": "pl011"}
+
+DEVICE_TAGS = ("virtio_console",)
+
+VIRTIO_MMIO_SIZE = 0x200
+
+
+def parse_int(text, what, path):
+    try:
+        return int(str(text).replace("_", ""), 0)
+    except (ValueError, AttributeError, TypeError):
+        raise ToolError("%s: %s %r is not a number" % (path, what, text))
+
+
+def overlap(a, alen, b, blen):
+    return alen > 0 and blen > 0 and a < b + blen and b < a + alen
+
+
+def round_up(v, a):
+    return (v + a - 1) // a * a
+
+
+class Region:
+    def __init__(self, el, path):
+        self.el = el
+        self.name = el.get("name")
+        self.size = parse_int(el.get("size"), "size of memory region '%s'" % self.name, path)
+        phys = el.get("phys_addr")
+        self.phys = parse_int(phys, "phys_addr of memory region '%s'" % self.name,
+                              path) if phys is not None else None
+        page = el.get("page_size")
+        self.page = parse_int(page, "page_size of memory region '%s'" % self.name,
+                              path) if page else PAGE
+
+
+class Pd:
+    """A protection domain of the file (or one the build adds)."""
+
+    def __init__(self, el, path):
+        self.el = el
+        self.path = path
+        self.name = el.get("name")
+        self.vm_el = el.find("virtual_machine")
+        self.vm_name = self.vm_el.get("name") if self.vm_el is not None else None
+
+    def maps(self):
+        return self.el.findall("map")
+
+    def vm_maps(self):
+        return self.vm_el.findall("map") if self.vm_el is not None else []
+
+    def irqs(self):
+        return [(parse_int(i.get("irq"), "irq number in PD '%s'" % self.name, self.path),
+                 parse_int(i.get("id"), "irq id in PD '%s'" % self.name, self.path), i)
+                for i in self.el.findall("irq")]
+
+
+class Expansion:
+    def __init__(self, path, dt, plat, out_messages):
+        self.path = path
+        self.dt = dt
+        self.plat = plat
+        self.say = out_messages  # list of lines for the build output
+        try:
+            self.tree = ET.parse(path)
+        except ET.ParseError as e:
+            raise ToolError("%s: not a valid system file: %s" % (path, e))
+        except OSError as e:
+            raise ToolError("%s: cannot read: %s" % (path, e.strerror))
+        self.root = self.tree.getroot()
+        if self.root.tag != "system":
+            raise ToolError("%s: root element is <%s>, expected <system>" % (path, self.root.tag))
+        self.regions = {}
+        for el in self.root.iter("memory_region"):
+            r = Region(el, path)
+            if r.name in self.regions:
+                raise ToolError("%s: memory region '%s' is defined twice" % (path, r.name))
+            self.regions[r.name] = r
+        self.pds = [Pd(el, path) for el in self.root.iter("protection_domain")]
+        names = {}
+        for pd in self.pds:
+            if pd.name in names:
+                raise ToolError("%s: two protection domains are named '%s'" % (path, pd.name))
+            names[pd.name] = pd
+        self.pd_by_name = names
+        self.vmms = [pd for pd in self.pds if pd.vm_el is not None]
+        if not self.vmms:
+            raise ToolError("%s: no protection domain has a <virtual_machine>" % path)
+        self.plan = {"vms": [], "components": []}
+
+    # ---- small helpers ------------------------------------------------------------------------
+
+    def warn(self, msg):
+        self.say.append("vmm-system: warning: %s: %s" % (self.path, msg))
+
+    def note(self, msg):
+        self.say.append("vmm-system: %s" % msg)
+
+    def region_of(self, map_el, who):
+        mr = map_el.get("mr")
+        if mr not in self.regions:
+            raise ToolError("%s: %s maps memory region '%s', which the system file does not "
+                            "define" % (self.path, who, mr))
+        return self.regions[mr]
+
+    def channel_ids(self, pd_name):
+        used = set()
+        pd = self.pd_by_name[pd_name]
+        for _, cid, _ in pd.irqs():
+            used.add(cid)
+        for ch in self.root.findall("channel"):
+            for end in ch.findall("end"):
+                if end.get("pd") == pd_name:
+                    used.add(parse_int(end.get("id"), "channel id of PD '%s'" % pd_name,
+                                       self.path))
+        return used
+
+    def free_channel_id(self, pd_name):
+        used = self.channel_ids(pd_name)
+        for cid in range(MAX_CHANNEL_ID):
+            if cid not in used:
+                return cid
+        raise ToolError("%s: protection domain '%s' has no free channel id left (0..%d)" %
+                        (self.path, pd_name, MAX_CHANNEL_ID - 1))
+
+    def add_channel(self, pd_a, pd_b):
+        """A channel between two PDs; returns (id at a, id at b)."""
+        ida, idb = self.free_channel_id(pd_a), self.free_channel_id(pd_b)
+        ch = ET.SubElement(self.root, "channel")
+        ET.SubElement(ch, "end", pd=pd_a, id=str(ida))
+        ET.SubElement(ch, "end", pd=pd_b, id=str(idb))
+        return ida, idb
+
+    def add_region(self, name, size, phys=None):
+        if name in self.regions:
+            raise ToolError("%s: memory region '%s' is one the build adds; rename yours" %
+                            (self.path, name))
+        attrs = {"name": name, "size": "0x%x" % size}
+        if phys is not None:
+            attrs["phys_addr"] = "0x%x" % phys
+        el = ET.Element("memory_region", attrs)
+        # Regions come first in the file, in the order they were added.
+        index = len(self.root.findall("memory_region"))
+        self.root.insert(index, el)
+        self.regions[name] = Region(el, self.path)
+        return self.regions[name]
+
+    def free_vaddr(self, pd_name, size):
+        """A page-aligned virtual address range of `size` bytes the PD maps nothing at."""
+        pd = self.pd_by_name[pd_name]
+        used = []
+        for m in pd.maps():
+            r = self.region_of(m, "protection domain '%s'" % pd_name)
+            used.append((parse_int(m.get("vaddr"), "vaddr", self.path), round_up(r.size, r.page)))
+        addr = GENERATED_VADDR_BASE
+        while True:
+            clash = [(a, s) for a, s in used if overlap(addr, size, a, s)]
+            if not clash:
+                return addr
+            addr = round_up(max(a + s for a, s in clash), 0x20_0000)
+
+    def add_map(self, pd_name, region, perms, vaddr=None, cached=True):
+        pd = self.pd_by_name[pd_name]
+        if vaddr is None:
+            vaddr = self.free_vaddr(pd_name, round_up(region.size, region.page))
+        attrs = {"mr": region.name, "vaddr": "0x%x" % vaddr, "perms": perms}
+        if not cached:
+            attrs["cached"] = "false"
+        pd.el.insert(self._before_vm(pd), ET.Element("map", attrs))
+        return vaddr
+
+    def add_pd(self, name, priority, elf):
+        if name in self.pd_by_name:
+            raise ToolError("%s: protection domain '%s' is one the build adds; rename yours" %
+                            (self.path, name))
+        el = ET.SubElement(self.root, "protection_domain", name=name, priority=str(priority))
+        ET.SubElement(el, "program_image", path=elf)
+        pd = Pd(el, self.path)
+        self.pds.append(pd)
+        self.pd_by_name[name] = pd
+        return pd
+
+    # ---- steps ----------------------------------------------------------------------------------
+
+    def normalise_seed_form(self):
+        """The seL4CP manual's form: <virtual_machine name=... id=...>, no <vcpu>."""
+        for pd in self.vmms:
+            vm = pd.vm_el
+            if vm.get("id") is not None:
+                del vm.attrib["id"]
+                self.warn("virtual machine '%s': the sel4cp 'id' attribute is not Microkit "
+                          "2.0.1's; dropped" % pd.vm_name)
+            if not vm.findall("vcpu"):
+                vcpu = ET.Element("vcpu", id="0")
+                vm.insert(0, vcpu)
+                self.warn("virtual machine '%s' has no <vcpu>: it gets one (<vcpu id=\"0\"/>)" %
+                          pd.vm_name)
+            if vm.get("priority") is None:
+                self.warn("virtual machine '%s' has no priority: Microkit's default applies" %
+                          pd.vm_name)
+
+    def check_passthrough_uart(self):
+        """A VM given the UART without its interrupt can print but not read."""
+        uart = self.plat.uart
+        if uart is None:
+            return
+        ints = uart.cells("interrupts") or []
+        if len(ints) < 3 or ints[0] != 0:
+            return
+        uart_irq = ints[1] + 32
+        addr, size = self.dt.reg(uart)[0]
+        for pd in self.vmms:
+            maps_uart = any(
+                r.phys is not None and overlap(r.phys, r.size, addr, size)
+                for r in (self.region_of(m, "virtual machine '%s'" % pd.vm_name)
+                          for m in pd.vm_maps()))
+            if maps_uart and not any(irq == uart_irq for irq, _, _ in pd.irqs()):
+                self.warn("virtual machine '%s' is given the UART (0x%x), but protection domain "
+                          "'%s' has no <irq irq=\"%d\">: console input will not work" %
+                          (pd.vm_name, addr, pd.name, uart_irq))
+
+    def check_names(self):
+        seen = {}
+        for pd in self.vmms:
+            if not pd.vm_name:
+                raise ToolError("%s: the virtual machine of protection domain '%s' has no name" %
+                                (self.path, pd.name))
+            if pd.vm_name in seen:
+                raise ToolError("%s: two virtual machines are named '%s' (in protection domains "
+                                "'%s' and '%s')" % (self.path, pd.vm_name, seen[pd.vm_name],
+                                                    pd.name))
+            seen[pd.vm_name] = pd.name
+
+    def vm_ram(self, pd):
+        vmm_maps = [m for m in pd.maps() if m.get("setvar_vaddr") == "guest_ram_vaddr"]
+        if not vmm_maps:
+            raise ToolError("%s: protection domain '%s' maps no region with "
+                            "setvar_vaddr=\"guest_ram_vaddr\"; the VMM needs guest RAM mapped to "
+                            "load the guest" % (self.path, pd.name))
+        return self.region_of(vmm_maps[0], "protection domain '%s'" % pd.name)
+
+    def is_gic_vcpu(self, region):
+        gicv = getattr(self.plat, "gicv", None)
+        return gicv is not None and region.phys == gicv[0]
+
+    def check_sharing(self):
+        """Two VMs may not share RAM or a device, nor overlap in physical memory; an IRQ goes to
+        one PD. The GIC's virtual CPU interface is per core: every VM maps it."""
+        owner = {}
+        phys = []
+        for pd in self.vmms:
+            for m in pd.vm_maps():
+                r = self.region_of(m, "virtual machine '%s'" % pd.vm_name)
+                if self.is_gic_vcpu(r):
+                    continue
+                if r.name in owner and owner[r.name] != pd.vm_name:
+                    raise ToolError("%s: virtual machines '%s' and '%s' both map memory region "
+                                    "'%s'" % (self.path, owner[r.name], pd.vm_name, r.name))
+                owner[r.name] = pd.vm_name
+                if r.phys is not None:
+                    phys.append((r.phys, r.size, r.name, pd.vm_name))
+        for i, (a, asz, an, avm) in enumerate(phys):
+            for b, bsz, bn, bvm in phys[i + 1:]:
+                if avm != bvm and overlap(a, asz, b, bsz):
+                    raise ToolError("%s: virtual machines '%s' and '%s' overlap in physical "
+                                    "memory: region '%s' (0x%x, 0x%x bytes) and region '%s' "
+                                    "(0x%x, 0x%x bytes)" % (self.path, avm, bvm, an, a, asz, bn,
+                                                            b, bsz))
+        irq_owner = {}
+        for pd in self.pds:
+            for irq, _, _ in pd.irqs():
+                if irq in irq_owner and irq_owner[irq] != pd.name:
+                    raise ToolError("%s: irq %d is given to both protection domain '%s' and "
+                                    "protection domain '%s'" % (self.path, irq, irq_owner[irq],
+                                                                pd.name))
+                irq_owner[irq] = pd.name
+        self.irq_owner = irq_owner
+
+    def collect_devices(self):
+        """Take the device declarations out of each <virtual_machine>."""
+        self.devices = {}
+        for pd in self.vmms:
+            decls = []
+            for el in list(pd.vm_el):
+                if el.tag in DEVICE_TAGS:
+                    decls.append(el)
+                    pd.vm_el.remove(el)
+                elif el.tag.startswith("virtio_"):
+                    raise ToolError("%s: virtual machine '%s': <%s> is not a device this build "
+                                    "knows (it knows %s)" % (self.path, pd.vm_name, el.tag,
+                                                             ", ".join("<%s/>" % t
+                                                                       for t in DEVICE_TAGS)))
+            consoles = [d for d in decls if d.tag == "virtio_console"]
+            if len(consoles) > 1:
+                raise ToolError("%s: virtual machine '%s' declares %d <virtio_console/>; one is "
+                                "its console" % (self.path, pd.vm_name, len(consoles)))
+            self.devices[pd.name] = decls
+
+    def wakeup_timer(self):
+        """Every VMM needs a timer to end its vCPUs' WFIs. The EL1 physical timer's PPI can go to
+        one PD only: with one VM that is its VMM, with several a timer PD serves them all."""
+        ppi = self.plat.ptimer_irq
+        self.wakeup = {}
+        if len(self.vmms) == 1:
+            pd = self.vmms[0]
+            ids = [cid for irq, cid, _ in pd.irqs() if irq == ppi]
+            if not ids:
+                cid = self.free_channel_id(pd.name)
+                pd.el.insert(self._before_vm(pd), ET.Element("irq", irq=str(ppi), id=str(cid)))
+                self.note("protection domain '%s' gets irq %d on channel %d: %s" %
+                          (pd.name, ppi, cid, PTIMER_NOTE))
+                ids = [cid]
+            self.wakeup[pd.name] = {"mode": "ptimer", "channel": ids[0]}
+            return
+        for pd in self.vmms:
+            if any(irq == ppi for irq, _, _ in pd.irqs()):
+                raise ToolError("%s: protection domain '%s' takes irq %d (the EL1 physical timer), "
+                                "which in a system of several VMs belongs to the timer PD the "
+                                "build adds; remove that <irq>" % (self.path, pd.name, ppi))
+        if ppi in self.irq_owner:
+            raise ToolError("%s: irq %d (the EL1 physical timer) is given to protection domain "
+                            "'%s'; with several VMs the build's timer PD needs it" %
+                            (self.path, ppi, self.irq_owner[ppi]))
+        timer = self.add_pd(TIMER_PD, TIMER_PRIORITY, "timer.elf")
+        tid = self.free_channel_id(TIMER_PD)
+        timer.el.append(ET.Element("irq", irq=str(ppi), id=str(tid)))
+        clients = []
+        for pd in self.vmms:
+            region = self.add_region("%s_timer" % pd.vm_name, PAGE)
+            slot_vmm = self.add_map(pd.name, region, "rw")
+            slot_timer = self.add_map(TIMER_PD, region, "r")
+            ch_vmm, ch_timer = self.add_channel(pd.name, TIMER_PD)
+            self.wakeup[pd.name] = {"mode": "service", "channel": ch_vmm, "slot": slot_vmm}
+            clients.append({"name": pd.vm_name, "slot": slot_timer, "channel": ch_timer})
+        self.plan["components"].append({"pd": TIMER_PD, "kind": "timer", "elf": "timer.elf",
+                                         "irq_channel": tid, "clients": clients})
+        self.note("protection domain '%s' added: it owns irq %d and ends the WFIs of %d VMs" %
+                  (TIMER_PD, ppi, len(self.vmms)))
+
+    def _before_vm(self, pd):
+        """Where a PD's new element goes: before its virtual machine, for readability."""
+        kids = list(pd.el)
+        for i, k in enumerate(kids):
+            if k.tag == "virtual_machine":
+                return i
+        return len(kids)
+
+    # ---- guest addresses of virtio devices ---------------------------------------------------
+
+    def virtio_slots(self, pd):
+        """(guest address, INTID) pairs free for a virtio-mmio device of this VM: the board's
+        virtio-mmio slots when its DTB has them (QEMU virt), lowest first, else a window the
+        board's DTB leaves free."""
+        mapped = []
+        for m in pd.vm_maps():
+            r = self.region_of(m, "virtual machine '%s'" % pd.vm_name)
+            mapped.append((parse_int(m.get("vaddr"), "vaddr", self.path), r.size))
+        taken_irqs = {irq for irq, _, _ in pd.irqs()}
+        slots = []
+        for node in self.dt.nodes.values():
+            if "virtio,mmio" not in node.strings("compatible"):
+                continue
+            regs = self.dt.reg(node)
+            ints = node.cells("interrupts") or []
+            if not regs or len(ints) < 3 or ints[0] != 0:
+                continue
+            addr, size = regs[0]
+            irq = ints[1] + 32
+            if irq in taken_irqs or any(overlap(addr, size, a, s) for a, s in mapped):
+                continue
+            slots.append((addr, irq))
+        slots.sort()
+        if slots:
+            return slots
+        return self.free_window_slots(mapped, taken_irqs)
+
+    def free_window_slots(self, mapped, taken_irqs):
+        busy = list(mapped)
+        used_irqs = set(taken_irqs)
+        for node in self.dt.nodes.values():
+            if self.dt.is_mmio_node(node):
+                busy += [(a, s) for a, s in self.dt.reg(node) if s]
+            ints = node.cells("interrupts") or []
+            for i in range(0, len(ints) - 2, 3):
+                if ints[i] == 0:
+                    used_irqs.add(ints[i + 1] + 32)
+        busy += [m for m in self.plat.memory]
+        addr = 0x0a00_0000
+        while any(overlap(addr, PAGE, a, s) for a, s in busy):
+            addr += PAGE
+            if addr >= 0x4000_0000:
+                raise ToolError("%s: no free guest address below 1 GiB for virtio devices on "
+                                "this board" % self.path)
+        irqs = [i for i in range(32, 1020) if i not in used_irqs]
+        return [(addr + i * VIRTIO_MMIO_SIZE, irqs[i]) for i in range(PAGE // VIRTIO_MMIO_SIZE)]
+
+    # ---- the serial multiplexer -------------------------------------------------------------
+
+    def serial_mux(self):
+        clients = [pd for pd in self.vmms
+                   if any(d.tag == "virtio_console" for d in self.devices[pd.name])]
+        if not clients:
+            return
+        uart = self.plat.uart
+        if uart is None:
+            raise ToolError("%s: a virtual machine declares <virtio_console/>, but %s has no "
+                            "console UART for the serial multiplexer" % (self.path, self.dt.path))
+        compat = [c for c in uart.strings("compatible") if c in UART_DRIVERS]
+        if not compat:
+            raise ToolError("%s: the console UART %s (\"%s\") has no serial-multiplexer driver "
+                            "yet (drivers: %s)" % (self.dt.path, uart.path,
+                                                   uart.strings("compatible")[0],
+                                                   ", ".join(UART_DRIVERS)))
+        uart_addr, uart_size = self.dt.reg(uart)[0]
+        ints = uart.cells("interrupts") or []
+        if len(ints) < 3 or ints[0] != 0:
+            raise ToolError("%s: the console UART %s has no SPI in its interrupts" %
+                            (self.dt.path, uart.path))
+        uart_irq = ints[1] + 32
+        for pd in self.vmms:
+            for m in pd.vm_maps():
+                r = self.region_of(m, "virtual machine '%s'" % pd.vm_name)
+                if r.phys is not None and overlap(r.phys, r.size, uart_addr, uart_size):
+                    raise ToolError("%s: virtual machine '%s' maps region '%s' over the UART "
+                                    "(0x%x) that the serial multiplexer owns once a VM declares "
+                                    "<virtio_console/>" % (self.path, pd.vm_name, r.name,
+                                                           uart_addr))
+        if uart_irq in self.irq_owner:
+            raise ToolError("%s: irq %d (the UART's) is given to protection domain '%s'; the "
+                            "serial multiplexer needs it" % (self.path, uart_irq,
+                                                             self.irq_owner[uart_irq]))
+        mux = self.add_pd(SERIAL_MUX_PD, SERIAL_MUX_PRIORITY, "serial_mux.elf")
+        uart_region = self.add_region("serial_mux_uart", round_up(uart_size, PAGE), uart_addr)
+        uart_vaddr = self.add_map(SERIAL_MUX_PD, uart_region, "rw", cached=False)
+        irq_ch = self.free_channel_id(SERIAL_MUX_PD)
+        mux.el.append(ET.Element("irq", irq=str(uart_irq), id=str(irq_ch)))
+        self.irq_owner[uart_irq] = SERIAL_MUX_PD
+        config = {"pd": SERIAL_MUX_PD, "kind": "serial_mux", "elf": "serial_mux.elf",
+                  "driver": UART_DRIVERS[compat[0]], "uart": uart_vaddr, "uart_irq": uart_irq,
+                  "irq_channel": irq_ch, "clients": []}
+        for pd in clients:
+            conn = self.connection(pd.name, SERIAL_MUX_PD, "%s_serial" % pd.vm_name,
+                                   SERIAL_RING_CAPACITY, SERIAL_DATA_SIZE)
+            self.vm_devices[pd.name].append({"type": "console", "name": "console",
+                                             "conn": conn["client"]})
+            config["clients"].append({"name": pd.vm_name, "conn": conn["server"]})
+        self.plan["components"].append(config)
+        self.note("protection domain '%s' added: it owns the UART %s (irq %d) and serves the "
+                  "console of %s" % (SERIAL_MUX_PD, uart.path, uart_irq,
+                                     ", ".join(pd.vm_name for pd in clients)))
+
+    def connection(self, client, server, prefix, capacity, data_size):
+        """Queue region and two data regions mapped into both PDs, and a channel."""
+        queue_bytes = round_up(4 * round_up(128 + 16 * capacity, 64), PAGE)
+        queue = self.add_region(prefix + "_queue", queue_bytes)
+        tx = self.add_region(prefix + "_tx", data_size)
+        rx = self.add_region(prefix + "_rx", data_size)
+        c_ch, s_ch = self.add_channel(client, server)
+
+        def side(pd, tx_perms, rx_perms, ch):
+            return {"queue": self.add_map(pd, queue, "rw"), "capacity": capacity,
+                    "tx_data": self.add_map(pd, tx, tx_perms), "tx_size": data_size,
+                    "rx_data": self.add_map(pd, rx, rx_perms), "rx_size": data_size,
+                    "channel": ch}
+        return {"client": side(client, "rw", "r", c_ch), "server": side(server, "r", "rw", s_ch)}
+
+    def place_devices(self):
+        """Give each VM's devices guest addresses and interrupts."""
+        for pd in self.vmms:
+            devs = self.vm_devices[pd.name]
+            slots = self.virtio_slots(pd)
+            if len(slots) < len(devs):
+                raise ToolError("%s: virtual machine '%s' declares %d devices, but only %d "
+                                "virtio-mmio slots are free" % (self.path, pd.vm_name, len(devs),
+                                                                len(slots)))
+            for dev, (addr, irq) in zip(devs, slots):
+                dev["base"] = addr
+                dev["size"] = VIRTIO_MMIO_SIZE
+                dev["irq"] = irq
+
+    # ---- the whole ------------------------------------------------------------------------------
+
+    def run(self):
+        self.normalise_seed_form()
+        self.check_names()
+        self.check_passthrough_uart()
+        for pd in self.vmms:
+            self.vm_ram(pd)
+        self.check_sharing()
+        self.collect_devices()
+        self.vm_devices = {pd.name: [] for pd in self.vmms}
+        self.wakeup_timer()
+        self.serial_mux()
+        self.place_devices()
+        for pd in self.vmms:
+            elf = "vmm_%s.elf" % pd.vm_name
+            pd.el.find("program_image").set("path", elf)
+            has_console = any(d["type"] == "console" for d in self.vm_devices[pd.name])
+            self.plan["vms"].append({
+                "pd": pd.name, "vm": pd.vm_name, "elf": elf,
+                "vcpus": len(pd.vm_el.findall("vcpu")),
+                "wakeup": self.wakeup[pd.name],
+                "virtio": self.vm_devices[pd.name],
+                "console": "hvc0" if has_console else None,
+            })
+        return self.plan
+
+    def xml(self):
+        tree = copy.deepcopy(self.tree)
+        ET.indent(tree, space="    ")
+        return ('<?xml version="1.0" encoding="UTF-8"?>\n<!-- Generated by tools/vmm-system.py '
+                'from %s. Do not edit. -->\n' % self.path +
+                ET.tostring(tree.getroot(), encoding="unicode") + "\n")
