@@ -32,10 +32,10 @@ void vm_seed_guest_dtb(struct vm *vm)
     enum fdt_status st = seed_write_chosen(dtb, capacity, seeds, seeds + SEED_KASLR_BYTES);
     vmm_memset(seeds, 0, sizeof(seeds));
     if (st != FDT_OK) {
-        LOG_WARNING("boot", "boot #%u: no kaslr-seed or rng-seed for the guest: its device tree %s",
+        LOG_WARNING("boot", "no kaslr-seed or rng-seed for boot #%u: the guest's device tree %s",
                     boot, fdt_strerror(st));
         return;
     }
-    LOG_INFO("boot", "boot #%u: fresh kaslr-seed and rng-seed in /chosen from %s", boot,
+    LOG_INFO("boot", "fresh kaslr-seed and rng-seed for boot #%u in /chosen, from %s", boot,
              source_name(cfg, src));
 }

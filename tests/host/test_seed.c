@@ -137,8 +137,8 @@ TEST(seed_every_boot_gets_fresh_seeds)
     read_seeds(k1, r1);
     CHECK(!all_zero(k1, 8) && !all_zero(r1, 64));
     CHECK(fx_ram_dtb_is_pristine_with_seeds());
-    CHECK(
-        sim_console_has("boot #1: fresh kaslr-seed and rng-seed in /chosen from the counter mix"));
+    CHECK(sim_console_has(
+        "fresh kaslr-seed and rng-seed for boot #1 in /chosen, from the counter mix"));
     /* The same counter value at the next boot: the boot number and the key still differ. */
     fx_smc(0, PSCI_SYSTEM_RESET, 0, 0, 0, &r);
     CHECK_EQ(fx.vm.boots, 2);
@@ -146,7 +146,7 @@ TEST(seed_every_boot_gets_fresh_seeds)
     CHECK(fx_ram_dtb_is_pristine_with_seeds());
     CHECK(memcmp(k1, k2, 8) != 0);
     CHECK(memcmp(r1, r2, 64) != 0);
-    CHECK(sim_console_has("boot #2: fresh kaslr-seed and rng-seed"));
+    CHECK(sim_console_has("fresh kaslr-seed and rng-seed for boot #2 in /chosen"));
 }
 
 TEST(seed_differs_between_builds_and_counter_values)
@@ -179,7 +179,8 @@ TEST(seed_hardware_rng_named_in_the_log)
     fx.cfg.hw_rng_name = "the test RNG";
     rng_ok = true;
     CHECK(vm_init(&fx.vm, &fx.cfg, fx.ram) && vm_boot(&fx.vm));
-    CHECK(sim_console_has("boot #1: fresh kaslr-seed and rng-seed in /chosen from the test RNG"));
+    CHECK(
+        sim_console_has("fresh kaslr-seed and rng-seed for boot #1 in /chosen, from the test RNG"));
     rng_ok = false;
     CHECK(vm_init(&fx.vm, &fx.cfg, fx.ram) && vm_boot(&fx.vm));
     CHECK(sim_console_has("from the counter mix: the hardware RNG delivered nothing"));
@@ -279,7 +280,7 @@ TEST(seed_dtb_at_the_slot_limit_refused_cleanly)
         total = padded_dtb(dtb, t);
     CHECK(total > 0);
     CHECK(boot_with_dtb(dtb, total));
-    CHECK(sim_console_has("boot #1: fresh kaslr-seed"));
+    CHECK(sim_console_has("fresh kaslr-seed and rng-seed for boot #1"));
     const uint8_t *ram_dtb = fx.ram + (fx.cfg.dtb_addr - FX_RAM_BASE);
     CHECK_EQ(fdt_check(ram_dtb, SLOT, NULL), FDT_OK);
     /* Four bytes more and the worst case no longer fits: refused, DTB untouched, boot goes on. */
@@ -287,8 +288,8 @@ TEST(seed_dtb_at_the_slot_limit_refused_cleanly)
     sim_reset();
     CHECK(boot_with_dtb(dtb, total + 4));
     CHECK(memcmp(ram_dtb, dtb, total + 4) == 0);
-    CHECK(sim_console_has("boot #1: no kaslr-seed or rng-seed for the guest: its device tree "
-                          "has no room left for the edit"));
+    CHECK(sim_console_has("no kaslr-seed or rng-seed for boot #1: the guest's device tree has no "
+                          "room left for the edit"));
     CHECK(fx.vm.state == VM_RUNNING);
 }
 
@@ -298,7 +299,7 @@ TEST(seed_malformed_dtb_refused_cleanly)
     size_t total = dtbb_fixture(dtb, sizeof(dtb));
     dtb[total - 1] = 'x'; /* the last property name loses its NUL */
     CHECK(boot_with_dtb(dtb, total));
-    CHECK(sim_console_has("no kaslr-seed or rng-seed for the guest: its device tree has a "
+    CHECK(sim_console_has("no kaslr-seed or rng-seed for boot #1: the guest's device tree has a "
                           "malformed structure block"));
     const uint8_t *ram_dtb = fx.ram + (fx.cfg.dtb_addr - FX_RAM_BASE);
     CHECK(memcmp(ram_dtb, dtb, total) == 0);
