@@ -752,6 +752,79 @@ class BoardDtbTests(unittest.TestCase):
             self.assertTrue(g.nodes[plat.uart.path].enabled(), board)
 
 
+class MakeDependencyTests(unittest.TestCase):
+    """make remakes the generated guest DTB and configuration when any input changes, make
+    variables included, and only then (`make BOOTARGS=x` in an old build directory used to keep
+    the old command line). No SDK needed for these files."""
+
+    def setUp(self):
+        self.t = Tmp()
+        self.build = os.path.join(self.t.dir.name, "build")
+        self.img = os.path.join(self.t.dir.name, "img")
+        os.makedirs(self.img)
+        self.kernel = self.t.file("img/linux", fake_kernel())
+        self.t.file("img/rootfs.cpio.gz", b"\x1f\x8b" + b"\0" * 100)
+        self.dtb = os.path.join(self.build, "gen/guest.dtb")
+        # Nothing from an outer make or the caller's environment.
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "BOOTARGS", "GUEST_PROTOCOL",
+                                 "UNREACHABLE_DEVICES", "TRACE_MMIO", "STRICT_DEVICES")}
+
+    def make(self, *variables):
+        argv = ["make", "-s", "-C", ROOT, "BUILD_DIR=" + self.build, "IMAGE_DIR=" + self.img,
+                "MICROKIT_SDK="] + list(variables) + [self.dtb]
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env=self.env)
+        self.assertEqual(r.returncode, 0, " ".join(variables) + ":\n" + r.stdout)
+        return r.stdout
+
+    def guest(self):
+        return fdt.load(self.dtb)
+
+    def bootargs(self):
+        return self.guest().nodes["/chosen"].props.get("bootargs")
+
+    def mtime(self):
+        return os.stat(self.dtb).st_mtime_ns
+
+    def test_every_input_remakes_the_generated_files(self):
+        raw = ("GUEST_PROTOCOL=raw", "GUEST_LOAD_ADDR=0x40080000")
+        self.make("BOOTARGS=first")
+        self.assertEqual(self.bootargs(), b"first\0")
+        made = self.mtime()
+        out = self.make("BOOTARGS=first")
+        self.assertEqual(self.mtime(), made, "remade with nothing changed: " + out)
+        self.assertNotIn("vmm-config", out)
+        self.make("BOOTARGS=second")
+        self.assertEqual(self.bootargs(), b"second\0")
+        self.make()
+        self.assertEqual(self.bootargs(), b"console=ttyAMA0 rdinit=/init\0")
+        self.make("BOOTARGS=")
+        self.assertEqual(self.bootargs(), b"\0")
+        self.make("BOOTARGS=it's \"quoted\"")
+        self.assertEqual(self.bootargs(), b"it's \"quoted\"\0")
+        self.make(*raw)
+        g = self.guest()
+        self.assertNotIn("bootargs", g.nodes["/chosen"].props)
+        self.assertNotIn("/pl031@9010000", g.nodes)
+        self.make(*raw, "UNREACHABLE_DEVICES=disable")
+        self.assertFalse(self.guest().nodes["/pl031@9010000"].enabled())
+        self.make(*raw, "UNREACHABLE_DEVICES=disable", "GUEST_ENTRY=0x40080100")
+        with open(os.path.join(self.build, "gen/vm_config.c")) as f:
+            self.assertIn(".entry = 0x40080100ull", f.read())
+        self.make("TRACE_MMIO=1")
+        with open(os.path.join(self.build, "gen/vm_config.c")) as f:
+            self.assertIn(".trace_mmio = 1", f.read())
+        # A newer input file: the kernel image.
+        made = self.mtime()
+        os.utime(self.kernel, ns=(made + 1000000, made + 1000000))  # a millisecond newer
+        self.make("TRACE_MMIO=1")
+        self.assertNotEqual(self.mtime(), made)
+        made = self.mtime()
+        self.make("TRACE_MMIO=1")
+        self.assertEqual(self.mtime(), made)
+
+
 class LayoutTests(unittest.TestCase):
     def test_layout(self):
         lay = layout.plan(0x40000000, 0x10000000, fake_kernel(0x3000000), "k", 1 << 20)
