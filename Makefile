@@ -98,9 +98,12 @@ SDK_GEN_CONFIG := $(if $(strip $(MICROKIT_SDK)),$(SDK_BOARD)/include/kernel/gen_
 # DTB or kept with status = "disabled"; the tool's default is omit for raw guests, disable for
 # Linux. BOOTARGS unset leaves the guest's default command line (none for a raw guest); set,
 # even to nothing, it is the command line.
+ifneq ($(origin BOOTARGS),undefined)
+BOOTARGS_FLAG = --bootargs $(call shquote,$(BOOTARGS))
+endif
 VMCONFIG_FLAGS := --gic-lrs $(GIC_LRS) $(if $(SDK_GEN_CONFIG),--sdk-config $(SDK_GEN_CONFIG)) \
                   $(if $(GUEST_DTS),--guest-dts $(GUEST_DTS)) \
-                  $(if $(filter-out undefined,$(origin BOOTARGS)),--bootargs $(call shquote,$(BOOTARGS))) \
+                  $(BOOTARGS_FLAG) \
                   $(if $(STRICT_DEVICES),--strict-devices) $(if $(TRACE_MMIO),--trace-mmio) \
                   $(if $(UNREACHABLE_DEVICES),--unreachable-devices $(UNREACHABLE_DEVICES)) \
                   $(if $(filter raw,$(GUEST_PROTOCOL)),--protocol raw --raw-addr $(GUEST_LOAD_ADDR) \

@@ -3,7 +3,6 @@
 the image layout, and clear one-line errors for bad input."""
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
