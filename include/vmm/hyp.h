@@ -84,6 +84,8 @@ bool hyp_inject_irq(unsigned vcpu, uint16_t irq, uint8_t priority, uint8_t group
 void hyp_ack_vppi(unsigned vcpu, uint32_t irq);
 /* Acknowledge a passthrough hardware IRQ delivered on a notification channel. */
 void hyp_irq_ack(unsigned channel);
+/* Notify the protection domain at the other end of a channel (a backend). */
+void hyp_notify(unsigned channel);
 
 /* EL1 system registers of a vCPU the VMM reads or writes (the kernel keeps them while the vCPU
  * is not running). */
@@ -106,8 +108,9 @@ enum vcpu_sysreg {
 uint64_t hyp_vcpu_read_sysreg(unsigned vcpu, enum vcpu_sysreg reg);
 void hyp_vcpu_write_sysreg(unsigned vcpu, enum vcpu_sysreg reg, uint64_t value);
 
-/* The physical counter. */
+/* The physical counter, and its frequency in Hz. */
 uint64_t hyp_counter_now(void);
+uint64_t hyp_counter_freq(void);
 
 /*
  * The EL1 physical timer of this core (CNTP_CTL_EL0, CNTP_CVAL_EL0), raising its PPI on the

@@ -20,8 +20,12 @@
 #define VGIC_NUM_PRIVATE 32
 #define VGIC_NUM_SGIS 16
 
-/* Called when the guest EOIs an interrupt that has an owner (passthrough IRQ, virtual PPI). */
+/* Called when the guest EOIs an interrupt that has an owner (passthrough IRQ, virtual PPI), and
+ * when the VMM drops an owned line that turned out low: the owner lets the source report again. */
 typedef void (*vgic_ack_fn)(unsigned vcpu, unsigned irq, void *cookie);
+/* The present level of an owned level-sensitive line whose source the VMM can sample (the
+ * guest's timers): true while the source's condition holds. */
+typedef bool (*vgic_level_fn)(unsigned vcpu, unsigned irq, void *cookie);
 
 struct vgic_bank {
     uint32_t enabled;
@@ -37,19 +41,38 @@ struct vgic_bank {
 
 struct vgic_owner {
     vgic_ack_fn ack;
+    vgic_level_fn level; /* NULL: the line is trusted until the guest EOIs it */
     void *cookie;
 };
 
 struct vgic_lr_slot {
     bool used;
     uint16_t irq;
+    uint8_t priority; /* as injected */
 };
+
+/* The lowest priority a 5-bit priority field holds. No priority mask unmasks it (an interrupt is
+ * signalled only if its priority is higher than the mask), so it never goes into a list
+ * register: it waits in the distributor until the guest raises its priority. */
+#define VGIC_PRIO_NEVER_SIGNALLED 0xf8u
 
 struct vgic_vcpu {
     struct vgic_bank priv; /* SGIs and PPIs */
     struct vgic_owner priv_owner[VGIC_NUM_PRIVATE];
     uint8_t sgi_sources[VGIC_NUM_SGIS]; /* per SGI: bitmap of requesting vCPUs */
     struct vgic_lr_slot lr[VGIC_MAX_LRS];
+    /* List registers that held an entry when the vCPU last trapped on WFI. A WFI traps only when
+     * nothing could wake the PE (HCR_EL2.TWI), so those entries could not be signalled then (an
+     * active one, or one masked by the vCPU interface's priority mask, running priority or group
+     * enables, none of which seL4 lets the VMM see): they do not keep the vCPU awake. */
+    uint32_t lr_idle;
+    /* Private lines whose owner can sample them (vgic_level_fn). One such line asserted but not
+     * in a list register may have dropped since without an exit (the guest turned its timer
+     * off), so it is sampled before the guest can observe it, unless it was reported during the
+     * VMM's current activation (`fresh`, valid while fresh_epoch == the vgic's epoch). */
+    uint32_t level_owned;
+    uint32_t fresh;
+    uint64_t fresh_epoch;
     uint32_t injected; /* statistics */
     bool asleep;       /* GICv3 GICR_WAKER.ProcessorSleep */
 };
@@ -68,14 +91,19 @@ struct vgic {
     /* vCPUs whose interrupt state changed since the VMM last looked (bit n = vCPU n): only
      * those can have become ready to wake from WFI. */
     uint32_t kicked;
+    /* Counts the VMM's activations (exits and notifications; vgic_new_activation): vCPUs may
+     * have run between two of them, never during one. */
+    uint64_t epoch;
 };
 
 /* Set up the model; false (with a log line) if the configuration is out of range. */
 bool vgic_init(struct vgic *gic, unsigned version, unsigned num_irqs, unsigned num_vcpus,
                unsigned num_lrs);
 
-/* Give an interrupt an owner to notify on EOI (replaces any previous owner). */
-bool vgic_set_owner(struct vgic *gic, unsigned vcpu, unsigned irq, vgic_ack_fn ack, void *cookie);
+/* Give an interrupt an owner to notify on EOI (replaces any previous owner); `level`, when not
+ * NULL, samples the line (see vgic_level_fn). */
+bool vgic_set_owner(struct vgic *gic, unsigned vcpu, unsigned irq, vgic_ack_fn ack,
+                    vgic_level_fn level, void *cookie);
 
 /* Device side: raise/lower an input. Edge interrupts latch on assert; level ones follow the line.
  * Delivery happens at once when the interrupt can be delivered. */
@@ -91,8 +119,21 @@ void vgic_deliver(struct vgic *gic, unsigned vcpu);
 /* True if the guest has enabled `irq` (banked for `vcpu` when private). */
 bool vgic_irq_enabled(const struct vgic *gic, unsigned vcpu, unsigned irq);
 
-/* True if `vcpu` has an interrupt pending that it could take (for waking it up). */
+/* True if `vcpu` has something in its list registers it may be able to take (for waking it up):
+ * an entry put there since its last trapped WFI. */
 bool vgic_vcpu_has_pending(const struct vgic *gic, unsigned vcpu);
+
+/* Sample `vcpu`'s owned level lines waiting outside the list registers (see vgic_level_fn): a
+ * line whose source dropped it is lowered and its owner acknowledged, as a level input would
+ * fall on hardware. */
+void vgic_resample(struct vgic *gic, unsigned vcpu);
+/* The VMM starts handling an exit or a notification: vCPUs may have run since the last one. */
+static inline void vgic_new_activation(struct vgic *gic)
+{
+    gic->epoch++;
+}
+/* `vcpu` trapped on WFI: what its list registers hold now cannot wake it. */
+void vgic_vcpu_wfi(struct vgic *gic, unsigned vcpu);
 
 /* Send SGI `sgi` from `src` to every vCPU in `targets` (bitmap). */
 void vgic_send_sgi(struct vgic *gic, unsigned src, unsigned sgi, uint32_t targets);

@@ -3,6 +3,7 @@
 #define VMM_VM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <vmm/config.h>
 #include <vmm/exit.h>
@@ -101,6 +102,11 @@ void vm_vcpu_run(struct vm *vm, unsigned vcpu, uint64_t pc);
 /* Re-arm the wake-up timer for the sleepers' earliest deadline (waking them if it cannot). */
 void vm_sleepers_rearm(struct vm *vm);
 
+/* The guest's virtual timer (vtimer.c): when it fires, in physical counter ticks (0: it will
+ * not), and its interrupt line's level now (a vgic_level_fn). */
+uint64_t vm_vtimer_deadline(unsigned vcpu);
+bool vm_vtimer_level(unsigned vcpu, unsigned irq, void *cookie);
+
 /* The shared physical timer (ptimer.c). */
 void vm_ptimer_boot(struct vm *vm);
 void vm_ptimer_stop(struct vm *vm);
@@ -142,6 +148,10 @@ void vm_notified(struct vm *vm, unsigned channel);
 void vm_handle_vm_fault(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply);
 void vm_handle_vcpu_fault(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply);
 void vm_handle_hvc(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply);
+/* A data abort without a syndrome on an emulated device (no_syndrome.c): decode the instruction
+ * and perform it element by element. False, with the reason in `why`, if it must be refused; then
+ * nothing was done (see no_syndrome.c for the one exception). */
+bool vm_emulate_no_syndrome(struct vm *vm, const struct vm_exit *exit, char *why, size_t why_len);
 /* PSCI/SMCCC call from `vcpu` with arguments x0..x3; returns the x0 result. */
 uint64_t vm_psci_call(struct vm *vm, unsigned vcpu, const uint64_t args[4],
                       enum psci_action *action);

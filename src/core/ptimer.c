@@ -46,10 +46,25 @@ static void ack_ptimer(unsigned vcpu, unsigned irq, void *cookie)
     unmask_line(vm);
 }
 
+/* The guest's timer condition is its interrupt line's level: from the hardware while the guest
+ * holds the timer, from the saved values while the VMM borrows it. */
+static bool ptimer_level(unsigned vcpu, unsigned irq, void *cookie)
+{
+    const struct vm *vm = cookie;
+    const struct vm_ptimer *t = &vm->ptimer;
+    (void)irq;
+    if (t->owner != (int)vcpu)
+        return false;
+    uint64_t ctl = t->saved_ctl, cval = t->saved_cval;
+    if (!t->borrowed)
+        hyp_ptimer_read(&ctl, &cval);
+    return (ctl & CTL_ON) == PTIMER_CTL_ENABLE && cval <= hyp_counter_now();
+}
+
 static void set_owner(struct vm *vm, unsigned vcpu)
 {
     vm->ptimer.owner = (int)vcpu;
-    vgic_set_owner(&vm->gic, vcpu, vm->cfg->ptimer_irq, ack_ptimer, vm);
+    vgic_set_owner(&vm->gic, vcpu, vm->cfg->ptimer_irq, ack_ptimer, ptimer_level, vm);
 }
 
 void vm_ptimer_stop(struct vm *vm)

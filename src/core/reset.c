@@ -1,11 +1,16 @@
-/* PSCI SYSTEM_RESET: empty the vCPUs' list registers with the drain stub, then boot afresh. */
+/* PSCI SYSTEM_RESET: every vCPU runs the drain stub, which empties its list registers and resets
+ * its virtual CPU interface; then the VM boots afresh. */
 #include <vmm/log.h>
 #include <vmm/reset.h>
 #include <vmm/util.h>
 #include <vmm/vm.h>
 
-#define STUB_AREA 256u /* per vCPU, in the last page of guest RAM */
-#define STUB_LIST 128u /* offset of the INTID list in a vCPU's area */
+#define STUB_AREA 256u          /* per vCPU, in the last page of guest RAM */
+#define STUB_LIST 192u          /* offset of the INTID list in a vCPU's area */
+#define STUB_GROUP1 0x80000000u /* GICv3 list entries: EOI through ICC_EOIR1_EL1 */
+
+_Static_assert(STUB_LIST + VGIC_MAX_LRS * 4 <= STUB_AREA, "stub list fits its area");
+_Static_assert(VGIC_MAX_VCPUS *STUB_AREA <= 4096, "stub areas fit the last page");
 
 static uint64_t stub_addr(const struct vm *vm, unsigned vcpu)
 {
@@ -19,13 +24,15 @@ static unsigned prepare_stub(struct vm *vm, unsigned vcpu)
     uint8_t *area = (uint8_t *)vm->ram + (stub_addr(vm, vcpu) - vm->cfg->ram_base);
     uint32_t list[VGIC_MAX_LRS];
     unsigned n = 0;
-    for (unsigned l = 0; l < vm->gic.num_lrs; l++) {
-        if (vc->lr[l].used)
-            list[n++] = vc->lr[l].irq;
-    }
-    if (!n)
-        return 0;
     bool v3 = vm->gic.version == 3;
+    for (unsigned l = 0; l < vm->gic.num_lrs; l++) {
+        if (!vc->lr[l].used)
+            continue;
+        unsigned irq = vc->lr[l].irq;
+        const struct vgic_bank *b = irq < VGIC_NUM_PRIVATE ? &vc->priv : &vm->gic.spi[irq / 32];
+        bool group1 = (b->group >> (irq % 32)) & 1;
+        list[n++] = irq | (v3 && group1 ? STUB_GROUP1 : 0);
+    }
     vmm_memcpy(area, v3 ? gic_drain_stub_v3 : gic_drain_stub_v2,
                (v3 ? gic_drain_stub_v3_words : gic_drain_stub_v2_words) * sizeof(uint32_t));
     vmm_memcpy(area + STUB_LIST, list, n * sizeof(uint32_t));
@@ -38,10 +45,8 @@ void vm_reset(struct vm *vm)
     vm_stop_vcpus(vm);
     /* Nothing new goes into list registers while they are drained. */
     vm->gic.ctlr = 0;
-    for (unsigned v = 0; v < vm->cfg->num_vcpus && STUB_AREA * (v + 1) <= 4096; v++) {
+    for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
         unsigned n = prepare_stub(vm, v);
-        if (!n)
-            continue;
         struct vcpu_regs regs;
         vmm_memset(&regs, 0, sizeof(regs));
         regs.pc = stub_addr(vm, v);
@@ -53,8 +58,9 @@ void vm_reset(struct vm *vm)
         vm_vcpu_reset_sysregs(v);
         if (!hyp_vcpu_write_regs(v, &regs, VCPU_REGS_ALL))
             continue;
-        LOG_INFO("reset", "vCPU %u: %u interrupt(s) left in its list registers; draining them", v,
-                 n);
+        if (n)
+            LOG_INFO("reset", "vCPU %u: %u interrupt(s) left in its list registers; draining them",
+                     v, n);
         vm->draining[v] = true;
         draining++;
         hyp_vcpu_start(v, regs.pc);

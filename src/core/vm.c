@@ -77,7 +77,7 @@ static bool setup_gic(struct vm *vm)
     if (!vgic_init(&vm->gic, cfg->gic_version, cfg->gic_num_irqs, cfg->num_vcpus, cfg->gic_num_lrs))
         return false;
     for (unsigned v = 0; v < cfg->num_vcpus; v++) {
-        if (!vgic_set_owner(&vm->gic, v, cfg->vtimer_irq, ack_vppi, vm))
+        if (!vgic_set_owner(&vm->gic, v, cfg->vtimer_irq, ack_vppi, vm_vtimer_level, vm))
             return false;
     }
     for (unsigned i = 0; i < cfg->num_irqs; i++) {
@@ -86,7 +86,7 @@ static bool setup_gic(struct vm *vm)
                     cfg->irqs[i].irq, cfg->irqs[i].channel);
             return false;
         }
-        if (!vgic_set_owner(&vm->gic, 0, cfg->irqs[i].irq, ack_passthrough, vm))
+        if (!vgic_set_owner(&vm->gic, 0, cfg->irqs[i].irq, ack_passthrough, NULL, vm))
             return false;
     }
     return true;
@@ -222,6 +222,7 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
     reply->resume = false;
     reply->set_hvc_regs = false;
     vm->exits++;
+    vgic_new_activation(&vm->gic);
     if ((unsigned)exit->kind <= EXIT_UNKNOWN)
         vm->exits_by_kind[exit->kind]++;
     if (exit->vcpu >= vm->cfg->num_vcpus) {
@@ -269,6 +270,7 @@ void vm_log_exit_stats(const struct vm *vm)
 
 void vm_notified(struct vm *vm, unsigned channel)
 {
+    vgic_new_activation(&vm->gic);
     if (vm->cfg->wakeup_channel >= 0 && channel == (unsigned)vm->cfg->wakeup_channel) {
         vm_ptimer_irq(vm);
         return;

@@ -7,9 +7,6 @@
 #include <vmm/log.h>
 #include <vmm/vm.h>
 
-#define CNTV_CTL_ENABLE 1u
-#define CNTV_CTL_IMASK 2u
-
 static uint64_t earliest(uint64_t a, uint64_t b)
 {
     return !a || (b && b < a) ? b : a;
@@ -47,22 +44,31 @@ void vm_sleepers_rearm(struct vm *vm)
     vm_ptimer_arm(vm, next);
 }
 
-/* When the vCPU's virtual timer will fire, in physical counter ticks; 0 if it will not. */
-static uint64_t vtimer_deadline(unsigned vcpu)
+/* How often a WFI that only a held timer event could end completes anyway. */
+#define WFI_POLL_HZ 1000u
+
+/* When a timer ends a WFI. One whose line the vGIC already holds has raised its event, which the
+ * vCPU cannot take now (disabled, or masked by priority): nothing would wake the PE on hardware,
+ * but a guest may be polling the timer's status with WFI (which may complete at any time), so
+ * the WFI completes after a short while instead of at once, again and again. */
+static uint64_t timer_wakeup(const struct vm *vm, unsigned vcpu, unsigned irq, uint64_t deadline)
 {
-    uint64_t ctl = hyp_vcpu_read_sysreg(vcpu, VCPU_CNTV_CTL);
-    if ((ctl & (CNTV_CTL_ENABLE | CNTV_CTL_IMASK)) != CNTV_CTL_ENABLE)
-        return 0;
-    uint64_t d =
-        hyp_vcpu_read_sysreg(vcpu, VCPU_CNTV_CVAL) + hyp_vcpu_read_sysreg(vcpu, VCPU_CNTVOFF);
-    return d ? d : 1;
+    if (!(vm->gic.vcpu[vcpu].priv.line & (1u << irq)))
+        return deadline;
+    return hyp_counter_now() + hyp_counter_freq() / WFI_POLL_HZ;
 }
 
 bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc)
 {
+    /* The WFI trapped, so nothing in the list registers could be signalled (HCR_EL2.TWI). */
+    vgic_vcpu_wfi(&vm->gic, vcpu);
+    vgic_resample(&vm->gic, vcpu);
     if (vm->cfg->wakeup_channel < 0 || vgic_vcpu_has_pending(&vm->gic, vcpu))
         return false;
-    uint64_t deadline = earliest(vtimer_deadline(vcpu), vm_ptimer_guest_deadline(vm, vcpu));
+    const struct vmm_config *cfg = vm->cfg;
+    uint64_t deadline =
+        earliest(timer_wakeup(vm, vcpu, cfg->vtimer_irq, vm_vtimer_deadline(vcpu)),
+                 timer_wakeup(vm, vcpu, cfg->ptimer_irq, vm_ptimer_guest_deadline(vm, vcpu)));
     if (deadline && deadline <= hyp_counter_now())
         return false; /* the timer condition already holds: it fires as soon as the vCPU runs */
     vm->sleeping[vcpu] = true;

@@ -132,6 +132,12 @@ void hyp_irq_ack(unsigned channel)
     microkit_irq_ack(channel);
 }
 
+void hyp_notify(unsigned channel)
+{
+    ipc_buffer_reused = true;
+    microkit_notify(channel);
+}
+
 static const seL4_Word sysreg_ids[VCPU_SYSREG_COUNT] = {
     [VCPU_CNTV_CTL] = seL4_VCPUReg_CNTV_CTL, [VCPU_CNTV_CVAL] = seL4_VCPUReg_CNTV_CVAL,
     [VCPU_CNTVOFF] = seL4_VCPUReg_CNTVOFF,   [VCPU_VBAR_EL1] = seL4_VCPUReg_VBAR,
@@ -161,6 +167,13 @@ uint64_t hyp_counter_now(void)
 {
     uint64_t v;
     __asm__ volatile("isb; mrs %0, cntpct_el0" : "=r"(v));
+    return v;
+}
+
+uint64_t hyp_counter_freq(void)
+{
+    uint64_t v;
+    __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(v));
     return v;
 }
 

@@ -60,7 +60,8 @@ static struct vgic_owner *owner_of(struct vgic *gic, unsigned vcpu, unsigned irq
     return irq < VGIC_MAX_IRQS ? &gic->spi_owner[irq] : NULL;
 }
 
-bool vgic_set_owner(struct vgic *gic, unsigned vcpu, unsigned irq, vgic_ack_fn ack, void *cookie)
+bool vgic_set_owner(struct vgic *gic, unsigned vcpu, unsigned irq, vgic_ack_fn ack,
+                    vgic_level_fn level, void *cookie)
 {
     if (!irq_in_range(gic, vcpu, irq) || irq < VGIC_NUM_SGIS) {
         LOG_ERR("vgic", "cannot attach a device to interrupt %u on vCPU %u", irq, vcpu);
@@ -70,8 +71,44 @@ bool vgic_set_owner(struct vgic *gic, unsigned vcpu, unsigned irq, vgic_ack_fn a
     if (!o)
         return false;
     o->ack = ack;
+    o->level = level;
     o->cookie = cookie;
+    if (irq < VGIC_NUM_PRIVATE) {
+        uint32_t bit = 1u << irq;
+        struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+        vc->level_owned = level ? vc->level_owned | bit : vc->level_owned & ~bit;
+    }
     return true;
+}
+
+/* Owned level lines of `vcpu` that may have dropped unseen: asserted, waiting outside the list
+ * registers, and not reported during this activation. */
+static uint32_t unsampled_lines(const struct vgic *gic, unsigned vcpu)
+{
+    const struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    uint32_t fresh = vc->fresh_epoch == gic->epoch ? vc->fresh : 0;
+    return vc->priv.line & vc->level_owned & ~vc->priv.edge & ~vc->priv.in_lr & ~fresh;
+}
+
+/* Sample one line; false if it dropped (then lowered, and its owner acknowledged). */
+static bool sample_line(struct vgic *gic, unsigned vcpu, unsigned irq)
+{
+    struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    struct vgic_owner *o = &vc->priv_owner[irq];
+    if (o->level(vcpu, irq, o->cookie))
+        return true;
+    /* The source dropped its line while the vCPU ran: so does the distributor, and the owner
+     * lets the source report its next assertion. */
+    vc->priv.line &= ~(1u << irq);
+    if (o->ack)
+        o->ack(vcpu, irq, o->cookie);
+    return false;
+}
+
+void vgic_resample(struct vgic *gic, unsigned vcpu)
+{
+    for (uint32_t bits = unsampled_lines(gic, vcpu); bits; bits &= bits - 1)
+        sample_line(gic, vcpu, (unsigned)__builtin_ctz(bits));
 }
 
 /* Bitmap of vCPUs an SPI may be delivered to. */
@@ -132,9 +169,16 @@ bool vgic_assert(struct vgic *gic, unsigned vcpu, unsigned irq)
         b->pending |= bit;
     else
         b->line |= bit;
-    if (irq < VGIC_NUM_PRIVATE)
+    if (irq < VGIC_NUM_PRIVATE) {
+        /* Just reported: its level is known until vCPUs run again. */
+        struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+        if (vc->fresh_epoch != gic->epoch) {
+            vc->fresh_epoch = gic->epoch;
+            vc->fresh = 0;
+        }
+        vc->fresh |= bit;
         vgic_deliver(gic, vcpu);
-    else
+    } else
         deliver_spi_targets(gic, irq);
     return true;
 }
@@ -195,28 +239,54 @@ static uint32_t deliverable(const struct vgic *gic, unsigned vcpu, unsigned word
     return mine;
 }
 
+/* Whatever could go into a list register is put there as soon as it can (vgic_deliver), so only
+ * list register entries can wake a vCPU: those it has not already shown it cannot take. */
 bool vgic_vcpu_has_pending(const struct vgic *gic, unsigned vcpu)
 {
     if (vcpu >= gic->num_vcpus)
         return false;
+    const struct vgic_vcpu *vc = &gic->vcpu[vcpu];
     for (unsigned l = 0; l < gic->num_lrs; l++) {
-        if (gic->vcpu[vcpu].lr[l].used)
-            return true;
-    }
-    for (unsigned w = 0; w < gic->num_irqs / 32; w++) {
-        if (deliverable(gic, vcpu, w))
+        if (vc->lr[l].used && !(vc->lr_idle & (1u << l)))
             return true;
     }
     return false;
 }
 
-static int free_lr(const struct vgic *gic, unsigned vcpu)
+void vgic_vcpu_wfi(struct vgic *gic, unsigned vcpu)
 {
+    struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    vc->lr_idle = 0;
     for (unsigned l = 0; l < gic->num_lrs; l++) {
-        if (!gic->vcpu[vcpu].lr[l].used)
-            return (int)l;
+        if (vc->lr[l].used)
+            vc->lr_idle |= 1u << l;
     }
-    return -1;
+}
+
+/*
+ * A free list register for an interrupt of priority `prio`, or -1. seL4 offers no way to take an
+ * entry back out of a list register (it refuses only to overwrite an active one, and for the
+ * vCPU last run it checks a copy that may be stale), so an entry the vCPU cannot take (masked by
+ * its priority mask or group enables, which the VMM cannot see) holds its register until the
+ * guest takes it. The last free register is therefore kept for an interrupt of higher priority
+ * than every held entry: such an interrupt would preempt them all, and can always get in.
+ */
+static int free_lr_for(const struct vgic_vcpu *vc, unsigned num_lrs, unsigned prio)
+{
+    int free = -1;
+    unsigned nfree = 0, held_min = 256;
+    for (unsigned l = 0; l < num_lrs; l++) {
+        if (!vc->lr[l].used) {
+            if (free < 0)
+                free = (int)l;
+            nfree++;
+        } else if (vc->lr[l].priority < held_min) {
+            held_min = vc->lr[l].priority;
+        }
+    }
+    if (nfree == 1 && held_min < 256 && prio >= held_min)
+        return -1;
+    return free;
 }
 
 void vgic_deliver(struct vgic *gic, unsigned vcpu)
@@ -226,10 +296,7 @@ void vgic_deliver(struct vgic *gic, unsigned vcpu)
     gic->kicked |= 1u << vcpu;
     struct vgic_vcpu *vc = &gic->vcpu[vcpu];
     for (;;) {
-        int lr = free_lr(gic, vcpu);
-        if (lr < 0)
-            return;
-        unsigned best = VGIC_MAX_IRQS, best_prio = 256;
+        unsigned best = VGIC_MAX_IRQS, best_prio = VGIC_PRIO_NEVER_SIGNALLED;
         for (unsigned w = 0; w < gic->num_irqs / 32; w++) {
             uint32_t m = deliverable(gic, vcpu, w);
             const struct vgic_bank *b = w == 0 ? &vc->priv : &gic->spi[w];
@@ -243,6 +310,12 @@ void vgic_deliver(struct vgic *gic, unsigned vcpu)
         }
         if (best == VGIC_MAX_IRQS)
             return;
+        int lr = free_lr_for(vc, gic->num_lrs, best_prio);
+        if (lr < 0)
+            return;
+        if (best < VGIC_NUM_PRIVATE && (unsampled_lines(gic, vcpu) & (1u << best)) &&
+            !sample_line(gic, vcpu, best))
+            continue; /* it dropped before the guest could take it */
         struct vgic_bank *b = vgic_bank_of(gic, vcpu, best / 32);
         uint32_t bit = 1u << (best % 32);
         uint8_t group = (b->group & bit) ? 1 : 0;
@@ -253,6 +326,8 @@ void vgic_deliver(struct vgic *gic, unsigned vcpu)
         }
         vc->lr[lr].used = true;
         vc->lr[lr].irq = (uint16_t)best;
+        vc->lr[lr].priority = (uint8_t)best_prio;
+        vc->lr_idle &= ~(1u << lr);
         vc->injected++;
         b->in_lr |= bit;
         if (best < VGIC_NUM_SGIS) {
@@ -274,6 +349,7 @@ void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr)
     if (lr >= 0 && (unsigned)lr < gic->num_lrs && vc->lr[lr].used) {
         unsigned irq = vc->lr[lr].irq;
         vc->lr[lr].used = false;
+        vc->lr_idle &= ~(1u << lr);
         vgic_bank_of(gic, vcpu, irq / 32)->in_lr &= ~(1u << (irq % 32));
         struct vgic_owner *o = owner_of(gic, vcpu, irq);
         if (o && o->ack)

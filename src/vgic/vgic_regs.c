@@ -20,6 +20,8 @@ static uint32_t *bit_field(struct vgic_bank *b, unsigned reg)
 uint32_t vgic_read_bits(struct vgic *gic, unsigned vcpu, unsigned reg, unsigned word)
 {
     struct vgic_bank *b = vgic_bank_of(gic, vcpu, word);
+    if (word == 0)
+        vgic_resample(gic, vcpu); /* the guest observes its timers' lines */
     switch (reg) {
     case VGIC_ISPENDR:
     case VGIC_ICPENDR: return b->pending | (b->line & ~b->edge);
@@ -32,6 +34,8 @@ uint32_t vgic_read_bits(struct vgic *gic, unsigned vcpu, unsigned reg, unsigned 
 void vgic_write_bits(struct vgic *gic, unsigned vcpu, unsigned reg, unsigned word, uint32_t val)
 {
     struct vgic_bank *b = vgic_bank_of(gic, vcpu, word);
+    if (word == 0)
+        vgic_resample(gic, vcpu);
     if (word == VGIC_MAX_WORDS - 1)
         val &= 0x0fffffffu; /* INTIDs 1020..1023 are special and never pending */
     if (word == 0 && (reg == VGIC_ISPENDR || reg == VGIC_ICPENDR)) {
@@ -99,5 +103,15 @@ void vgic_write_priority(struct vgic *gic, unsigned vcpu, unsigned irq, uint8_t 
 {
     if (irq >= gic->num_irqs || irq >= VGIC_MAX_IRQS)
         return;
-    vgic_bank_of(gic, vcpu, irq / 32)->priority[irq % 32] = val & VGIC_PRIO_MASK;
+    uint8_t *p = &vgic_bank_of(gic, vcpu, irq / 32)->priority[irq % 32];
+    if (*p == (val & VGIC_PRIO_MASK))
+        return;
+    *p = val & VGIC_PRIO_MASK;
+    /* A new priority takes effect on an interrupt still waiting: it may now go in (or, raised
+     * from the lowest, become deliverable at all). One already in a list register keeps the
+     * priority it was injected with: seL4 cannot rewrite an entry the guest may have taken. */
+    if (irq < VGIC_NUM_PRIVATE)
+        vgic_deliver(gic, vcpu);
+    else
+        vgic_deliver_all(gic);
 }

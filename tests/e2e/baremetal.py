@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """End-to-end: the bare-metal test guest (tests/guest) under the VMM, 3 vCPUs, raw-binary boot.
 It resets itself 20 times through PSCI, then checks HVC/SMC with unknown IDs, aborts on unmapped
-addresses, LDP on an emulated register (no syndrome), WFI with and without a timer, the EL1
-physical timer (INTID 30, shared with the VMM's wake-ups), PSCI CPU_ON (including two callers
-racing) and powers off. With --bench it also prints exit costs."""
+addresses, LDP on an emulated register (no syndrome), load/store pairs across guest RAM, the
+distributor and unmapped space with the guest's MMU off and on (its own stage-1 tables), WFI with
+and without a timer, the EL1 physical timer (INTID 30, shared with the VMM's wake-ups), PSCI
+CPU_ON (including two callers racing) and powers off. With --bench it also prints exit costs."""
 import argparse
 import os
 import re

@@ -289,6 +289,214 @@ static void check_ldp(void)
           "base =", base);
 }
 
+/* ---- load/store pairs across RAM, the distributor and unmapped space -------------------- *
+ * Without a syndrome the VMM emulates each element where its own address says (RAM, the
+ * distributor) or refuses the whole instruction with an abort. With the MMU off no RAM is next
+ * to the distributor here, so those pairs meet unmapped space; with the MMU on the guest maps
+ * RAM and the distributor side by side (see pair_tables). */
+
+#define PAIR_RAM_P 0x47100000ul /* scratch RAM pages, outside the image, DTB and RESET_STATE */
+#define PAIR_RAM_Q 0x47101000ul
+#define GICD_TYPER_OFF 0x4
+#define GICD_CIDR3_OFF 0xffc
+#define SENTINEL1 0x1111111111111111ul
+#define SENTINEL2 0x2222222222222222ul
+
+struct pair_result {
+    uint64_t x0, x1, x2, aborts, esr;
+};
+
+/* Run one of the pair instructions below with x0 = base, x1/x2 = v1/v2, and see what came back
+ * and whether the guest took an abort (on_sync skips the instruction). */
+#define PAIR_RUN(insn, res, base, v1, v2)                                            \
+    do {                                                                             \
+        uint64_t before_ = sync_count;                                               \
+        register uint64_t x0_ __asm__("x0") = (base), x1_ __asm__("x1") = (v1),      \
+                              x2_ __asm__("x2") = (v2);                              \
+        __asm__ volatile(insn : "+r"(x0_), "+r"(x1_), "+r"(x2_) : : "x9", "memory"); \
+        (res).x0 = x0_;                                                              \
+        (res).x1 = x1_;                                                              \
+        (res).x2 = x2_;                                                              \
+        (res).aborts = sync_count - before_;                                         \
+        (res).esr = last_esr;                                                        \
+    } while (0)
+
+/* Refused: one synchronous external abort (current EL), nothing written back. */
+static bool refused(const struct pair_result *r, uint64_t base)
+{
+    return r->aborts == 1 && (r->esr >> 26) == 0x25 && (r->esr & 0x3f) == 0x10 && r->x0 == base &&
+           r->x1 == SENTINEL1 && r->x2 == SENTINEL2;
+}
+
+static void check_pairs_mmu_off(void)
+{
+    struct pair_result r;
+    uint32_t ctlr = *reg32(GICD);
+    /* The distributor's last word, then nothing: refused, nothing loaded. */
+    PAIR_RUN("ldp w1, w2, [x0]", r, GICD + 0xffc, SENTINEL1, SENTINEL2);
+    check("pair_mmu_off_ldp_distributor_then_unmapped_aborts", refused(&r, GICD + 0xffc), "esr",
+          r.esr);
+    PAIR_RUN("ldp x1, x2, [x0]", r, GICD + 0xff8, SENTINEL1, SENTINEL2);
+    check("pair_mmu_off_ldp64_distributor_then_unmapped_aborts", refused(&r, GICD + 0xff8), "x1",
+          r.x1);
+    PAIR_RUN("ldpsw x1, x2, [x0]", r, GICD + 0xffc, SENTINEL1, SENTINEL2);
+    check("pair_mmu_off_ldpsw_distributor_then_unmapped_aborts", refused(&r, GICD + 0xffc), "x1",
+          r.x1);
+    /* No write-back either. */
+    PAIR_RUN("ldp w1, w2, [x0, #8]!", r, GICD + 0xff4, SENTINEL1, SENTINEL2);
+    check("pair_mmu_off_pre_index_refused_without_writeback", refused(&r, GICD + 0xff4), "x0",
+          r.x0);
+    /* Nothing, then GICD_CTLR: refused, and the store does not reach GICD_CTLR. */
+    PAIR_RUN("stp w1, w2, [x0]", r, GICD - 4, SENTINEL1, SENTINEL2);
+    check("pair_mmu_off_stp_unmapped_then_distributor_aborts",
+          refused(&r, GICD - 4) && *reg32(GICD) == ctlr, "GICD_CTLR", *reg32(GICD));
+    /* Two distributor words: LDPSW sign-extends a priority word whose top byte is 0x80. */
+    *(volatile uint8_t *)(GICD + 0x403) = 0x80;
+    uint32_t prio = *reg32(GICD + 0x400);
+    PAIR_RUN("ldpsw x1, x2, [x0]", r, GICD + 0x400, SENTINEL1, SENTINEL2);
+    check("pair_mmu_off_ldpsw_distributor_sign_extends",
+          r.aborts == 0 && (prio >> 24) == 0x80 && r.x1 == (uint64_t)(int64_t)(int32_t)prio &&
+              r.x2 == *reg32(GICD + 0x404),
+          "x1", r.x1);
+    *(volatile uint8_t *)(GICD + 0x403) = 0;
+}
+
+/* The guest's stage-1 tables: 4 KiB granule, 39-bit VAs from TTBR0. VA = PA for the devices
+ * (2 MiB Device-nGnRnE blocks) and RAM (2 MiB Normal blocks); at PAIR_WIN one 4 KiB page each:
+ *   +0x0000 RAM page P   +0x1000 distributor   +0x2000 RAM page Q
+ *   +0x3000 distributor  +0x4000 0x08001000 (nothing there)   +0x5000 distributor
+ *   +0x6000 not mapped. */
+#define PAIR_WIN 0x80000000ul
+static uint64_t pt_l1[512] __attribute__((aligned(4096)));
+static uint64_t pt_l2_dev[512] __attribute__((aligned(4096)));
+static uint64_t pt_l2_ram[512] __attribute__((aligned(4096)));
+static uint64_t pt_l2_win[512] __attribute__((aligned(4096)));
+static uint64_t pt_l3_win[512] __attribute__((aligned(4096)));
+
+#define PT_TABLE 3ul
+#define PT_BLOCK 1ul
+#define PT_PAGE 3ul
+#define PT_AF (1ul << 10)
+#define PT_ATTR_DEVICE (0ul << 2) /* MAIR index 0: Device-nGnRnE */
+#define PT_ATTR_NORMAL (1ul << 2) /* MAIR index 1: Normal */
+#define PT_XN (3ul << 53)         /* no execution at EL0 or EL1 */
+#define PT_DEVICE (PT_AF | PT_ATTR_DEVICE | PT_XN)
+#define PT_NORMAL (PT_AF | PT_ATTR_NORMAL | (3ul << 8)) /* inner shareable */
+#define SCTLR_M 1ul
+#define SCTLR_SA (1ul << 3)
+
+static void pair_tables(void)
+{
+    pt_l1[0] = (uint64_t)pt_l2_dev | PT_TABLE;
+    pt_l1[1] = (uint64_t)pt_l2_ram | PT_TABLE;
+    pt_l1[PAIR_WIN >> 30] = (uint64_t)pt_l2_win | PT_TABLE;
+    pt_l2_dev[GICD >> 21] = (GICD & ~0x1ffffful) | PT_BLOCK | PT_DEVICE;
+    pt_l2_dev[UART >> 21] = (UART & ~0x1ffffful) | PT_BLOCK | PT_DEVICE;
+    for (uint64_t i = 0; i < 128; i++) /* 256 MiB of RAM at 1 GiB */
+        pt_l2_ram[i] = (0x40000000ul + (i << 21)) | PT_BLOCK | PT_NORMAL;
+    pt_l2_win[0] = (uint64_t)pt_l3_win | PT_TABLE;
+    pt_l3_win[0] = PAIR_RAM_P | PT_PAGE | PT_NORMAL;
+    pt_l3_win[1] = GICD | PT_PAGE | PT_DEVICE;
+    pt_l3_win[2] = PAIR_RAM_Q | PT_PAGE | PT_NORMAL;
+    pt_l3_win[3] = GICD | PT_PAGE | PT_DEVICE;
+    pt_l3_win[4] = (GICD + 0x1000) | PT_PAGE | PT_DEVICE;
+    pt_l3_win[5] = GICD | PT_PAGE | PT_DEVICE;
+    pt_l3_win[6] = 0;
+}
+
+/* MMU on (caches stay off: no cleaning needed when it goes off again); SP alignment checks off
+ * for the SP-based pair. Returns the SCTLR_EL1 to restore. */
+static uint64_t mmu_on(void)
+{
+    uint64_t sctlr, mair = 0xfful << 8, tcr = 25 | 1ul << 23 | 1ul << 32; /* EPD1, 36-bit IPS */
+    __asm__ volatile("dsb ish; msr mair_el1, %0; msr tcr_el1, %1; msr ttbr0_el1, %2; isb\n"
+                     "tlbi vmalle1; dsb nsh; isb" ::"r"(mair),
+                     "r"(tcr), "r"((uint64_t)pt_l1)
+                     : "memory");
+    __asm__ volatile("mrs %0, sctlr_el1" : "=r"(sctlr));
+    __asm__ volatile("msr sctlr_el1, %0; isb" ::"r"((sctlr | SCTLR_M) & ~SCTLR_SA) : "memory");
+    return sctlr;
+}
+
+static void mmu_off(uint64_t sctlr)
+{
+    __asm__ volatile("dsb ish; msr sctlr_el1, %0; isb; tlbi vmalle1; dsb nsh; isb" ::"r"(sctlr)
+                     : "memory");
+}
+
+static void check_pairs_mmu_on(void)
+{
+    struct pair_result r;
+    volatile uint32_t *p = reg32(PAIR_RAM_P), *q = reg32(PAIR_RAM_Q);
+    volatile uint64_t *p64 = (volatile uint64_t *)PAIR_RAM_P;
+    uint32_t ctlr = *reg32(GICD), typer = *reg32(GICD + GICD_TYPER_OFF),
+             cidr3 = *reg32(GICD + GICD_CIDR3_OFF);
+    pair_tables();
+    uint64_t sctlr = mmu_on();
+    uint64_t sp_after = 0;
+
+    /* RAM word, then GICD_CTLR (the issue's sequence). */
+    p[0x3ff] = 0xa5000ffc;
+    PAIR_RUN("ldp w1, w2, [x0]", r, PAIR_WIN + 0xffc, SENTINEL1, SENTINEL2);
+    bool ldp_ok = r.aborts == 0 && r.x1 == 0xa5000ffc && r.x2 == ctlr && ctlr != typer;
+    uint64_t ldp_x1 = r.x1, ldp_x2 = r.x2;
+    /* The same stored: RAM gets w1, GICD_CTLR w2. */
+    PAIR_RUN("stp w1, w2, [x0]", r, PAIR_WIN + 0xffc, 0xffffffff5a5a0ffcul, 3);
+    uint32_t stored_ram = p[0x3ff], stored_ctlr = *reg32(GICD);
+    bool stp_ok = r.aborts == 0 && stored_ram == 0x5a5a0ffc && stored_ctlr == 3;
+    *reg32(GICD) = ctlr;
+    /* 64-bit: RAM, then an 8-byte distributor access (not valid on GICv2: reads zero). */
+    p64[0x1ff] = 0xa5a5a5a500000ff8ul;
+    PAIR_RUN("ldp x1, x2, [x0]", r, PAIR_WIN + 0xff8, SENTINEL1, SENTINEL2);
+    bool ldp64_ok = r.aborts == 0 && r.x1 == 0xa5a5a5a500000ff8ul && r.x2 == 0;
+    uint64_t ldp64_x1 = r.x1;
+    /* LDPSW: the RAM word is negative. */
+    p[0x3ff] = 0xa5000ffc;
+    PAIR_RUN("ldpsw x1, x2, [x0]", r, PAIR_WIN + 0xffc, SENTINEL1, SENTINEL2);
+    bool ldpsw_ok = r.aborts == 0 && r.x1 == 0xffffffffa5000ffcul && r.x2 == ctlr;
+    uint64_t ldpsw_x1 = r.x1;
+    /* The distributor's last word, then RAM: the faulting element is the first. */
+    q[0] = 0xa5001000;
+    PAIR_RUN("ldp w1, w2, [x0]", r, PAIR_WIN + 0x1ffc, SENTINEL1, SENTINEL2);
+    bool ldp_dr_ok = r.aborts == 0 && r.x1 == cidr3 && r.x2 == 0xa5001000;
+    PAIR_RUN("stp w1, w2, [x0]", r, PAIR_WIN + 0x1ffc, SENTINEL1, 0xc0ffee);
+    bool stp_dr_ok = r.aborts == 0 && q[0] == 0xc0ffee;
+    /* Post-index write-back, and SP as the base (SP_EL1: this code runs at EL1h). */
+    PAIR_RUN("ldp w1, w2, [x0], #8", r, PAIR_WIN + 0xffc, SENTINEL1, SENTINEL2);
+    bool post_ok = r.aborts == 0 && r.x0 == PAIR_WIN + 0x1004 && r.x1 == 0xa5000ffc && r.x2 == ctlr;
+    PAIR_RUN("mov x9, sp; mov sp, x0; ldp w1, w2, [sp, #-8]!; mov x0, sp; mov sp, x9", r,
+             PAIR_WIN + 0x1004, SENTINEL1, SENTINEL2);
+    sp_after = r.x0;
+    bool sp_ok =
+        r.aborts == 0 && sp_after == PAIR_WIN + 0xffc && r.x1 == 0xa5000ffc && r.x2 == ctlr;
+    /* The distributor, then a page on nothing, then a page the guest does not map: refused. */
+    PAIR_RUN("stp w1, w2, [x0]", r, PAIR_WIN + 0x3ffc, SENTINEL1, SENTINEL2);
+    bool unmapped_ipa_ok = refused(&r, PAIR_WIN + 0x3ffc);
+    PAIR_RUN("ldp w1, w2, [x0]", r, PAIR_WIN + 0x5ffc, SENTINEL1, SENTINEL2);
+    bool unmapped_va_aborts = r.aborts == 1 && r.x1 == SENTINEL1 && r.x2 == SENTINEL2;
+    uint64_t unmapped_va_esr = r.esr;
+
+    mmu_off(sctlr);
+    check("pair_mmu_on_ldp_ram_then_distributor", ldp_ok, "w1", ldp_x1);
+    if (!ldp_ok)
+        check("pair_mmu_on_ldp_ram_then_distributor_w2", false, "w2", ldp_x2);
+    check("pair_mmu_on_stp_ram_then_distributor", stp_ok, "GICD_CTLR", stored_ctlr);
+    if (!stp_ok)
+        check("pair_mmu_on_stp_ram_then_distributor_ram", false, "RAM", stored_ram);
+    check("pair_mmu_on_ldp64_ram_then_distributor", ldp64_ok, "x1", ldp64_x1);
+    check("pair_mmu_on_ldpsw_ram_then_distributor", ldpsw_ok, "x1", ldpsw_x1);
+    check("pair_mmu_on_ldp_distributor_then_ram", ldp_dr_ok, "", 0);
+    check("pair_mmu_on_stp_distributor_then_ram", stp_dr_ok, "RAM", q[0]);
+    check("pair_mmu_on_post_index_writeback", post_ok, "", 0);
+    check("pair_mmu_on_sp_base_pre_index", sp_ok, "sp", sp_after);
+    check("pair_mmu_on_distributor_then_nothing_aborts", unmapped_ipa_ok, "", 0);
+    check("pair_mmu_on_distributor_then_unmapped_page_aborts", unmapped_va_aborts, "esr",
+          unmapped_va_esr);
+    uint64_t now;
+    __asm__ volatile("mrs %0, sctlr_el1" : "=r"(now));
+    check("pair_mmu_off_again", now == sctlr && *reg32(GICD) == ctlr, "sctlr", now);
+}
+
 static void check_wfi(void)
 {
     uint64_t freq = counter_freq();
@@ -343,6 +551,192 @@ static void check_ptimer(void)
     irqs(true);
     irqs(false);
     check("ptimer_no_spurious_interrupt", irq_count[30] == 1, "count", irq_count[30]);
+}
+
+/* ---- interrupt lines and list registers (issues 12 and 15) -------------------------------- */
+
+#define GICD_ISENABLER 0x100ul
+#define GICD_ICENABLER 0x180ul
+#define GICD_ISPENDR 0x200ul
+#define GICD_ICPENDR 0x280ul
+#define GICD_ICACTIVER 0x380ul
+#define GICD_IPRIORITYR 0x400ul
+#define GICC_PMR 0x004ul
+
+static volatile uint8_t *reg8(uint64_t a)
+{
+    return (volatile uint8_t *)a;
+}
+
+static void set_priority(unsigned irq, uint8_t prio)
+{
+    *reg8(GICD + GICD_IPRIORITYR + irq) = prio;
+}
+
+static void arm_vtimer(uint64_t ticks)
+{
+    __asm__ volatile("msr cntv_tval_el0, %0; msr cntv_ctl_el0, %1; isb" ::"r"(ticks),
+                     "r"((uint64_t)1));
+}
+
+static void arm_ptimer(uint64_t ticks)
+{
+    __asm__ volatile("msr cntp_tval_el0, %0; msr cntp_ctl_el0, %1; isb" ::"r"(ticks),
+                     "r"((uint64_t)1));
+}
+
+static void set_vtimer_ctl(uint64_t ctl)
+{
+    __asm__ volatile("msr cntv_ctl_el0, %0; isb" ::"r"(ctl));
+}
+
+static void set_ptimer_ctl(uint64_t ctl)
+{
+    __asm__ volatile("msr cntp_ctl_el0, %0; isb" ::"r"(ctl));
+}
+
+/* Busy-wait until the timer condition holds, then a little longer, so the hypervisor has taken
+ * the timer's physical interrupt by the time the guest looks at the distributor. */
+static bool busy_until_fired(uint64_t (*ctl)(void))
+{
+    uint64_t end = counter() + counter_freq() / 10;
+    while (!(ctl() & 4)) {
+        if (counter() > end)
+            return false;
+    }
+    for (volatile unsigned i = 0; i < 20000; i++)
+        ;
+    return true;
+}
+
+/* With interrupts unmasked, wait up to 50 ms for irq_count[irq] to pass `before`. */
+static bool delivered_within(unsigned irq, uint32_t before)
+{
+    uint64_t end = counter() + counter_freq() / 20;
+    irqs(true);
+    while (irq_count[irq] == before && counter() < end)
+        ;
+    irqs(false);
+    return irq_count[irq] != before;
+}
+
+/* Issue 12: a timer that fired while its interrupt was disabled, then was turned off (ENABLE = 0
+ * or IMASK = 1), must no longer be pending, and enabling its interrupt must deliver nothing. */
+static void level_timer_case(const char *name, unsigned irq, void (*arm)(uint64_t),
+                             void (*set_ctl)(uint64_t), uint64_t (*ctl)(void), uint64_t off_ctl)
+{
+    uint32_t bit = 1u << irq;
+    *reg32(GICD + GICD_ICENABLER) = bit;
+    arm(counter_freq() / 1000);
+    bool fired = busy_until_fired(ctl);
+    bool pending_while_firing = (*reg32(GICD + GICD_ISPENDR) & bit) != 0;
+    set_ctl(off_ctl);
+    uint32_t ispend = *reg32(GICD + GICD_ISPENDR) & bit, icpend = *reg32(GICD + GICD_ICPENDR) & bit;
+    uint32_t before = irq_count[irq];
+    *reg32(GICD + GICD_ISENABLER) = bit;
+    bool none = !delivered_within(irq, before);
+    check(name, fired && pending_while_firing && !ispend && !icpend && none,
+          "fired/pending-while-firing/ispend/icpend/delivered",
+          (uint64_t)fired << 16 | (uint64_t)pending_while_firing << 12 | (uint64_t) !!ispend << 8 |
+              (uint64_t) !!icpend << 4 | (uint64_t)!none);
+    set_ctl(0);
+}
+
+static void check_level_timers(void)
+{
+    level_timer_case("vtimer_level_drops_when_disabled", 27, arm_vtimer, set_vtimer_ctl, vtimer_ctl,
+                     0);
+    level_timer_case("vtimer_level_drops_when_masked", 27, arm_vtimer, set_vtimer_ctl, vtimer_ctl,
+                     3);
+    level_timer_case("ptimer_level_drops_when_disabled", 30, arm_ptimer, set_ptimer_ctl, ptimer_ctl,
+                     0);
+    level_timer_case("ptimer_level_drops_when_masked", 30, arm_ptimer, set_ptimer_ctl, ptimer_ctl,
+                     3);
+}
+
+/* Issue 15 (a): the timer at the lowest priority fires with interrupts masked; the guest disarms
+ * it, raises its priority and clears its state; then three rounds must each be delivered. */
+static void lowest_priority_case(const char *name, unsigned irq, void (*arm)(uint64_t),
+                                 void (*set_ctl)(uint64_t), uint64_t (*ctl)(void))
+{
+    uint32_t bit = 1u << irq;
+    set_priority(irq, 0xf8);
+    *reg32(GICD + GICD_ISENABLER) = bit;
+    arm(counter_freq() / 1000);
+    busy_until_fired(ctl);
+    set_ctl(0);
+    set_priority(irq, 0x80);
+    *reg32(GICD + GICD_ICPENDR) = bit;
+    *reg32(GICD + GICD_ICACTIVER) = bit;
+    unsigned rounds = 0;
+    for (unsigned i = 0; i < 3; i++) {
+        uint32_t before = irq_count[irq];
+        arm(counter_freq() / 1000);
+        rounds += delivered_within(irq, before);
+    }
+    check(name, rounds == 3, "rounds delivered", rounds);
+    set_ctl(0);
+    set_priority(irq, 0);
+}
+
+/* Issue 15 (b) and (c): interrupts the vCPU masks with its priority mask (four SGIs, or four
+ * SPIs, below it) must not keep the timer out, and must not turn WFI into a busy loop; once
+ * unmasked they are delivered. The same with SPIs at the lowest priority. */
+static void masked_interrupts_case(const char *name, bool sgis, uint8_t prio)
+{
+    unsigned first = sgis ? 3 : 40;
+    uint32_t before[4];
+    for (unsigned i = 0; i < 4; i++) {
+        set_priority(first + i, prio);
+        before[i] = irq_count[first + i];
+    }
+    *reg32(GICC + GICC_PMR) = 0x90;
+    set_priority(27, 0x80);
+    *reg32(GICD + GICD_ISENABLER) = 1u << 27;
+    if (sgis) {
+        for (unsigned i = 0; i < 4; i++)
+            *reg32(GICD + 0xf00) = 0x2u << 24 | (first + i); /* to this CPU */
+    } else {
+        *reg32(GICD + GICD_ISENABLER + 4) = 0xfu << 8;
+        *reg32(GICD + GICD_ISPENDR + 4) = 0xfu << 8;
+    }
+    /* The timer, 20 ms out: WFI sleeps until it fires (not thousands of wake-ups). */
+    uint32_t timer_before = irq_count[27];
+    arm_vtimer(counter_freq() / 50);
+    unsigned wakeups = wfi_until_fired(vtimer_ctl);
+    bool timer = delivered_within(27, timer_before);
+    /* Unmasked (or, at the lowest priority, raised), they all arrive. */
+    if (prio == 0xf8) {
+        for (unsigned i = 0; i < 4; i++)
+            set_priority(first + i, 0x80);
+    }
+    *reg32(GICC + GICC_PMR) = 0xff;
+    irqs(true);
+    for (volatile unsigned i = 0; i < 20000; i++)
+        ;
+    irqs(false);
+    unsigned arrived = 0;
+    for (unsigned i = 0; i < 4; i++)
+        arrived += irq_count[first + i] == before[i] + 1;
+    check(name, wakeups <= 3 && timer && arrived == 4, "wakeups/timer/arrived",
+          (uint64_t)wakeups << 16 | (uint64_t)timer << 8 | arrived);
+    set_vtimer_ctl(0);
+    for (unsigned i = 0; i < 4; i++)
+        set_priority(first + i, 0);
+    set_priority(27, 0);
+    if (!sgis)
+        *reg32(GICD + GICD_ICENABLER + 4) = 0xfu << 8;
+}
+
+static void check_list_registers(void)
+{
+    lowest_priority_case("lowest_priority_vtimer_recovers", 27, arm_vtimer, set_vtimer_ctl,
+                         vtimer_ctl);
+    lowest_priority_case("lowest_priority_ptimer_recovers", 30, arm_ptimer, set_ptimer_ctl,
+                         ptimer_ctl);
+    masked_interrupts_case("masked_sgis_leave_room_for_timer", true, 0xc0);
+    masked_interrupts_case("masked_spis_leave_room_for_timer", false, 0xc0);
+    masked_interrupts_case("lowest_priority_spis_leave_room_for_timer", false, 0xf8);
 }
 
 static void check_cpu_on_race(void)
@@ -442,17 +836,37 @@ void guest_main(unsigned cpu, uint64_t arg)
     puts_("baremetal: boot ");
     putu(state[1]);
     putc_('\n');
+    if (state[1] == 2) {
+        /* What the CPU interface holds right after a reset: its reset values, not what the
+         * previous boot left there. */
+        state[3] = *reg32(GICC + 0x000);
+        state[4] = *reg32(GICC + GICC_PMR);
+        state[5] = *reg32(GICC + 0x008);
+    }
+    if (state[1] == 1) {
+        state[6] = *reg32(GICC + 0x008); /* BPR's reset value */
+        *reg32(GICC + 0x008) = 5;
+        *reg32(GICC + GICC_PMR) = 0x80;
+        *reg32(GICC + 0x000) = 1u << 9 | 1; /* EOImode 1, group 0 enabled */
+    }
     if (state[1] <= RESETS) {
         smc(PSCI_SYSTEM_RESET, 0, 0, 0);
         puts_("check system_reset: FAIL returned\n");
     }
+    check("cpu_interface_reset_on_system_reset",
+          state[3] == 0 && state[4] == 0 && state[5] == state[6], "ctlr/pmr/bpr",
+          (uint64_t)state[3] << 32 | state[4] << 16 | state[5]);
     state[0] = 0; /* a later run of the system starts counting again */
     gic_cpu_init(0);
     check_calls();
     check_unmapped();
     check_ldp();
+    check_pairs_mmu_off();
+    check_pairs_mmu_on();
     check_wfi();
     check_ptimer();
+    check_level_timers();
+    check_list_registers();
     check_cpu_on_race();
     bench();
     puts_("baremetal: done\n");

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <vmm/esr.h>
 #include <vmm/fdt.h>
+#include <vmm/reset.h>
 #include <vmm/seed.h>
 
 #include "dtb_build.h"
@@ -204,4 +205,21 @@ uint64_t fx_smc(unsigned vcpu, uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x
                          .esr = (uint64_t)ESR_EC_SMC64 << 26 | 1u << 25 };
     fx_exit(&e, r);
     return v->regs.x[0];
+}
+
+unsigned fx_run_drain_stubs(void)
+{
+    struct exit_reply r;
+    unsigned ran = 0;
+    for (unsigned v = 0; v < fx.cfg.num_vcpus; v++) {
+        if (!fx.vm.draining[v])
+            continue;
+        for (unsigned l = 0; l < VGIC_MAX_LRS; l++) {
+            if (sim_guest_eoi(v, l) >= 0)
+                fx_maintenance(v, (int)l);
+        }
+        fx_smc(v, VMM_FID_GIC_DRAINED, 0, 0, 0, &r);
+        ran++;
+    }
+    return ran;
 }

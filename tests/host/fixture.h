@@ -58,5 +58,8 @@ int fx_guest_handles(unsigned vcpu, unsigned irq);
 void fx_wfx(unsigned vcpu, int wfe, struct exit_reply *r);
 uint64_t fx_smc(unsigned vcpu, uint64_t x0, uint64_t x1, uint64_t x2, uint64_t x3,
                 struct exit_reply *r);
+/* After a SYSTEM_RESET: every draining vCPU runs its stub (EOIs what its list registers hold,
+ * then signals); returns the number of vCPUs that did. */
+unsigned fx_run_drain_stubs(void);
 
 #endif

@@ -97,6 +97,12 @@ void hyp_irq_ack(unsigned channel)
         sim.irq_acks[channel]++;
 }
 
+void hyp_notify(unsigned channel)
+{
+    if (channel < SIM_MAX_CHANNELS)
+        sim.notifies[channel]++;
+}
+
 uint64_t hyp_vcpu_read_sysreg(unsigned vcpu, enum vcpu_sysreg reg)
 {
     struct sim_vcpu *v = &sim.vcpu[vcpu];
@@ -117,6 +123,11 @@ void hyp_vcpu_write_sysreg(unsigned vcpu, enum vcpu_sysreg reg, uint64_t value)
 uint64_t hyp_counter_now(void)
 {
     return sim.now;
+}
+
+uint64_t hyp_counter_freq(void)
+{
+    return SIM_COUNTER_HZ;
 }
 
 void hyp_ptimer_read(uint64_t *ctl, uint64_t *cval)

@@ -10,6 +10,7 @@
 
 #define SIM_MAX_INJECTIONS 4096
 #define SIM_MAX_CHANNELS 64
+#define SIM_COUNTER_HZ 62500000u /* as on QEMU virt */
 
 struct sim_injection {
     unsigned vcpu;
@@ -38,6 +39,7 @@ struct sim_state {
     struct sim_injection inj[SIM_MAX_INJECTIONS];
     unsigned num_inj;
     unsigned irq_acks[SIM_MAX_CHANNELS];
+    unsigned notifies[SIM_MAX_CHANNELS]; /* hyp_notify, per channel */
     bool fail_inject;
     uint64_t now; /* physical counter */
     /* The core's EL1 physical timer, which the VMM and the guest both program directly. */

@@ -103,8 +103,10 @@ TEST(psci_system_reset_restores_pristine_images)
     sim.vcpu[0].sctlr = 0x30d0199d; /* MMU on */
     fx_smc(0, PSCI_SYSTEM_RESET, 0, 0, 0, &r);
     CHECK(!r.resume);
+    CHECK_EQ(fx.vm.boots, 1);
+    CHECK_EQ(fx_run_drain_stubs(), 1);
     CHECK_EQ(fx.vm.boots, 2);
-    CHECK_EQ(sim.vcpu[0].starts, 2);
+    CHECK_EQ(sim.vcpu[0].starts, 3); /* boot, drain stub, boot */
     CHECK_EQ(sim.vcpu[0].start_pc, FX_RAM_BASE);
     CHECK_EQ(sim.vcpu[0].regs.x[0], fx.cfg.dtb_addr);
     CHECK_EQ(sim.vcpu[0].sctlr & 1, 0);
@@ -120,6 +122,7 @@ TEST(psci_reset_unmasks_interrupts_left_in_flight)
     CHECK(fx_boot(1));
     unsigned vppi_acks = sim.vcpu[0].vppi_acks, irq_acks = sim.irq_acks[FX_UART_CH];
     fx_smc(0, PSCI_SYSTEM_RESET, 0, 0, 0, &r);
+    CHECK_EQ(fx_run_drain_stubs(), 1);
     CHECK(sim.vcpu[0].vppi_acks > vppi_acks);
     CHECK(sim.irq_acks[FX_UART_CH] > irq_acks);
 }
@@ -173,7 +176,8 @@ TEST(psci_unknown_reports_are_rate_limited)
 }
 
 /* Linux stops the other CPUs with an IPI it never EOIs, then resets: their list registers
- * still hold that interrupt. The VMM drains them with the stub before booting again. */
+ * still hold that interrupt. Every vCPU runs the drain stub (which also resets its CPU
+ * interface) before the VM boots again. */
 TEST(psci_reset_drains_list_registers_first)
 {
     struct exit_reply r;
@@ -182,32 +186,37 @@ TEST(psci_reset_drains_list_registers_first)
     fx_gicd_write(1, 0x100, 0xffff);
     fx_gicd_write(0, 0xf00, 0x02u << 16 | 2); /* IPI to vCPU 1, never EOI'd */
     CHECK_EQ(sim_injections_of(1, 2), 1);
-    unsigned starts0 = sim.vcpu[0].starts;
     fx_smc(0, PSCI_SYSTEM_RESET, 0, 0, 0, &r);
     CHECK(!r.resume);
     CHECK_EQ(fx.vm.state, VM_RESETTING);
-    CHECK_EQ(sim.vcpu[0].starts, starts0); /* vCPU 0 had nothing to drain: not started yet */
-    CHECK(sim.vcpu[1].running);
-    uint64_t stub = FX_RAM_BASE + FX_RAM_SIZE - 4096 + 256;
-    CHECK_EQ(sim.vcpu[1].start_pc, stub);
-    CHECK_EQ(sim.vcpu[1].regs.x[0], 0x08010000u);
-    CHECK_EQ(sim.vcpu[1].regs.x[3], 1);
-    CHECK(memcmp(fx.ram + (stub - FX_RAM_BASE), gic_drain_stub_v2, 4 * gic_drain_stub_v2_words) ==
-          0);
+    for (unsigned v = 0; v < 2; v++) {
+        uint64_t stub = FX_RAM_BASE + FX_RAM_SIZE - 4096 + 256 * v;
+        CHECK(sim.vcpu[v].running);
+        CHECK_EQ(sim.vcpu[v].start_pc, stub);
+        CHECK_EQ(sim.vcpu[v].regs.x[0], 0x08010000u);
+        CHECK_EQ(sim.vcpu[v].regs.x[2], stub + 192);
+        CHECK_EQ(sim.vcpu[v].regs.x[3], v == 1 ? 1 : 0); /* vCPU 0 holds nothing */
+        CHECK(memcmp(fx.ram + (stub - FX_RAM_BASE), gic_drain_stub_v2,
+                     4 * gic_drain_stub_v2_words) == 0);
+        CHECK_EQ(sim.vcpu[v].sctlr & 1, 0);
+    }
     uint32_t listed;
     memcpy(&listed, fx.ram + (sim.vcpu[1].regs.x[2] - FX_RAM_BASE), 4);
     CHECK_EQ(listed, 2);
-    CHECK_EQ(sim.vcpu[1].sctlr & 1, 0);
     /* The stub EOIs the IPI (maintenance), then signals. */
     CHECK(fx_guest_handles(1, 2));
     CHECK_EQ(sim_injections_of(1, 2), 1); /* the distributor is off meanwhile */
-    /* The signal from a vCPU that is not draining is an ordinary unknown call. */
-    CHECK_EQ(fx_smc(0, VMM_FID_GIC_DRAINED, 0, 0, 0, &r), NOT_SUPPORTED);
     fx_smc(1, VMM_FID_GIC_DRAINED, 0, 0, 0, &r);
+    CHECK(!r.resume);
+    CHECK(!sim.vcpu[1].running);
+    CHECK_EQ(fx.vm.state, VM_RESETTING); /* vCPU 0 has not finished yet */
+    fx_smc(0, VMM_FID_GIC_DRAINED, 0, 0, 0, &r);
     CHECK(!r.resume);
     CHECK_EQ(fx.vm.state, VM_RUNNING);
     CHECK_EQ(fx.vm.boots, 2);
     CHECK(!sim.vcpu[1].running);
     CHECK_EQ(sim.vcpu[0].start_pc, FX_RAM_BASE);
+    /* The signal from a vCPU that is not draining is an ordinary unknown call. */
+    CHECK_EQ(fx_smc(1, VMM_FID_GIC_DRAINED, 0, 0, 0, &r), NOT_SUPPORTED);
     CHECK(memcmp(fx.ram, fx.kernel, sizeof(fx.kernel)) == 0);
 }

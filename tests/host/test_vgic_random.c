@@ -21,7 +21,7 @@
 #define OPS 20000u
 
 struct model {
-    unsigned char enabled, edge, latched, line, in_lr;
+    unsigned char enabled, edge, latched, line, in_lr, prio, lr_prio;
 };
 
 static struct model m[FIRST + COUNT];
@@ -36,10 +36,12 @@ static uint32_t next(void)
     return (uint32_t)rng;
 }
 
+/* The lowest priority can never be signalled, so it never goes into a list register. */
 static int deliverable(unsigned irq)
 {
     const struct model *s = &m[irq];
-    return s->enabled && !s->in_lr && (s->latched || (!s->edge && s->line));
+    return s->enabled && !s->in_lr && s->prio != VGIC_PRIO_NEVER_SIGNALLED &&
+           (s->latched || (!s->edge && s->line));
 }
 
 /* Account for injections since the last call; returns 0 on a violation. */
@@ -52,12 +54,16 @@ static int absorb_injections(unsigned step)
             return 0;
         }
         struct model *s = &m[irq];
-        if (!s->enabled || s->in_lr || !(s->latched || (!s->edge && s->line))) {
-            printf("    step %u: %u injected while enabled=%u in_lr=%u latched=%u line=%u\n", step,
-                   irq, s->enabled, s->in_lr, s->latched, s->line);
+        if (!deliverable(irq) || sim.inj[seen_inj].priority != s->prio) {
+            printf(
+                "    step %u: %u injected while enabled=%u in_lr=%u latched=%u line=%u prio=0x%x "
+                "(injected at 0x%x)\n",
+                step, irq, s->enabled, s->in_lr, s->latched, s->line, s->prio,
+                sim.inj[seen_inj].priority);
             return 0;
         }
         s->in_lr = 1;
+        s->lr_prio = s->prio;
         s->latched = 0;
         delivered++;
     }
@@ -75,11 +81,28 @@ static int free_lrs(void)
     return n;
 }
 
+/* The highest priority held in a list register (lowest value), 256 if none. */
+static unsigned held_min_prio(void)
+{
+    unsigned min = 256;
+    for (unsigned irq = FIRST; irq < FIRST + COUNT; irq++) {
+        if (m[irq].in_lr && m[irq].lr_prio < min)
+            min = m[irq].lr_prio;
+    }
+    return min;
+}
+
+/* While a list register is free nothing deliverable waits, except that the last free register
+ * is kept for a priority higher than every held entry. */
 static int nothing_stuck(unsigned step)
 {
-    if (!free_lrs())
+    int nfree = free_lrs();
+    if (!nfree)
         return 1;
+    unsigned held_min = held_min_prio();
     for (unsigned irq = FIRST; irq < FIRST + COUNT; irq++) {
+        if (nfree == 1 && held_min < 256 && m[irq].prio >= held_min)
+            continue;
         if (deliverable(irq)) {
             const struct vgic_bank *b = &fx.vm.gic.spi[irq / 32];
             uint32_t bit = 1u << (irq % 32);
@@ -131,7 +154,8 @@ static int run_seed(unsigned version, uint64_t seed)
         uint32_t icfgr = fx_gicd_read(0, 0xc00 + (irq / 16) * 4);
         icfgr = (icfgr & ~(3u << (2 * (irq % 16)))) | (m[irq].edge ? 2u : 0u) << (2 * (irq % 16));
         fx_gicd_write(0, 0xc00 + (irq / 16) * 4, icfgr);
-        fx_gicd_access(0, 0x400 + irq, 1, 1, next() & 0xf8);
+        m[irq].prio = (unsigned char)(next() & 0xf8);
+        fx_gicd_access(0, 0x400 + irq, 1, 1, m[irq].prio);
         if (version == 3)
             fx_gicd_access(0, 0x6000 + 8 * irq, 8, 1, 0);
     }
@@ -158,14 +182,22 @@ static int run_seed(unsigned version, uint64_t seed)
             m[irq].enabled = 0;
             set_enable(version, irq, 0);
             break;
-        case 5: fx_gicd_access(0, 0x400 + irq, 1, 1, next() & 0xf8); break;
+        case 5:
+            m[irq].prio = (unsigned char)(next() & 0xf8);
+            fx_gicd_access(0, 0x400 + irq, 1, 1, m[irq].prio);
+            break;
         default: guest_eoi_lr(next() % fx.cfg.gic_num_lrs); break;
         }
         if (!absorb_injections(step) || !nothing_stuck(step))
             return 0;
     }
-    /* Drain: everything enabled, lines dropped after delivery, EOI until quiet. */
+    /* Drain: everything enabled at a priority that can be signalled, lines dropped after
+     * delivery, EOI until quiet. */
     for (unsigned irq = FIRST; irq < FIRST + COUNT; irq++) {
+        m[irq].prio = 0x80;
+        fx_gicd_access(0, 0x400 + irq, 1, 1, 0x80);
+        if (!absorb_injections(OPS))
+            return 0;
         m[irq].enabled = 1;
         set_enable(version, irq, 1);
         if (!absorb_injections(OPS))

@@ -74,16 +74,44 @@ TEST(wfi_masked_timer_sleeps_until_interrupt)
     CHECK_EQ(sim_injections_of(0, FX_UART_IRQ), 1);
 }
 
-TEST(wfi_pending_interrupt_resumes_at_once)
+/* A WFI traps only when nothing could wake the vCPU, so what its list registers held at the trap
+ * (here a self SGI the guest masked with its priority mask, which the VMM cannot see) does not
+ * keep it awake: it sleeps (no busy WFI loop) until something new arrives. */
+TEST(wfi_entry_held_at_trap_does_not_keep_awake)
 {
     struct exit_reply r;
     CHECK(fx_boot(1));
     fx_gicd_write(0, 0x000, 1);
     fx_gicd_write(0, 0x100, 0xffff);
+    fx_gicd_write(0, 0x104, 1u << 1);
     fx_gicd_write(0, 0xf00, 2u << 24 | 1); /* self SGI: now in a list register */
+    CHECK_EQ(sim_injections_of(0, 1), 1);
+    sim.vcpu[0].regs.pc = 0x40002000;
     fx_wfx(0, 0, &r);
-    CHECK(r.resume);
+    CHECK(!r.resume);
+    CHECK(fx.vm.sleeping[0]);
+    vm_notified(&fx.vm, FX_UART_CH); /* a new entry may be one it can take: it wakes */
+    CHECK_EQ(sim_injections_of(0, FX_UART_IRQ), 1);
     CHECK(!fx.vm.sleeping[0]);
+    CHECK_EQ(sim.vcpu[0].start_pc, 0x40002004);
+}
+
+/* An interrupt the VMM puts in a list register after the WFI trapped wakes the vCPU at once. */
+TEST(wfi_injection_after_trap_wakes)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(2));
+    fx_gicd_write(0, 0x000, 1);
+    fx_gicd_write(1, 0x100, 0xffff);
+    fx.vm.power[1] = VCPU_ON;
+    sim.vcpu[1].regs.pc = 0x40004000;
+    fx_wfx(1, 0, &r);
+    CHECK(!r.resume);
+    CHECK(fx.vm.sleeping[1]);
+    fx_gicd_write(0, 0xf00, 2u << 16 | 3); /* SGI 3 from vCPU 0 to vCPU 1 */
+    CHECK_EQ(sim_injections_of(1, 3), 1);
+    CHECK(!fx.vm.sleeping[1]);
+    CHECK_EQ(sim.vcpu[1].start_pc, 0x40004004);
 }
 
 TEST(wfe_never_sleeps)
@@ -139,5 +167,6 @@ TEST(wfi_earliest_deadline_armed_and_reset_disarms)
     fx_smc(1, 0x84000009u, 0, 0, 0, &r); /* SYSTEM_RESET */
     CHECK(!fx.vm.sleeping[0]);
     CHECK_EQ(sim.wakeup_deadline, 0);
+    CHECK_EQ(fx_run_drain_stubs(), 2);
     CHECK_EQ(sim.vcpu[0].start_pc, FX_RAM_BASE);
 }
