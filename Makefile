@@ -121,8 +121,15 @@ define write_if_changed
 @if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
 endef
 
-.PHONY: all run test test-host help clean images sdk-check boards qemu-cmd FORCE
+.PHONY: all run test test-host help clean images sdk-check boards qemu-cmd packages FORCE
 .DEFAULT_GOAL := all
+
+# The Debian packages this command needs (tools/ensure-packages.sh has the lists), checked before
+# anything is built; as root, missing ones are installed.
+PACKAGE_SET := $(if $(filter test test-host %/tests-clang %/tests-gcc,$(MAKECMDGOALS)),test,$(if \
+                   $(filter run,$(MAKECMDGOALS)),run,build))
+packages:
+	@tools/ensure-packages.sh $(PACKAGE_SET)
 
 all: $(IMAGE_FILE)
 
@@ -150,7 +157,7 @@ endif
 images: $(GUEST_KERNEL) $(GUEST_INITRD)
 
 ifeq ($(strip $(IMAGE_DIR)),)
-$(GUEST_KERNEL) $(GUEST_INITRD) &:
+$(GUEST_KERNEL) $(GUEST_INITRD) &: | packages
 	$(PYTHON) tools/fetch-guest-images.py --out $(BUILD_DIR)/images
 else
 $(GUEST_KERNEL) $(GUEST_INITRD):
@@ -158,19 +165,19 @@ $(GUEST_KERNEL) $(GUEST_INITRD):
 endif
 
 ifneq ($(BOARD_DTS),)
-$(BOARD_DTB_FILE): $(BOARD_DIR)/$(BOARD_DTS)
+$(BOARD_DTB_FILE): $(BOARD_DIR)/$(BOARD_DTS) | packages
 	@mkdir -p $(dir $@)
 	dtc -q -I dts -O dtb -o $@ $<
 else
 # The board's DTB as Debian's arm64 kernel package ships it.
-$(BOARD_DTB_FILE): $(BOARD_DIR)/board.mk
+$(BOARD_DTB_FILE): $(BOARD_DIR)/board.mk | packages
 	$(PYTHON) tools/fetch-guest-images.py --board-dtb $(BOARD_DTB_DEBIAN) --board-dtb-out $@
 endif
 
 # The SDK is needed here only for its GIC check: without one, `make $(GEN)/guest.dtb` works.
 $(GEN)/vm_config.c $(GEN)/guest.dtb &: $(GEN)/vmm-config.args $(SYSTEM_FILE) $(BOARD_DTB_FILE) \
         $(KERNEL_BLOB) $(GUEST_INITRD) $(GUEST_DTS) $(SDK_GEN_CONFIG) tools/vmm-config.py \
-        $(wildcard tools/vmmtools/*.py) | $(if $(SDK_GEN_CONFIG),sdk-check)
+        $(wildcard tools/vmmtools/*.py) | $(if $(SDK_GEN_CONFIG),sdk-check) packages
 	@mkdir -p $(GEN)
 	$(PYTHON) tools/vmm-config.py $(VMCONFIG_ARGS)
 
@@ -186,7 +193,7 @@ FORCE:
 # libsel4's headers use GNU C (asm); only the seam includes them.
 $(OBJ)/src/seL4/microkit_seam.o: TARGET_CFLAGS += -std=gnu11
 
-$(OBJ)/%.o: %.c $(wildcard include/vmm/*.h src/vgic/*.h) $(OBJ)/build.args | sdk-check
+$(OBJ)/%.o: %.c $(wildcard include/vmm/*.h src/vgic/*.h) $(OBJ)/build.args | sdk-check packages
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(TARGET_CFLAGS) -c $< -o $@
 
@@ -203,7 +210,7 @@ $(OBJ)/guest_images.o: vmm/guest_images.S $(KERNEL_BLOB) $(GUEST_INITRD) $(GEN)/
 $(BUILD_DIR)/vmm.elf: $(VMM_OBJS) $(OBJ)/build.args | sdk-check
 	$(TARGET_LD) -L$(SDK_BOARD)/lib $(VMM_OBJS) -lmicrokit -Tmicrokit.ld -o $@
 
-$(IMAGE_FILE) $(REPORT_FILE) &: $(BUILD_DIR)/vmm.elf $(SYSTEM_FILE) $(OBJ)/build.args | sdk-check
+$(IMAGE_FILE) $(REPORT_FILE) &: $(BUILD_DIR)/vmm.elf $(SYSTEM_FILE) $(OBJ)/build.args | sdk-check packages
 	$(MICROKIT_SDK)/bin/microkit $(SYSTEM_FILE) --search-path $(BUILD_DIR) --board $(MICROKIT_BOARD) \
 	    --config $(CONFIG) -o $(IMAGE_FILE) -r $(REPORT_FILE)
 	@echo "built $(IMAGE_FILE) ($(MICROKIT_BOARD), $(CONFIG), $(SYSTEM))"
@@ -215,7 +222,7 @@ QEMU_CMD = $(QEMU) -machine $(QEMU_MACHINE) -cpu $(QEMU_CPU) -m $(QEMU_MEM) \
 qemu-cmd:
 	@echo "$(QEMU_CMD)"
 
-run: $(IMAGE_FILE)
+run: $(IMAGE_FILE) | packages
 ifeq ($(strip $(QEMU_MACHINE)),)
 	@echo "error: BOARD=$(BOARD) is real hardware; see $(BOARD_DIR)/README.md to boot $(IMAGE_FILE)"; exit 1
 else
@@ -227,18 +234,22 @@ HOST_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c tests/hos
 HOST_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/host
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-$(BUILD_DIR)/host/tests-clang: $(HOST_SRCS) $(wildcard include/vmm/*.h src/vgic/*.h tests/host/*.h)
+$(BUILD_DIR)/host/tests-clang: $(HOST_SRCS) $(wildcard include/vmm/*.h src/vgic/*.h tests/host/*.h) | packages
 	@mkdir -p $(dir $@)
 	clang $(HOST_CFLAGS) $(SAN_FLAGS) $(HOST_SRCS) -o $@
 
-$(BUILD_DIR)/host/tests-gcc: $(HOST_SRCS) $(wildcard include/vmm/*.h src/vgic/*.h tests/host/*.h)
+$(BUILD_DIR)/host/tests-gcc: $(HOST_SRCS) $(wildcard include/vmm/*.h src/vgic/*.h tests/host/*.h) | packages
 	@mkdir -p $(dir $@)
 	gcc $(HOST_CFLAGS) $(SAN_FLAGS) $(HOST_SRCS) -o $@
 
-test-host: $(BUILD_DIR)/host/tests-clang $(BUILD_DIR)/host/tests-gcc
-	$(BUILD_DIR)/host/tests-clang
+# zlib's answers for the inflate tests (with the real kernel, when its images were fetched).
+ZLIB_REFERENCE := $(BUILD_DIR)/host/zlib
+test-host: $(BUILD_DIR)/host/tests-clang $(BUILD_DIR)/host/tests-gcc | packages
+	$(PYTHON) tests/host/zlib_reference.py --out $(ZLIB_REFERENCE) \
+	    $(if $(wildcard $(BUILD_DIR)/images/linux),--kernel $(BUILD_DIR)/images/linux)
+	ZLIB_REFERENCE_DIR=$(ZLIB_REFERENCE) GUEST_IMAGE_DIR=$(BUILD_DIR)/images $(BUILD_DIR)/host/tests-clang
 
-test: $(BUILD_DIR)/host/tests-clang $(BUILD_DIR)/host/tests-gcc
+test: $(BUILD_DIR)/host/tests-clang $(BUILD_DIR)/host/tests-gcc | packages
 	BUILD_DIR=$(BUILD_DIR) MICROKIT_SDK=$(MICROKIT_SDK) tests/run-all.sh
 
 # Build simple.system for every board; report which could not be built and why.

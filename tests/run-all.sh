@@ -27,13 +27,16 @@ run_suite() {
         failed=$((failed + 1))
         return
     fi
-    local p f
+    local p f s
     p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
     f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
     s=$(echo "$line" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+')
     passed=$((passed + p))
     failed=$((failed + f))
     skipped=$((skipped + ${s:-0}))
+    if [ "${s:-0}" -gt 0 ]; then
+        echo "!!! $name: ${s} SKIPPED (they could not run here; see above)"
+    fi
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "!!! $name exited with status $status: counted as 1 failure"
         failed=$((failed + 1))
@@ -94,11 +97,19 @@ fuzz_fdt() {
 # The host test programs (make test builds them too; this keeps the script usable on its own).
 make -s BUILD_DIR="$BUILD_DIR" "$BUILD_DIR/host/tests-clang" "$BUILD_DIR/host/tests-gcc" >/dev/null
 
-# The real Debian kernel lets the image tests check a real Image header, not only crafted ones.
+# The real Debian kernel lets the image tests check a real Image header, not only crafted ones,
+# and the inflate tests inflate all of it as zlib compressed it.
+zlib_args=()
 if /usr/bin/python3 tools/fetch-guest-images.py --out "$BUILD_DIR/images"; then
     export GUEST_IMAGE_DIR=$BUILD_DIR/images
+    zlib_args=(--kernel "$GUEST_IMAGE_DIR/linux")
 else
-    echo "!!! could not build the default guest images: the real-Image test will say it skipped"
+    echo "!!! could not build the default guest images: the real-Image tests will say they skipped"
+fi
+if /usr/bin/python3 tests/host/zlib_reference.py --out "$BUILD_DIR/host/zlib" "${zlib_args[@]}"; then
+    export ZLIB_REFERENCE_DIR=$BUILD_DIR/host/zlib
+else
+    echo "!!! zlib's reference output could not be made: the inflate tests will say they skipped"
 fi
 
 fuzz_dtb() {

@@ -58,6 +58,19 @@ struct vm_ptimer {
     uint64_t armed_ctl, armed_cval; /* what the VMM last wrote */
 };
 
+/* Rate limits of the lines a guest can cause (log.h), reset at init and at every boot. */
+struct vm_log_limits {
+    struct log_limit abort;  /* accesses nothing answers */
+    struct log_limit sysreg; /* system registers the VMM does not emulate */
+    struct log_limit trap;   /* traps and faults the VMM cannot handle (the guest stops) */
+    struct log_limit stop;   /* the guest stopped */
+    struct log_limit smc;    /* unknown SMC/HVC functions */
+    struct log_limit cpu_on; /* CPU_ON for MPIDRs the VM does not have */
+    struct log_limit power;  /* vCPUs started and stopped through PSCI */
+    struct log_limit vppi;   /* virtual PPIs the vGIC cannot take */
+    struct log_limit notify; /* notifications on channels that carry no guest interrupt */
+};
+
 struct vm {
     const struct vmm_config *cfg;
     void *ram; /* guest RAM as the VMM sees it */
@@ -79,6 +92,7 @@ struct vm {
     uint64_t exits;
     uint64_t exits_by_kind[EXIT_UNKNOWN + 1];
     uint64_t exits_wfx;
+    struct vm_log_limits log;
 };
 
 /* Make `vcpu` take a synchronous external abort (data or instruction) at its EL1 vector, as the
@@ -126,6 +140,8 @@ void vm_ptimer_check_claim(struct vm *vm);
 /* Say once that `vcpu`'s WFI cannot sleep on a deadline while the owner runs. */
 void vm_ptimer_report_busy(struct vm *vm, unsigned vcpu);
 
+/* Say what every rate limit of the VM suppressed and start them afresh (init and every boot). */
+void vm_log_limits_reset(struct vm *vm);
 /* Log how many exits of each kind this boot took (at power-off and reset). */
 void vm_log_exit_stats(const struct vm *vm);
 

@@ -741,12 +741,18 @@ static void check_list_registers(void)
 
 static void check_cpu_on_race(void)
 {
+    race_result[1] = 1; /* not a PSCI result: CPU 1 has not answered yet */
     int64_t r = (int64_t)smc(PSCI_CPU_ON, 1, (uint64_t)_start, 1);
     check("cpu_on_success", r == 0, "result", (uint64_t)r);
     check("cpu_on_already_on", (int64_t)smc(PSCI_CPU_ON, 1, (uint64_t)_start, 1) == -4, "", 0);
     check("cpu_on_unknown_mpidr", (int64_t)smc(PSCI_CPU_ON, 7, (uint64_t)_start, 7) == -2, "", 0);
+    /* CPU 1 with bits 24-31 set, which PSCI requires to be zero: not CPU 1 (ALREADY_ON). */
+    r = (int64_t)smc(PSCI_CPU_ON, 1ul << 24 | 1, (uint64_t)_start, 1);
+    check("cpu_on_mpidr_reserved_bits", r == -2, "result", (uint64_t)r);
     race_result[0] = (int64_t)smc(PSCI_CPU_ON, 2, (uint64_t)_start, 2);
-    while (!cpu_done[1])
+    /* CPU 1 races, then sleeps 5 ms on its timer: a second is plenty, or its checks fail. */
+    uint64_t give_up = counter() + counter_freq();
+    while (!cpu_done[1] && counter() < give_up)
         __asm__ volatile("yield");
     race_over = 1;
     int successes = (race_result[0] == 0) + (race_result[1] == 0);

@@ -93,12 +93,27 @@ TEST(insn_emulate_ldp_from_distributor_mmu_off)
     struct exit_reply r;
     CHECK(fx_boot(1));
     uint64_t pc = FX_RAM_BASE + 0x200000;
-    put32(pc, 0xa9410861); /* ldp x1, x2, [x3, #16]: 8 bytes at offsets 0 and 8 */
-    sim.vcpu[0].regs.x[3] = FX_GICD - 16;
-    sim.vcpu[0].regs.x[1] = 0x1234;
-    no_syndrome(pc, FX_GICD + 0x4, 0, &r); /* the first element faulted (anywhere in it) */
+    /* A 32-bit pair: TYPER and IIDR, each zero-extended into its register. */
+    uint32_t typer = fx_gicd_read(0, 0x4), iidr = fx_gicd_read(0, 0x8);
+    CHECK_EQ(iidr, 0x0200043b);
+    put32(pc, 0x29400861); /* ldp w1, w2, [x3] */
+    sim.vcpu[0].regs.x[1] = 0x1111111111111111ull;
+    sim.vcpu[0].regs.x[2] = 0x2222222222222222ull;
+    sim.vcpu[0].regs.x[3] = FX_GICD + 0x4;
+    no_syndrome(pc, FX_GICD + 0x4, 0, &r);
     CHECK(r.resume);
-    CHECK_EQ(sim.vcpu[0].regs.x[1], 0); /* an 8-byte read is not a valid GICv2 access: zero */
+    CHECK_EQ(sim.vcpu[0].regs.x[1], typer);
+    CHECK_EQ(sim.vcpu[0].regs.x[2], iidr);
+    CHECK_EQ(sim.vcpu[0].regs.pc, pc + 4);
+    /* A 64-bit pair at offset 4: 8-byte accesses are not valid GICv2 accesses; both read zero. */
+    put32(pc, 0xa9410861); /* ldp x1, x2, [x3, #16] */
+    sim.vcpu[0].regs.x[1] = 0x1111111111111111ull;
+    sim.vcpu[0].regs.x[2] = 0x2222222222222222ull;
+    sim.vcpu[0].regs.x[3] = FX_GICD + 0x4 - 16;
+    no_syndrome(pc, FX_GICD + 0x4, 0, &r);
+    CHECK(r.resume);
+    CHECK_EQ(sim.vcpu[0].regs.x[1], 0);
+    CHECK_EQ(sim.vcpu[0].regs.x[2], 0);
     CHECK_EQ(sim.vcpu[0].regs.pc, pc + 4);
     put32(pc, 0x29bf14c4); /* stp w4, w5, [x6, #-8]! : enable registers 0x100 and 0x104 */
     sim.vcpu[0].regs.x[4] = 0x3;
@@ -118,15 +133,17 @@ TEST(insn_emulate_post_index_load_and_sign_extension)
     uint64_t pc = FX_RAM_BASE + 0x200000;
     fx_gicd_access(0, 0x400 + 41, 1, 1, 0x80);
     put32(pc, 0x39c00549); /* ldrsb w9, [x10, #1] */
+    sim.vcpu[0].regs.x[9] = 0x9999999999999999ull;
     sim.vcpu[0].regs.x[10] = FX_GICD + 0x400 + 40;
     no_syndrome(pc, FX_GICD + 0x400 + 41, 0, &r);
-    CHECK_EQ(sim.vcpu[0].regs.x[9], 0xffffff80u);
+    CHECK_EQ(sim.vcpu[0].regs.x[9], 0xffffff80u); /* sign-extended to 32 bits, upper half zero */
     put32(pc, 0xf8408507); /* ldr x7, [x8], #8 (64-bit read: not valid, reads zero) */
-    sim.vcpu[0].regs.x[7] = 0x1234;
-    sim.vcpu[0].regs.x[8] = FX_GICD;
-    no_syndrome(pc, FX_GICD, 0, &r);
+    sim.vcpu[0].regs.x[7] = 0x7777777777777777ull;
+    sim.vcpu[0].regs.x[8] = FX_GICD + 0x8;
+    no_syndrome(pc, FX_GICD + 0x8, 0, &r);
+    CHECK(r.resume);
     CHECK_EQ(sim.vcpu[0].regs.x[7], 0);
-    CHECK_EQ(sim.vcpu[0].regs.x[8], FX_GICD + 8);
+    CHECK_EQ(sim.vcpu[0].regs.x[8], FX_GICD + 0x10); /* post-indexed: written back after */
 }
 
 TEST(insn_emulate_sp_writeback_el1h)
@@ -136,9 +153,11 @@ TEST(insn_emulate_sp_writeback_el1h)
     uint64_t pc = FX_RAM_BASE + 0x200000;
     put32(pc, 0xf85f0fee); /* ldr x14, [sp, #-16]! */
     sim.vcpu[0].regs.spsr = 0x3c5;
+    sim.vcpu[0].regs.x[14] = 0xeeeeeeeeeeeeeeeeull;
     sim.vcpu[0].sysreg[VCPU_SP_EL1] = 0x8000018;
     no_syndrome(pc, FX_GICD + 0x8, 0, &r);
     CHECK(r.resume);
+    CHECK_EQ(sim.vcpu[0].regs.x[14], 0); /* 64-bit read of the distributor: zero */
     CHECK_EQ(sim.vcpu[0].sysreg[VCPU_SP_EL1], 0x8000008);
 }
 

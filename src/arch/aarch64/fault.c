@@ -17,14 +17,11 @@ static const struct mmio_region *find_mmio(const struct vm *vm, uint64_t addr)
     return NULL;
 }
 
-static void report_abort(const struct vm_exit *exit, const struct data_abort *da, const char *what)
+static void report_abort(struct vm *vm, const struct vm_exit *exit, const struct data_abort *da,
+                         const char *what)
 {
-    enum { MAX_REPORTS = 64 };
-    static unsigned reports;
-    if (reports >= MAX_REPORTS)
+    if (!log_limit_pass(&vm->log.abort, LOG_ERROR, "fault", "reports of accesses nothing answers"))
         return;
-    if (++reports == MAX_REPORTS)
-        LOG_WARNING("fault", "further unanswered accesses will not be reported");
     unsigned ec = esr_class_of(exit->esr);
     if (exit->instruction_fault) {
         LOG_ERR("fault",
@@ -69,7 +66,7 @@ static void refuse_access(struct vm *vm, const struct vm_exit *exit, const struc
         fmt_format(what, sizeof(what), "%s", detail);
     else
         fmt_format(what, sizeof(what), "not RAM nor a device this VM has");
-    report_abort(exit, da, what);
+    report_abort(vm, exit, da, what);
     if (vm_inject_abort(vm, exit->vcpu, exit->instruction_fault, da->write))
         reply->resume = true;
     else
@@ -142,7 +139,8 @@ static bool psci_finish(struct vm *vm, unsigned vcpu, enum psci_action action)
     switch (action) {
     case PSCI_ACT_RETURN: return true;
     case PSCI_ACT_CPU_OFF:
-        LOG_INFO("psci", "vCPU %u: CPU_OFF", vcpu);
+        LOG_LIMITED(&vm->log.power, "vCPU power reports", LOG_INFO, "psci", "vCPU %u: CPU_OFF",
+                    vcpu);
         vm->power[vcpu] = VCPU_OFF;
         hyp_vcpu_stop(vcpu);
         return false;
@@ -208,7 +206,7 @@ static void handle_sysreg(struct vm *vm, const struct vm_exit *exit, struct exit
     if (!sr.read && vm->gic.version == 3 && is_gicv3_sgi_register(&sr)) {
         vgic_v3_write_sgir(&vm->gic, exit->vcpu, value);
     } else {
-        LOG_WARNING("fault",
+        LOG_LIMITED(&vm->log.sysreg, "reports of system registers not emulated", LOG_WARN, "fault",
                     "vCPU %u: %s of system register S%u_%u_C%u_C%u_%u (x%u) at pc 0x%llx is "
                     "not emulated: %s",
                     exit->vcpu, sr.read ? "MRS" : "MSR", sr.op0, sr.op1, sr.crn, sr.crm, sr.op2,
@@ -257,9 +255,9 @@ void vm_handle_vcpu_fault(struct vm *vm, const struct vm_exit *exit, struct exit
         return;
     case ESR_EC_SYSREG: handle_sysreg(vm, exit, reply); return;
     default:
-        LOG_ERR("fault", "vCPU %u: unhandled trap: ESR 0x%llx, class 0x%02x (%s), ISS 0x%x",
-                exit->vcpu, (unsigned long long)exit->esr, ec, esr_class_name(ec),
-                esr_iss(exit->esr));
+        LOG_LIMITED(&vm->log.trap, "unhandled traps and faults", LOG_ERROR, "fault",
+                    "vCPU %u: unhandled trap: ESR 0x%llx, class 0x%02x (%s), ISS 0x%x", exit->vcpu,
+                    (unsigned long long)exit->esr, ec, esr_class_name(ec), esr_iss(exit->esr));
         vm_stop(vm, "unhandled trap");
         return;
     }
