@@ -283,6 +283,10 @@ void vgic_deliver(struct vgic *gic, unsigned vcpu)
         return;
     gic->kicked |= 1u << vcpu;
     struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    /* A timer line that may have dropped unseen is sampled before it could go in (rare: one
+     * just reported is fresh, and a disabled one waits until the guest enables or reads it). */
+    if ((unsampled_lines(gic, vcpu) & vc->priv.enabled) && free_lr_for(vc, gic->num_lrs, 0) >= 0)
+        vgic_resample(gic, vcpu);
     for (;;) {
         unsigned best = VGIC_MAX_IRQS, best_prio = VGIC_PRIO_NEVER_SIGNALLED;
         for (unsigned w = 0; w < gic->num_irqs / 32; w++) {
@@ -301,9 +305,6 @@ void vgic_deliver(struct vgic *gic, unsigned vcpu)
         int lr = free_lr_for(vc, gic->num_lrs, best_prio);
         if (lr < 0)
             return;
-        if (best < VGIC_NUM_PRIVATE && (unsampled_lines(gic, vcpu) & (1u << best)) &&
-            !sample_line(gic, vcpu, best))
-            continue; /* it dropped before the guest could take it */
         struct vgic_bank *b = vgic_bank_of(gic, vcpu, best / 32);
         uint32_t bit = 1u << (best % 32);
         uint8_t group = (b->group & bit) ? 1 : 0;
