@@ -35,6 +35,7 @@ PYTHON ?= /usr/bin/python3
 CROSS_COMPILE ?= aarch64-linux-gnu-
 TARGET_CC := $(CROSS_COMPILE)gcc
 TARGET_LD := $(CROSS_COMPILE)ld
+TARGET_AR := $(CROSS_COMPILE)ar
 QEMU ?= qemu-system-aarch64
 
 SYSTEM_FILE := $(BOARD_DIR)/systems/$(SYSTEM)
@@ -44,44 +45,38 @@ REPORT_FILE := $(BUILD_DIR)/report.txt
 GEN := $(BUILD_DIR)/gen
 OBJ := $(BUILD_DIR)/obj
 
-# Guest images: the user's directory, or the defaults built from Debian packages.
-ifeq ($(strip $(IMAGE_DIR)),)
-GUEST_DIR := $(BUILD_DIR)/images
-else
-GUEST_DIR := $(IMAGE_DIR)
-endif
-GUEST_KERNEL := $(GUEST_DIR)/linux
-ifeq ($(strip $(IMAGE_DIR)),)
-GUEST_INITRD := $(GUEST_DIR)/rootfs.cpio.gz
-else
-GUEST_INITRD := $(wildcard $(GUEST_DIR)/rootfs.cpio.gz)
-endif
-GUEST_DTS := $(wildcard $(GUEST_DIR)/linux.dts)
+# Guest images, per VM: IMAGE_DIR/<vm>/, else IMAGE_DIR, else the defaults built from Debian
+# packages into $(BUILD_DIR)/images. A directory holds `linux`, optionally `rootfs.cpio.gz` and
+# `linux.dts`.
+DEFAULT_IMAGES := $(BUILD_DIR)/images
+vm_image_dir = $(strip $(or $(if $(IMAGE_DIR),$(firstword $(foreach d,$(IMAGE_DIR)/$(1) \
+                   $(IMAGE_DIR),$(if $(wildcard $(d)/linux),$(d))))),$(DEFAULT_IMAGES)))
+vm_kernel = $(call vm_image_dir,$(1))/linux
+vm_initrd = $(strip $(if $(filter $(DEFAULT_IMAGES),$(call vm_image_dir,$(1))),\
+                $(DEFAULT_IMAGES)/rootfs.cpio.gz,$(wildcard $(call vm_image_dir,$(1))/rootfs.cpio.gz)))
+vm_dts = $(wildcard $(call vm_image_dir,$(1))/linux.dts)
 # Any guest, not only Linux: GUEST_PROTOCOL=raw loads `linux` as a raw binary at GUEST_LOAD_ADDR
 # and enters it at GUEST_ENTRY (x0 = DTB).
 GUEST_PROTOCOL ?= linux
-
 # A board whose loader leaves little room below it (i.MX8MM) builds the kernel in gzip-compressed;
 # the VMM inflates it into guest RAM. A gzip `linux` in IMAGE_DIR is taken as it is.
-ifeq ($(GUEST_KERNEL_COMPRESS),gzip)
-KERNEL_BLOB := $(GEN)/linux.gz
-$(KERNEL_BLOB): $(GUEST_KERNEL) $(GEN)/linux.gz.args
-	@mkdir -p $(dir $@)
-	gzip -9 -n -c $< > $@
-$(GEN)/linux.gz.args: FORCE
-	$(call write_if_changed,$(GUEST_KERNEL))
-else
-KERNEL_BLOB := $(GUEST_KERNEL)
-endif
+vm_kernel_blob = $(if $(filter gzip,$(GUEST_KERNEL_COMPRESS)),$(GEN)/$(1)/linux.gz,$(call vm_kernel,$(1)))
 
-VMM_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c) src/seL4/microkit_seam.c \
-            vmm/main.c vmm/libc_shim.c
-VMM_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(VMM_SRCS)) $(OBJ)/vm_config.o $(OBJ)/guest_images.o
+# The VMM library (include/vmm/ is its API) and the VMM program over it. VMM_MAIN is the program:
+# vmm/main.c, or a PD of your own that owns a VM (README, "The VMM as a library").
+LIB_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c src/virtio/*.c \
+                src/target/*.c) src/seL4/microkit_seam.c
+LIB := $(BUILD_DIR)/libvmm.a
+VMM_MAIN ?= vmm/main.c
+# Native protection domains the build adds (components/<kind>/): each component.mk names its
+# sources as <kind>_SRCS; src/seL4/pd_seam.c is their seam to Microkit.
+include $(wildcard components/*/component.mk)
+PD_SEAM := src/seL4/pd_seam.c
 
 TARGET_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-stack-protector -fno-pic \
                  -fno-tree-loop-distribute-patterns -march=armv8-a -mstrict-align \
                  -mno-outline-atomics -O2 -g -Wall -Wextra -Werror -Wno-unused-function \
-                 -Iinclude -I$(SDK_BOARD)/include
+                 -Iinclude -Icomponents -I$(SDK_BOARD)/include
 
 # What the objects, the link and the system image are made with (fixed here: target-specific
 # additions below must not change it).
@@ -102,15 +97,25 @@ ifneq ($(origin BOOTARGS),undefined)
 BOOTARGS_FLAG = --bootargs $(call shquote,$(BOOTARGS))
 endif
 VMCONFIG_FLAGS := --gic-lrs $(GIC_LRS) $(if $(SDK_GEN_CONFIG),--sdk-config $(SDK_GEN_CONFIG)) \
-                  $(if $(GUEST_DTS),--guest-dts $(GUEST_DTS)) \
                   $(BOOTARGS_FLAG) \
                   $(if $(STRICT_DEVICES),--strict-devices) $(if $(TRACE_MMIO),--trace-mmio) \
                   $(if $(UNREACHABLE_DEVICES),--unreachable-devices $(UNREACHABLE_DEVICES)) \
                   $(if $(filter raw,$(GUEST_PROTOCOL)),--protocol raw --raw-addr $(GUEST_LOAD_ADDR) \
                       --raw-entry $(or $(GUEST_ENTRY),$(GUEST_LOAD_ADDR)))
-VMCONFIG_ARGS := --system $(SYSTEM_FILE) --board-dtb $(BOARD_DTB_FILE) --kernel $(KERNEL_BLOB) \
-                 $(if $(GUEST_INITRD),--initrd $(GUEST_INITRD)) $(VMCONFIG_FLAGS) \
-                 --out-c $(GEN)/vm_config.c --out-dtb $(GEN)/guest.dtb
+vmconfig_args = --system $(EXPANDED) --vm $(1) --plan $(PLAN) --board-dtb $(BOARD_DTB_FILE) \
+                --kernel $(call vm_kernel_blob,$(1)) \
+                $(if $(call vm_initrd,$(1)),--initrd $(call vm_initrd,$(1))) \
+                $(if $(call vm_dts,$(1)),--guest-dts $(call vm_dts,$(1))) $(VMCONFIG_FLAGS) \
+                --out-c $(GEN)/$(1)/vm_config.c --out-dtb $(GEN)/$(1)/guest.dtb
+
+# The system as the Microkit tool gets it: the user's file with its device declarations expanded
+# (tools/vmm-system.py), the plan of what each VM and added PD gets, and the VMs and PDs to build.
+EXPANDED := $(BUILD_DIR)/system.xml
+PLAN := $(GEN)/plan.json
+SYSTEM_MK := $(GEN)/system.mk
+SYSTEM_ARGS := --system $(SYSTEM_FILE) --board-dtb $(BOARD_DTB_FILE) --out-xml $(EXPANDED) \
+               --out-plan $(PLAN) --out-mk $(SYSTEM_MK) --out-gen $(GEN)
+TOOL_SRCS := $(wildcard tools/vmmtools/*.py)
 
 # Every input of a generated file is a prerequisite of it, make variables included: a command
 # line is kept in a file that is rewritten only when the line changes (BOOTARGS=x, CONFIG=...,
@@ -121,7 +126,7 @@ define write_if_changed
 @if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
 endef
 
-.PHONY: all run test test-host help clean images sdk-check boards qemu-cmd packages FORCE
+.PHONY: all run test test-host help clean images sdk-check boards qemu-cmd packages lib FORCE
 .DEFAULT_GOAL := all
 
 # The Debian packages this command needs (tools/ensure-packages.sh has the lists), checked before
@@ -154,15 +159,10 @@ endif
 	@test -x $(MICROKIT_SDK)/bin/microkit || { echo "error: $(MICROKIT_SDK) is not a Microkit SDK (no bin/microkit)"; exit 1; }
 	@test -d $(SDK_BOARD) || { echo "error: the SDK at $(MICROKIT_SDK) has no board $(MICROKIT_BOARD) in config $(CONFIG)"; exit 1; }
 
-images: $(GUEST_KERNEL) $(GUEST_INITRD)
+images: $(DEFAULT_IMAGES)/linux $(DEFAULT_IMAGES)/rootfs.cpio.gz
 
-ifeq ($(strip $(IMAGE_DIR)),)
-$(GUEST_KERNEL) $(GUEST_INITRD) &: | packages
-	$(PYTHON) tools/fetch-guest-images.py --out $(BUILD_DIR)/images
-else
-$(GUEST_KERNEL) $(GUEST_INITRD):
-	@echo "error: IMAGE_DIR=$(IMAGE_DIR) has no $(notdir $@) (it needs linux, rootfs.cpio.gz, optionally linux.dts)"; exit 1
-endif
+$(DEFAULT_IMAGES)/linux $(DEFAULT_IMAGES)/rootfs.cpio.gz &: | packages
+	$(PYTHON) tools/fetch-guest-images.py --out $(DEFAULT_IMAGES)
 
 ifneq ($(BOARD_DTS),)
 $(BOARD_DTB_FILE): $(BOARD_DIR)/$(BOARD_DTS) | packages
@@ -174,15 +174,73 @@ $(BOARD_DTB_FILE): $(BOARD_DIR)/board.mk | packages
 	$(PYTHON) tools/fetch-guest-images.py --board-dtb $(BOARD_DTB_DEBIAN) --board-dtb-out $@
 endif
 
-# The SDK is needed here only for its GIC check: without one, `make $(GEN)/guest.dtb` works.
-$(GEN)/vm_config.c $(GEN)/guest.dtb &: $(GEN)/vmm-config.args $(SYSTEM_FILE) $(BOARD_DTB_FILE) \
-        $(KERNEL_BLOB) $(GUEST_INITRD) $(GUEST_DTS) $(SDK_GEN_CONFIG) tools/vmm-config.py \
-        $(wildcard tools/vmmtools/*.py) | $(if $(SDK_GEN_CONFIG),sdk-check) packages
-	@mkdir -p $(GEN)
-	$(PYTHON) tools/vmm-config.py $(VMCONFIG_ARGS)
+# The tool writes its outputs only when they change; the stamp says when it last ran.
+$(GEN)/system.stamp: $(GEN)/vmm-system.args $(SYSTEM_FILE) $(BOARD_DTB_FILE) tools/vmm-system.py \
+        $(TOOL_SRCS) | packages
+	$(PYTHON) tools/vmm-system.py $(SYSTEM_ARGS)
+	@touch $@
+$(EXPANDED) $(PLAN) $(SYSTEM_MK): $(GEN)/system.stamp ;
+$(GEN)/vmm-system.args: FORCE
+	$(call write_if_changed,$(SYSTEM_ARGS))
 
-$(GEN)/vmm-config.args: FORCE
-	$(call write_if_changed,$(VMCONFIG_ARGS))
+# Which VMs and PDs there are is known once the system is expanded; goals that build nothing do
+# not need it.
+NO_SYSTEM_GOALS := help clean test test-host boards packages qemu-cmd images sdk-check FORCE \
+                   %/tests-clang %/tests-gcc lib $(LIB)
+ifneq ($(if $(MAKECMDGOALS),$(filter-out $(NO_SYSTEM_GOALS),$(MAKECMDGOALS)),all),)
+include $(SYSTEM_MK)
+endif
+
+# One VMM per VM: its generated configuration and guest DTB, its images, its ELF.
+# The SDK is needed for the configuration only for its GIC check: without one,
+# `make $(GEN)/<vm>/guest.dtb` works.
+define VM_RULES
+$(GEN)/$(1)/vm_config.c $(GEN)/$(1)/guest.dtb &: $(GEN)/$(1)/vmm-config.args $(EXPANDED) $(PLAN) \
+        $(BOARD_DTB_FILE) $(call vm_kernel_blob,$(1)) $(call vm_initrd,$(1)) $(call vm_dts,$(1)) \
+        $(SDK_GEN_CONFIG) tools/vmm-config.py $(TOOL_SRCS) | $(if $(SDK_GEN_CONFIG),sdk-check) packages
+	@mkdir -p $(GEN)/$(1)
+	@echo "vmm-config: VM '$(1)': images from $(call vm_image_dir,$(1))"
+	$(PYTHON) tools/vmm-config.py $(call vmconfig_args,$(1))
+$(GEN)/$(1)/vmm-config.args: FORCE
+	$$(call write_if_changed,$(call vmconfig_args,$(1)))
+$(GEN)/$(1)/linux.gz: $(call vm_kernel,$(1)) $(GEN)/$(1)/linux.gz.args
+	@mkdir -p $$(dir $$@)
+	gzip -9 -n -c $$< > $$@
+$(GEN)/$(1)/linux.gz.args: FORCE
+	$$(call write_if_changed,$(call vm_kernel,$(1)))
+$(OBJ)/$(1)/vm_config.o: $(GEN)/$(1)/vm_config.c $(wildcard include/*/*.h) $(OBJ)/build.args | sdk-check
+	@mkdir -p $$(dir $$@)
+	$(TARGET_CC) $(TARGET_CFLAGS) -c $$< -o $$@
+$(OBJ)/$(1)/guest_images.o: vmm/guest_images.S $(call vm_kernel_blob,$(1)) $(call vm_initrd,$(1)) \
+        $(GEN)/$(1)/guest.dtb $(OBJ)/build.args $(GEN)/$(1)/vmm-config.args | sdk-check
+	@mkdir -p $$(dir $$@)
+	$(TARGET_CC) -c $$< -o $$@ -DGUEST_KERNEL='"$(call vm_kernel_blob,$(1))"' \
+	    -DGUEST_DTB='"$(GEN)/$(1)/guest.dtb"' \
+	    $(if $(call vm_initrd,$(1)),-DGUEST_INITRD='"$(call vm_initrd,$(1))"')
+$(BUILD_DIR)/vmm_$(1).elf: $(patsubst %.c,$(OBJ)/%.o,$(VMM_MAIN)) $(OBJ)/$(1)/vm_config.o \
+        $(OBJ)/$(1)/guest_images.o $(LIB) $(OBJ)/build.args | sdk-check
+	$(TARGET_LD) -L$(SDK_BOARD)/lib $(patsubst %.c,$(OBJ)/%.o,$(VMM_MAIN)) \
+	    $(OBJ)/$(1)/vm_config.o $(OBJ)/$(1)/guest_images.o $(LIB) -lmicrokit -Tmicrokit.ld -o $$@
+endef
+$(foreach vm,$(SYSTEM_VMS),$(eval $(call VM_RULES,$(vm))))
+
+# One ELF per PD the build adds: its component's sources, the configuration vmm-system.py
+# wrote for it, the seam; the library supplies what the compiler may call (memcpy, ...).
+define COMPONENT_RULES
+$(GEN)/$(1)/config.c: $(GEN)/system.stamp ;
+$(OBJ)/$(1)/config.o: $(GEN)/$(1)/config.c $(wildcard include/*/*.h components/*/*.h) \
+        $(OBJ)/build.args | sdk-check
+	@mkdir -p $$(dir $$@)
+	$(TARGET_CC) $(TARGET_CFLAGS) -c $$< -o $$@
+$(BUILD_DIR)/$(1).elf: $(patsubst %.c,$(OBJ)/%.o,$($(COMPONENT_KIND_$(1))_SRCS) $(PD_SEAM)) \
+        $(OBJ)/$(1)/config.o $(LIB) $(OBJ)/build.args | sdk-check
+	$(TARGET_LD) -L$(SDK_BOARD)/lib $(patsubst %.c,$(OBJ)/%.o,$($(COMPONENT_KIND_$(1))_SRCS) \
+	    $(PD_SEAM)) $(OBJ)/$(1)/config.o $(LIB) -lmicrokit -Tmicrokit.ld -o $$@
+endef
+$(foreach pd,$(SYSTEM_COMPONENTS),$(eval $(call COMPONENT_RULES,$(pd))))
+
+SYSTEM_ELFS := $(foreach vm,$(SYSTEM_VMS),$(BUILD_DIR)/vmm_$(vm).elf) \
+               $(foreach pd,$(SYSTEM_COMPONENTS),$(BUILD_DIR)/$(pd).elf)
 
 # Compiler, flags and SDK of the VMM's objects, its link and the system image.
 $(OBJ)/build.args: FORCE
@@ -190,30 +248,25 @@ $(OBJ)/build.args: FORCE
 
 FORCE:
 
-# libsel4's headers use GNU C (asm); only the seam includes them.
-$(OBJ)/src/seL4/microkit_seam.o: TARGET_CFLAGS += -std=gnu11
+# libsel4's headers use GNU C (asm); only the seams and PD programs include them.
+$(OBJ)/src/seL4/%.o $(patsubst %.c,$(OBJ)/%.o,$(VMM_MAIN)): TARGET_CFLAGS += -std=gnu11
 
-$(OBJ)/%.o: %.c $(wildcard include/vmm/*.h src/vgic/*.h) $(OBJ)/build.args | sdk-check packages
+$(OBJ)/%.o: %.c $(wildcard include/*/*.h src/vgic/*.h components/*/*.h) $(OBJ)/build.args \
+        | sdk-check packages
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(TARGET_CFLAGS) -c $< -o $@
 
-$(OBJ)/vm_config.o: $(GEN)/vm_config.c $(wildcard include/vmm/*.h) $(OBJ)/build.args | sdk-check
-	@mkdir -p $(dir $@)
-	$(TARGET_CC) $(TARGET_CFLAGS) -c $< -o $@
+$(LIB): $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRCS))
+	@rm -f $@
+	$(TARGET_AR) rcs $@ $^
 
-$(OBJ)/guest_images.o: vmm/guest_images.S $(KERNEL_BLOB) $(GUEST_INITRD) $(GEN)/guest.dtb \
-        $(OBJ)/build.args $(GEN)/vmm-config.args | sdk-check
-	@mkdir -p $(dir $@)
-	$(TARGET_CC) -c $< -o $@ -DGUEST_KERNEL='"$(KERNEL_BLOB)"' -DGUEST_DTB='"$(GEN)/guest.dtb"' \
-	    $(if $(GUEST_INITRD),-DGUEST_INITRD='"$(GUEST_INITRD)"')
+lib: $(LIB)
 
-$(BUILD_DIR)/vmm.elf: $(VMM_OBJS) $(OBJ)/build.args | sdk-check
-	$(TARGET_LD) -L$(SDK_BOARD)/lib $(VMM_OBJS) -lmicrokit -Tmicrokit.ld -o $@
-
-$(IMAGE_FILE) $(REPORT_FILE) &: $(BUILD_DIR)/vmm.elf $(SYSTEM_FILE) $(OBJ)/build.args | sdk-check packages
-	$(MICROKIT_SDK)/bin/microkit $(SYSTEM_FILE) --search-path $(BUILD_DIR) --board $(MICROKIT_BOARD) \
+$(IMAGE_FILE) $(REPORT_FILE) &: $(SYSTEM_ELFS) $(EXPANDED) $(OBJ)/build.args | sdk-check packages
+	$(MICROKIT_SDK)/bin/microkit $(EXPANDED) --search-path $(BUILD_DIR) --board $(MICROKIT_BOARD) \
 	    --config $(CONFIG) -o $(IMAGE_FILE) -r $(REPORT_FILE)
-	@echo "built $(IMAGE_FILE) ($(MICROKIT_BOARD), $(CONFIG), $(SYSTEM))"
+	@echo "built $(IMAGE_FILE) ($(MICROKIT_BOARD), $(CONFIG), $(SYSTEM): $(SYSTEM_VMS)$(if \
+	    $(SYSTEM_COMPONENTS), + $(SYSTEM_COMPONENTS)); Microkit system: $(EXPANDED))"
 
 # The QEMU command that runs this board's image (tests and benchmarks use it too).
 QEMU_CMD = $(QEMU) -machine $(QEMU_MACHINE) -cpu $(QEMU_CPU) -m $(QEMU_MEM) \

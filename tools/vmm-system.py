@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from vmmtools import ToolError, expand, fdt, platform  # noqa: E402
+from vmmtools import ToolError, component_config, expand, fdt, platform  # noqa: E402
 
 
 def make_fragment(plan, system):
@@ -42,6 +42,8 @@ def main():
     ap.add_argument("--out-xml", required=True, help="the expanded system for the Microkit tool")
     ap.add_argument("--out-plan", required=True, help="JSON: what each VM and generated PD gets")
     ap.add_argument("--out-mk", required=True, help="make fragment: the VMs and PDs to build")
+    ap.add_argument("--out-gen", help="directory for each added PD's configuration "
+                    "(<dir>/<pd>/config.c)")
     args = ap.parse_args()
     messages = []
     try:
@@ -49,6 +51,7 @@ def main():
         exp = expand.Expansion(args.system, dt, platform.Platform(dt), messages)
         plan = exp.run()
         xml = exp.xml()
+        configs = {c["pd"]: component_config.generate(c, args.system) for c in plan["components"]}
     except ToolError as e:
         for line in messages:
             print(line, file=sys.stderr)
@@ -59,6 +62,9 @@ def main():
     write_if_changed(args.out_xml, xml)
     write_if_changed(args.out_plan, json.dumps(plan, indent=1, sort_keys=True) + "\n")
     write_if_changed(args.out_mk, make_fragment(plan, args.system))
+    if args.out_gen:
+        for pd, text in configs.items():
+            write_if_changed(os.path.join(args.out_gen, pd, "config.c"), text)
     print("vmm-system: %s expanded into %s (%d VM(s)%s)" %
           (args.system, args.out_xml, len(plan["vms"]),
            "".join(", %s" % c["pd"] for c in plan["components"])))

@@ -763,7 +763,7 @@ class MakeDependencyTests(unittest.TestCase):
         os.makedirs(self.img)
         self.kernel = self.t.file("img/linux", fake_kernel())
         self.t.file("img/rootfs.cpio.gz", b"\x1f\x8b" + b"\0" * 100)
-        self.dtb = os.path.join(self.build, "gen/guest.dtb")
+        self.dtb = os.path.join(self.build, "gen/linux/guest.dtb")
         # Nothing from an outer make or the caller's environment.
         self.env = {k: v for k, v in os.environ.items()
                     if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "BOOTARGS", "GUEST_PROTOCOL",
@@ -809,10 +809,10 @@ class MakeDependencyTests(unittest.TestCase):
         self.make(*raw, "UNREACHABLE_DEVICES=disable")
         self.assertFalse(self.guest().nodes["/pl031@9010000"].enabled())
         self.make(*raw, "UNREACHABLE_DEVICES=disable", "GUEST_ENTRY=0x40080100")
-        with open(os.path.join(self.build, "gen/vm_config.c")) as f:
+        with open(os.path.join(self.build, "gen/linux/vm_config.c")) as f:
             self.assertIn(".entry = 0x40080100ull", f.read())
         self.make("TRACE_MMIO=1")
-        with open(os.path.join(self.build, "gen/vm_config.c")) as f:
+        with open(os.path.join(self.build, "gen/linux/vm_config.c")) as f:
             self.assertIn(".trace_mmio = 1", f.read())
         # A newer input file: the kernel image.
         made = self.mtime()

@@ -418,12 +418,16 @@ class Expansion:
                 if ints[i] == 0:
                     used_irqs.add(ints[i + 1] + 32)
         busy += [m for m in self.plat.memory]
-        addr = 0x0a00_0000
-        while any(overlap(addr, PAGE, a, s) for a, s in busy):
-            addr += PAGE
-            if addr >= 0x4000_0000:
-                raise ToolError("%s: no free guest address below 1 GiB for virtio devices on "
-                                "this board" % self.path)
+        addr = None
+        candidate = 0x0800_0000  # the first gap above 128 MiB, below 4 GiB
+        for a, s in sorted(busy) + [(1 << 32, 0)]:
+            if a >= candidate + PAGE:
+                addr = candidate
+                break
+            candidate = max(candidate, round_up(a + s, PAGE))
+        if addr is None or addr + PAGE > 1 << 32:
+            raise ToolError("%s: no free guest address below 4 GiB for virtio devices on this "
+                            "board" % self.path)
         irqs = [i for i in range(32, 1020) if i not in used_irqs]
         return [(addr + i * VIRTIO_MMIO_SIZE, irqs[i]) for i in range(PAGE // VIRTIO_MMIO_SIZE)]
 
@@ -501,6 +505,8 @@ class Expansion:
         """Give each VM's devices guest addresses and interrupts."""
         for pd in self.vmms:
             devs = self.vm_devices[pd.name]
+            if not devs:
+                continue
             slots = self.virtio_slots(pd)
             if len(slots) < len(devs):
                 raise ToolError("%s: virtual machine '%s' declares %d devices, but only %d "

@@ -100,10 +100,12 @@ class Report:
         self.stale = []        # (path, property, lost path)
 
 
-def build(dt, plat, system, layout, bootargs, generated, omit=False):
-    """Return the guest DTB bytes and a Report."""
+def build(dt, plat, system, layout, bootargs, generated, omit=False, virtio=(), console=None):
+    """Return the guest DTB bytes and a Report. `virtio`: the VM's virtio-mmio devices (dicts with
+    base, size, irq); `console`: the node the guest's console is, when not the board's UART
+    (None: the UART)."""
     try:
-        return _build(dt, plat, system, layout, bootargs, generated, omit)
+        return _build(dt, plat, system, layout, bootargs, generated, omit, virtio, console)
     except (libfdt.FdtException, TypeError, SystemError) as e:
         raise ToolError("%s: cannot derive the guest device tree: %s" %
                         (dt.path, str(e).splitlines()[0]))
@@ -113,7 +115,7 @@ def _under(path, top):
     return path == top or path.startswith(top.rstrip("/") + "/")
 
 
-def _build(dt, plat, system, layout, bootargs, generated, omit):
+def _build(dt, plat, system, layout, bootargs, generated, omit, virtio, console):
     """generated: True when the DTB comes from the board's tree (we own it: unreachable devices
     are disabled or, with omit, deleted); False for a user's DTS (unreachable devices are only
     reported). bootargs None: leave /chosen/bootargs as it is (none in a generated tree)."""
@@ -126,7 +128,7 @@ def _build(dt, plat, system, layout, bootargs, generated, omit):
     report = Report()
 
     windows = [(a, s) for a, s, _ in system.vm_device_maps()] + [(ram_base, ram_size)]
-    emulated = [plat.gicd]
+    emulated = [plat.gicd] + [(d["base"], d["size"]) for d in virtio]
     if plat.gic_version == 3:
         emulated.append((plat.gicr[0], nvcpus * GICV3_REDIST_STRIDE))
     lost = [(n, a) for n, a in unreachable_nodes(dt, windows, emulated)
@@ -173,6 +175,7 @@ def _build(dt, plat, system, layout, bootargs, generated, omit):
 
         _cpus(dt, ed, nvcpus)
         _gic(dt, plat, ed, nvcpus)
+        keep.update(_virtio(dt, plat, ed, virtio, ac, sc))
         gone = []  # deleted subtrees
         for node, addr in lost:
             if node.path in keep:
@@ -197,8 +200,10 @@ def _build(dt, plat, system, layout, bootargs, generated, omit):
         ed.addnode("/", "chosen")
     if bootargs is not None:
         ed.setstr("/chosen", "bootargs", bootargs)
-    if generated and plat.uart is not None:
+    if generated and console is None and plat.uart is not None:
         ed.setstr("/chosen", "stdout-path", plat.uart.path)
+    elif generated:
+        ed.delprop("/chosen", "stdout-path")
     if layout.initrd_size:
         ed.setprop("/chosen", "linux,initrd-start", layout.initrd_addr.to_bytes(8, "big"))
         ed.setprop("/chosen", "linux,initrd-end",
@@ -299,3 +304,26 @@ def _gic(dt, plat, ed, nvcpus):
     ed.delprop(gic.path, "interrupts")
     for child in gic.children:
         ed.delnode(child.path)
+
+
+def _virtio(dt, plat, ed, virtio, ac, sc):
+    """A virtio,mmio node for each of the VM's devices: the board's node at that address when
+    there is one (QEMU's slots), enabled; a new one otherwise. Returns their paths."""
+    paths = []
+    gic_phandle = plat.gic.u32("phandle")
+    for dev in virtio:
+        node = next((n for n in dt.nodes.values() if "virtio,mmio" in n.strings("compatible") and
+                     dt.is_mmio_node(n) and dt.reg(n)[0][0] == dev["base"]), None)
+        if node is not None:
+            path = node.path
+        else:
+            path = ed.addnode("/", "virtio_mmio@%x" % dev["base"])
+            ed.setstr(path, "compatible", "virtio,mmio")
+            ed.setprop(path, "reg", encode_reg(dev["base"], dev["size"], ac, sc))
+            if gic_phandle is not None:
+                ed.setprop(path, "interrupt-parent", u32s(gic_phandle))
+            ed.setprop(path, "dma-coherent", b"")
+        ed.setprop(path, "interrupts", u32s(0, dev["irq"] - 32, 4))
+        ed.setstr(path, "status", "okay")
+        paths.append(path)
+    return paths
