@@ -6,6 +6,10 @@
 
 BUILD_DIR ?= build
 CONFIG ?= debug
+# An example (examples/<name>/example.mk) brings its board, system file, PD program and PDs.
+ifneq ($(EXAMPLE),)
+include examples/$(EXAMPLE)/example.mk
+endif
 BOARD ?= qemu_virt_aarch64
 SYSTEM ?= simple.system
 IMAGE_DIR ?=
@@ -38,7 +42,7 @@ TARGET_LD := $(CROSS_COMPILE)ld
 TARGET_AR := $(CROSS_COMPILE)ar
 QEMU ?= qemu-system-aarch64
 
-SYSTEM_FILE := $(BOARD_DIR)/systems/$(SYSTEM)
+SYSTEM_FILE ?= $(BOARD_DIR)/systems/$(SYSTEM)
 SDK_BOARD := $(MICROKIT_SDK)/board/$(MICROKIT_BOARD)/$(CONFIG)
 IMAGE_FILE := $(BUILD_DIR)/loader.img
 REPORT_FILE := $(BUILD_DIR)/report.txt
@@ -239,8 +243,22 @@ $(BUILD_DIR)/$(1).elf: $(patsubst %.c,$(OBJ)/%.o,$($(COMPONENT_KIND_$(1))_SRCS) 
 endef
 $(foreach pd,$(SYSTEM_COMPONENTS),$(eval $(call COMPONENT_RULES,$(pd))))
 
+# A PD of the user's own (not a VMM, not one the build adds) is built from PD_SRCS_<name> when
+# the make command (or an example's example.mk) gives them; otherwise its ELF is expected in
+# $(BUILD_DIR) under the name its program_image gives.
+define USER_PD_RULES
+$(patsubst %.c,$(OBJ)/%.o,$(PD_SRCS_$(1))): TARGET_CFLAGS += -std=gnu11
+$(BUILD_DIR)/$(USER_PD_ELF_$(1)): $(patsubst %.c,$(OBJ)/%.o,$(PD_SRCS_$(1))) $(LIB) \
+        $(OBJ)/build.args | sdk-check
+	$(TARGET_LD) -L$(SDK_BOARD)/lib $(patsubst %.c,$(OBJ)/%.o,$(PD_SRCS_$(1))) $(LIB) \
+	    -lmicrokit -Tmicrokit.ld -o $$@
+endef
+BUILT_USER_PDS := $(foreach pd,$(SYSTEM_USER_PDS),$(if $(PD_SRCS_$(pd)),$(pd)))
+$(foreach pd,$(BUILT_USER_PDS),$(eval $(call USER_PD_RULES,$(pd))))
+
 SYSTEM_ELFS := $(foreach vm,$(SYSTEM_VMS),$(BUILD_DIR)/vmm_$(vm).elf) \
-               $(foreach pd,$(SYSTEM_COMPONENTS),$(BUILD_DIR)/$(pd).elf)
+               $(foreach pd,$(SYSTEM_COMPONENTS),$(BUILD_DIR)/$(pd).elf) \
+               $(foreach pd,$(BUILT_USER_PDS),$(BUILD_DIR)/$(USER_PD_ELF_$(pd)))
 
 # Compiler, flags and SDK of the VMM's objects, its link and the system image.
 $(OBJ)/build.args: FORCE
@@ -265,7 +283,7 @@ lib: $(LIB)
 $(IMAGE_FILE) $(REPORT_FILE) &: $(SYSTEM_ELFS) $(EXPANDED) $(OBJ)/build.args | sdk-check packages
 	$(MICROKIT_SDK)/bin/microkit $(EXPANDED) --search-path $(BUILD_DIR) --board $(MICROKIT_BOARD) \
 	    --config $(CONFIG) -o $(IMAGE_FILE) -r $(REPORT_FILE)
-	@echo "built $(IMAGE_FILE) ($(MICROKIT_BOARD), $(CONFIG), $(SYSTEM): $(SYSTEM_VMS)$(if \
+	@echo "built $(IMAGE_FILE) ($(MICROKIT_BOARD), $(CONFIG), $(SYSTEM_FILE): $(SYSTEM_VMS)$(if \
 	    $(SYSTEM_COMPONENTS), + $(SYSTEM_COMPONENTS)); Microkit system: $(EXPANDED))"
 
 # The QEMU command that runs this board's image (tests and benchmarks use it too).

@@ -138,6 +138,10 @@ if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
         --build-dir "$BUILD_DIR/e2e" --sdk "$SDK"
     run_suite "every board builds (make boards)" env BUILD_DIR="$BUILD_DIR" MICROKIT_SDK="$SDK" \
         IMAGE_DIR="$BUILD_DIR/images" tests/build-boards.sh
+    run_suite "example: a PD of your own owns a VM and serves its own channel" /usr/bin/python3 \
+        tests/e2e/example.py --example vm_with_channel --build-dir "$BUILD_DIR/e2e-example" \
+        --sdk "$SDK" --images "$BUILD_DIR/images" --expect "vmm: the bell rang" \
+        --expect "bell: the VMM's PD answered 3 times"
     run_suite "adding a board is data" /usr/bin/python3 tests/e2e/add_board.py --sdk "$SDK" \
         --images "$BUILD_DIR/images"
     run_suite "bare-metal test guest (3 vCPUs, 20 resets)" /usr/bin/python3 tests/e2e/baremetal.py \

@@ -18,6 +18,10 @@ def make_fragment(plan, system):
              "SYSTEM_COMPONENTS := %s" % " ".join(c["pd"] for c in plan["components"])]
     for c in plan["components"]:
         lines.append("COMPONENT_KIND_%s := %s" % (c["pd"], c["kind"]))
+    # PDs of the user's own: built from PD_SRCS_<name> when the make command names sources.
+    lines.append("SYSTEM_USER_PDS := %s" % " ".join(p["pd"] for p in plan["user_pds"]))
+    for p in plan["user_pds"]:
+        lines.append("USER_PD_ELF_%s := %s" % (p["pd"], p["elf"] or ""))
     return "\n".join(lines) + "\n"
 
 

@@ -531,6 +531,11 @@ class Expansion:
         self.wakeup_timer()
         self.serial_mux()
         self.place_devices()
+        added = {c["pd"] for c in self.plan["components"]}
+        self.plan["user_pds"] = [
+            {"pd": pd.name, "elf": pd.el.find("program_image").get("path")
+             if pd.el.find("program_image") is not None else None}
+            for pd in self.pds if pd.vm_el is None and pd.name not in added]
         for pd in self.vmms:
             elf = "vmm_%s.elf" % pd.vm_name
             pd.el.find("program_image").set("path", elf)
