@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""End-to-end: two Linux VMs on one PL011 (board/qemu_virt_aarch64/systems/two_vms.system), each
+with a virtio console served by the serial multiplexer. Both boot to their markers; a fresh token
+typed into each (switching the input with Ctrl-\\ N) is echoed by that guest only; one reboots
+while the other keeps answering; one powers off while the other keeps answering. Prints one line
+per check and a summary; later checks after a failure are counted as skipped."""
+import argparse
+import os
+import random
+import re
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests/e2e"))
+from qemu_console import Console, Timeout  # noqa: E402
+
+MARKER = "SEL4VMM-GUEST-READY"
+SWITCH = "\x1c"  # Ctrl-\, then the client's number
+VMS = {"linux1": (1, 1), "linux2": (2, 2)}  # name: (mux client number, vCPUs)
+
+
+class Checks:
+    def __init__(self, names):
+        self.names = names
+        self.results = []
+
+    def run(self, name, fn):
+        if self.results and not all(self.results):
+            print("SKIPPED e2e two_vms %s: not run after an earlier failure" % name, flush=True)
+            return False
+        t0 = time.monotonic()
+        try:
+            detail = fn() or ""
+            self.results.append(True)
+            print("ok   e2e two_vms %s (%.1fs) %s" % (name, time.monotonic() - t0, detail),
+                  flush=True)
+            return True
+        except (Timeout, AssertionError, subprocess.CalledProcessError) as e:
+            self.results.append(False)
+            print("FAIL e2e two_vms %s: %s" % (name, e), flush=True)
+            return False
+
+    def summary(self):
+        p = sum(self.results)
+        f = len(self.results) - p
+        s = len(self.names) - len(self.results)
+        print("e2e two_vms: %d passed, %d failed, %d skipped" % (p, f, s))
+        return 1 if f else 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build-dir", required=True)
+    ap.add_argument("--sdk", required=True)
+    ap.add_argument("--config", default="debug")
+    ap.add_argument("--system", default="two_vms.system")
+    args = ap.parse_args()
+    bdir = os.path.abspath(args.build_dir)
+    os.makedirs(bdir, exist_ok=True)
+    make = ["make", "-C", ROOT, "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + args.sdk,
+            "CONFIG=" + args.config, "SYSTEM=" + args.system]
+    names = ["build", "both VMs boot to their markers", "input to linux1 only",
+             "input to linux2 only", "linux1 reboots while linux2 answers",
+             "linux1 answers after its reboot", "linux2 powers off while linux1 answers"]
+    checks = Checks(names)
+    log = os.path.join(bdir, "build.log")
+
+    def build():
+        with open(log, "w") as f:
+            subprocess.run(make + ["all"], stdout=f, stderr=subprocess.STDOUT, check=True)
+        with open(log) as f:
+            text = f.read()
+        assert "serial_mux" in text and "timer" in text, "the build added no backend PDs"
+    if not checks.run("build", build):
+        print("     build log kept: %s" % log)
+        return checks.summary()
+
+    qemu = subprocess.run(make + ["-s", "qemu-cmd"], stdout=subprocess.PIPE, text=True,
+                          check=True).stdout.split()
+    qlog = os.path.join(bdir, "qemu.log")
+    con = Console(qemu + ["-display", "none", "-monitor", "none", "-serial", "stdio"], qlog)
+
+    def output():
+        return con.buf.decode("utf-8", "replace")
+
+    def wait_for(pattern, timeout, since=0):
+        """Wait for a regular expression in the output after offset `since`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            m = re.compile(pattern).search(output(), since)
+            if m:
+                return m
+            if time.monotonic() > deadline:
+                raise Timeout("%r not seen within %ds" % (pattern, timeout))
+            con._pump(0.2)
+
+    def focus(vm):
+        n = VMS[vm][0]
+        since = len(output())
+        con.send(SWITCH + str(n))
+        wait_for(r"input -> %s" % vm, 10, since)
+
+    def ask(vm, timeout=30):
+        """Type a command computing a fresh token into `vm`; the answer must come from it."""
+        token = "%08x" % random.getrandbits(32)
+        focus(vm)
+        since = len(output())
+        con.send("echo tok-$((6*7))-%s\n" % token)
+        m = wait_for(r"\[(\w+)\] [^\n]*tok-42-%s" % token, timeout, since)
+        assert m.group(1) == vm, "the answer came from %s, not %s" % (m.group(1), vm)
+        for other in VMS:
+            if other != vm:
+                assert not re.search(r"\[%s\] [^\n]*tok-42-%s" % (other, token),
+                                     output()[since:]), "%s answered too" % other
+        return token
+
+    try:
+        def boot():
+            for vm, (_, cpus) in VMS.items():
+                m = wait_for(r"\[%s\] %s: ([^\r\n]*)" % (vm, MARKER), 240)
+                assert "%d cpu(s)" % cpus in m.group(1), "%s reports %r" % (vm, m.group(1))
+        checks.run("both VMs boot to their markers", boot)
+        checks.run("input to linux1 only", lambda: "token " + ask("linux1"))
+        checks.run("input to linux2 only", lambda: "token " + ask("linux2"))
+
+        def reboot():
+            focus("linux1")
+            since = len(output())
+            con.send("reboot -f\n")
+            wait_for(r"\[vm linux1\] psci: guest requested a reset", 30, since)
+            token = ask("linux2")  # while linux1 boots again
+            wait_for(r"\[linux1\] %s: " % MARKER, 240, since)
+            return "linux2 answered %s meanwhile" % token
+        checks.run("linux1 reboots while linux2 answers", reboot)
+        checks.run("linux1 answers after its reboot", lambda: "token " + ask("linux1"))
+
+        def poweroff():
+            focus("linux2")
+            since = len(output())
+            con.send("poweroff -f\n")
+            wait_for(r"\[vm linux2\] psci: guest powered off", 30, since)
+            return "then linux1 answered " + ask("linux1")
+        checks.run("linux2 powers off while linux1 answers", poweroff)
+    finally:
+        con.close()
+    if not all(checks.results):
+        print("     QEMU log kept: %s" % qlog)
+        for line in output()[-3000:].splitlines()[-25:]:
+            print("     | " + line)
+    return checks.summary()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
