@@ -86,7 +86,8 @@ VMCONFIG_FLAGS := --gic-lrs $(GIC_LRS) --sdk-config $(SDK_BOARD)/include/kernel/
                   $(if $(filter raw,$(GUEST_PROTOCOL)),--protocol raw --raw-addr $(GUEST_LOAD_ADDR) \
                       --raw-entry $(or $(GUEST_ENTRY),$(GUEST_LOAD_ADDR)))
 
-.PHONY: all run test test-host help clean images sdk-check boards qemu-cmd packages
+.PHONY: all run test test-host help clean images sdk-check boards qemu-cmd packages \
+	guest-images-check
 .DEFAULT_GOAL := all
 
 # The Debian packages this command needs (tools/ensure-packages.sh has the lists), checked before
@@ -95,6 +96,8 @@ PACKAGE_SET := $(if $(filter test test-host %/tests-clang %/tests-gcc,$(MAKECMDG
                    $(filter run,$(MAKECMDGOALS)),run,build))
 packages:
 	@tools/ensure-packages.sh $(PACKAGE_SET)
+
+guest-images-check:
 
 all: $(IMAGE_FILE)
 
@@ -120,7 +123,9 @@ endif
 images: $(GUEST_KERNEL) $(GUEST_INITRD)
 
 ifeq ($(strip $(IMAGE_DIR)),)
-$(GUEST_KERNEL) $(GUEST_INITRD) &: | packages
+# Always asked: the tool rebuilds when the packages or its recipe changed (VERSIONS) and rewrites
+# only files whose contents change, so an unchanged image relinks nothing.
+$(GUEST_KERNEL) $(GUEST_INITRD) &: guest-images-check | packages
 	$(PYTHON) tools/fetch-guest-images.py --out $(BUILD_DIR)/images
 else
 $(GUEST_KERNEL) $(GUEST_INITRD):
