@@ -42,10 +42,12 @@ mount -t devtmpfs devtmpfs /dev
 
 # Modules from the kernel's own package, each after what it needs (modules.dep). Another kernel
 # (your own, with virtio built in) has no /lib/modules/<its version> here and loads nothing; a
-# module already present is skipped and one that fails is named, and the boot goes on.
+# module already present is skipped, one that fails is named once the console is known (with
+# console=hvc0 nothing printed before then is seen), and the boot goes on.
+not_loaded=""
 load() {
     [ -e /sys/module/$1 ] || insmod "/lib/modules/$(uname -r)/$2" ||
-        echo "init: module $1 not loaded; going on"
+        not_loaded="$not_loaded $1"
 }
 if [ -d "/lib/modules/$(uname -r)" ]; then
 """
@@ -70,6 +72,9 @@ if grep -qE '(^| )console=hvc0( |$)' /proc/cmdline; then
     fi
 fi
 
+for m in $not_loaded; do
+    echo "init: module $m not loaded; going on"
+done
 echo "%s: $(uname -sr) $(uname -m), $(grep -c ^processor /proc/cpuinfo) cpu(s)"
 exec setsid $shell_ctty /bin/sh -l
 """ % MARKER
