@@ -55,12 +55,13 @@ if [ -d "/lib/modules/$(uname -r)" ]; then
 INIT_TAIL = """fi
 
 # console=hvc0: the kernel could not open it as the initial console (virtio_console was not loaded
-# yet). Wait for the port to appear, then move init's own stdin/stdout/stderr to it; the shell
-# below makes it its controlling terminal (job control, Ctrl-C).
+# yet). Wait for the port to appear (it is added after the driver has probed; 20 s only matter
+# when it never comes), then move init's own stdin/stdout/stderr to it; the shell below makes it
+# its controlling terminal (job control, Ctrl-C).
 shell_ctty="cttyhack"
 if grep -qE '(^| )console=hvc0( |$)' /proc/cmdline; then
     i=0
-    while [ ! -c /dev/hvc0 ] && [ $i -lt 100 ]; do
+    while [ ! -c /dev/hvc0 ] && [ $i -lt 200 ]; do
         usleep 100000
         i=$((i + 1))
     done
@@ -68,7 +69,9 @@ if grep -qE '(^| )console=hvc0( |$)' /proc/cmdline; then
         exec </dev/hvc0 >/dev/hvc0 2>&1
         shell_ctty="-c"
     else
-        echo "init: console=hvc0 but no /dev/hvc0 after 10 s; staying on the kernel's console"
+        # Said to the kernel's log too: init may have no console at all now.
+        echo "init: console=hvc0 but no /dev/hvc0 after 20 s; staying on the kernel's console" |
+            tee /dev/kmsg
     fi
 fi
 

@@ -25,6 +25,8 @@ MARKER = "SEL4VMM-GUEST-READY"
 MARKER_LINE = re.compile(r"^%s: Linux \S+ aarch64, 1 cpu\(s\)\r?$" % MARKER, re.M)
 PROMPT = "guest# "
 BOOT_TIMEOUT = 120
+APPLETS = ["sha256sum", "dd", "sync", "mount", "umount", "ip", "ping", "nc", "udhcpc", "mke2fs",
+           "fdisk", "losetup", "modprobe", "setsid", "cttyhack"]
 
 
 def qemu_argv(args, kernel_args, initrd, serial, devices=()):
@@ -48,19 +50,31 @@ def initrd_modules(path):
     return re.findall(r"^\s+load (\S+) (\S+)$", init, re.M), files
 
 
-def broken_initrd(src, dst):
-    """The image with virtio_blk.ko left out and ext4.ko replaced by garbage."""
+def rewrite_initrd(src, dst, change):
+    """The image with change(name, data) applied to each entry: (name, data), or None to drop."""
     with open(src, "rb") as f:
         entries = cpio.read_newc(gzip.decompress(f.read()))
     out = []
     for name, mode, data, major, minor, _ in entries:
-        if name.endswith("/virtio_blk.ko"):
-            continue
-        if name.endswith("/ext4.ko"):
-            data = b"not an ELF file\n" * 64
-        out.append((name, mode, data, major, minor))
+        changed = change(name, data)
+        if changed:
+            out.append((changed[0], mode, changed[1], major, minor))
     with open(dst, "wb") as f:
         f.write(gzip.compress(cpio.write_newc(out), mtime=0))
+
+
+def break_modules(name, data):
+    """virtio_blk.ko left out, ext4.ko replaced by garbage."""
+    if name.endswith("/virtio_blk.ko"):
+        return None
+    if name.endswith("/ext4.ko"):
+        return name, b"not an ELF file\n" * 64
+    return name, data
+
+
+def other_kernel_version(name, data):
+    """The modules filed under another kernel version, as a user's own kernel would see them."""
+    return re.sub(r"^lib/modules/[^/]+", "lib/modules/0.0.0-another-kernel", name), data
 
 
 class Run:
@@ -159,6 +173,14 @@ def boot_hvc0(args, run, bdir):
         state["con"].expect(PROMPT, 10)
         return "typed on hvc0, answer computed by the guest shell"
 
+    def applets():
+        # What the disk and network tests will run in the guest.
+        out = shell(state["con"], "for a in %s; do busybox --list | grep -qx $a && "
+                    "echo applet-$a-$((2*2)); done" % " ".join(APPLETS))
+        missing = [a for a in APPLETS if "applet-%s-4" % a not in out]
+        assert not missing, "busybox lacks: %s" % " ".join(missing)
+        return " ".join(APPLETS)
+
     def ctty():
         con = state["con"]
         out = shell(con, "tty")
@@ -218,6 +240,7 @@ def boot_hvc0(args, run, bdir):
         run.check("make an ext4 disk on the host", make_disk)
         run.check("console=hvc0: marker on hvc0, last, after the modules", boot)
         run.check("console=hvc0: interactive shell", echo)
+        run.check("busybox has the applets guest tests use", applets)
         run.check("console=hvc0: controlling terminal, Ctrl-C", ctty)
         run.check("modules of /init all live", loaded)
         run.check("virtio-blk: ext4 on /dev/vda", blk)
@@ -267,7 +290,7 @@ def boot_broken(args, run, bdir):
     state = {}
 
     def boot():
-        broken_initrd(os.path.join(args.images, "rootfs.cpio.gz"), initrd)
+        rewrite_initrd(os.path.join(args.images, "rootfs.cpio.gz"), initrd, break_modules)
         state["con"] = Console(qemu_argv(args, "console=hvc0", initrd, "file:" + serial_log,
                                          hvc0_devices()), log)
         before, line = marker_after(state["con"], "broken modules")
@@ -289,6 +312,58 @@ def boot_broken(args, run, bdir):
         show_log(log, serial_log)
 
 
+def boot_other_version(args, run, bdir):
+    """A kernel whose version has no /lib/modules here (your own, virtio built in): nothing is
+    loaded, nothing is reported, the boot is as before."""
+    run.failed_in_boot = None
+    log = os.path.join(bdir, "other-version.log")
+    initrd = os.path.join(bdir, "other-version.cpio.gz")
+    state = {}
+
+    def boot():
+        rewrite_initrd(os.path.join(args.images, "rootfs.cpio.gz"), initrd, other_kernel_version)
+        state["con"] = Console(qemu_argv(args, "console=ttyAMA0", initrd, "stdio"), log)
+        before, line = marker_after(state["con"], "other version")
+        assert "not loaded" not in before, "modules of another version reported: %r" % before
+        out = shell(state["con"], "echo modules-$(wc -l < /proc/modules)")
+        assert re.search(r"^modules-0\r?$", out, re.M), "modules loaded: %r" % out
+        return "no module loaded or reported, marker and shell as before"
+
+    try:
+        run.check("a kernel of another version loads nothing", boot)
+    finally:
+        if "con" in state:
+            state["con"].close()
+    if run.failed_in_boot:
+        show_log(log)
+
+
+def boot_no_hvc0(args, run, bdir):
+    """console=ttyAMA0 console=hvc0 on a board without a virtio console: the kernel falls back
+    to the serial port, /init waits for hvc0 in vain, says so and stays there."""
+    run.failed_in_boot = None
+    log = os.path.join(bdir, "no-hvc0.log")
+    state = {}
+
+    def boot():
+        state["con"] = Console(qemu_argv(args, "console=ttyAMA0 console=hvc0", os.path.join(
+            args.images, "rootfs.cpio.gz"), "stdio"), log)
+        before, line = marker_after(state["con"], "no hvc0")
+        assert "init: console=hvc0 but no /dev/hvc0 after 20 s" in before, \
+            "no word about the missing hvc0: %r" % before[-500:]
+        out = shell(state["con"], "tty")
+        assert "/dev/ttyAMA0" in out, "shell on %r" % out
+        return "said so after 20 s, marker and shell on the serial port"
+
+    try:
+        run.check("console=hvc0 without a virtio console: fallback", boot)
+    finally:
+        if "con" in state:
+            state["con"].close()
+    if run.failed_in_boot:
+        show_log(log)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", required=True, help="directory with linux and rootfs.cpio.gz")
@@ -308,6 +383,8 @@ def main():
     boot_hvc0(args, run, args.build_dir)
     boot_serial(args, run, args.build_dir)
     boot_broken(args, run, args.build_dir)
+    boot_other_version(args, run, args.build_dir)
+    boot_no_hvc0(args, run, args.build_dir)
     p, f, s = run.results.count(True), run.results.count(False), run.results.count(None)
     print("native hvc0: %d passed, %d failed, %d skipped" % (p, f, s))
     return 1 if f else 0
