@@ -130,7 +130,8 @@ define write_if_changed
 @if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
 endef
 
-.PHONY: all run test test-host help clean images sdk-check boards qemu-cmd packages lib FORCE
+.PHONY: all run test test-host help clean images sdk-check boards qemu-cmd packages lib FORCE \
+        guest-images-check
 .DEFAULT_GOAL := all
 
 # The Debian packages this command needs (tools/ensure-packages.sh has the lists), checked before
@@ -139,6 +140,8 @@ PACKAGE_SET := $(if $(filter test test-host %/tests-clang %/tests-gcc,$(MAKECMDG
                    $(filter run,$(MAKECMDGOALS)),run,build))
 packages:
 	@tools/ensure-packages.sh $(PACKAGE_SET)
+
+guest-images-check:
 
 all: $(IMAGE_FILE)
 
@@ -165,7 +168,9 @@ endif
 
 images: $(DEFAULT_IMAGES)/linux $(DEFAULT_IMAGES)/rootfs.cpio.gz
 
-$(DEFAULT_IMAGES)/linux $(DEFAULT_IMAGES)/rootfs.cpio.gz &: | packages
+# Always asked: the tool rebuilds when the packages or its recipe changed (VERSIONS) and rewrites
+# only files whose contents change, so an unchanged image relinks nothing.
+$(DEFAULT_IMAGES)/linux $(DEFAULT_IMAGES)/rootfs.cpio.gz &: guest-images-check | packages
 	$(PYTHON) tools/fetch-guest-images.py --out $(DEFAULT_IMAGES)
 
 ifneq ($(BOARD_DTS),)
@@ -190,6 +195,7 @@ $(GEN)/vmm-system.args: FORCE
 # Which VMs and PDs there are is known once the system is expanded; goals that build nothing do
 # not need it.
 NO_SYSTEM_GOALS := help clean test test-host boards packages qemu-cmd images sdk-check FORCE \
+                   guest-images-check \
                    %/tests-clang %/tests-gcc lib $(LIB)
 ifneq ($(if $(MAKECMDGOALS),$(filter-out $(NO_SYSTEM_GOALS),$(MAKECMDGOALS)),all),)
 include $(SYSTEM_MK)

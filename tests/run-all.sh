@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test suite in one run: host unit tests (clang and gcc, ASan/UBSan), build-tool tests, a
-# bounded fuzz run, and the end-to-end Linux boot when a Microkit SDK is available.
+# Every test suite in one run: host unit tests (clang and gcc, ASan/UBSan), build-tool tests, the
+# default guest images (built, and booted natively in QEMU), a bounded fuzz run, and the end-to-end
+# Linux boot when a Microkit SDK is available.
 # Closes with one line: "N passed, N failed[, N skipped]".
 set -u
 cd "$(dirname "$0")/.."
@@ -129,6 +130,10 @@ run_suite "host unit tests (clang, ASan+UBSan)" "$BUILD_DIR/host/tests-clang"
 run_suite "host unit tests (gcc, ASan+UBSan)" "$BUILD_DIR/host/tests-gcc"
 run_suite "build tool tests" /usr/bin/python3 tests/tools/test_vmm_config.py
 run_suite "system expansion tests" /usr/bin/python3 tests/tools/test_vmm_system.py
+run_suite "default guest image tests" /usr/bin/python3 tests/tools/test_guest_images.py
+# Needs only QEMU, no SDK: the images' own behaviour (hvc0, virtio-blk, virtio-net) natively.
+run_suite "default guest images booted natively in QEMU" /usr/bin/python3 tests/e2e/native_hvc0.py \
+    --images "$BUILD_DIR/images" --build-dir "$BUILD_DIR/native"
 run_suite "fuzz the exit handlers (${FUZZ_SECONDS}s)" fuzz
 run_suite "fuzz the device tree editor (${FUZZ_SECONDS}s)" fuzz_fdt
 run_suite "fuzz the build tools' DTB paths (${FUZZ_SECONDS}s)" fuzz_dtb

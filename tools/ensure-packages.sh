@@ -5,13 +5,14 @@
 #   tools/ensure-packages.sh build|run|test|ci
 #
 # build: make (the loader image)   run: make run (+ QEMU)   test: make test (+ host compilers,
-# sanitizer and fuzzer runtimes)   ci: .ci/run (+ clang-format, cppcheck)
+# sanitizer and fuzzer runtimes, e2fsprogs for the guest disk tests)   ci: .ci/run (+ clang-format,
+# cppcheck)
 set -u
 
 build="make gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu device-tree-compiler python3
        python3-libfdt"
 run="$build qemu-system-arm ipxe-qemu"
-test="$run gcc clang lld llvm libclang-rt-14-dev"
+test="$run gcc clang lld llvm libclang-rt-14-dev e2fsprogs"
 ci="$test clang-format cppcheck"
 
 case "${1:-}" in

@@ -95,6 +95,17 @@ def main():
         con.expect(PROMPT, 10)
         return "token %s" % token
 
+    def modules():
+        # The default initramfs loads the virtio and ext4 modules of its kernel before the
+        # marker; with no virtio device in this VM they load and wait.
+        names = ["virtio_mmio", "virtio_console", "virtio_blk", "virtio_net", "ext4"]
+        con.send("for m in %s; do [ -e /sys/module/$m ] && echo have-$m-$((1+1)); done\n"
+                 % " ".join(names))
+        seen = con.expect(PROMPT, 20)
+        missing = [m for m in names if "have-%s-2" % m not in seen]
+        assert not missing, "not loaded: %s" % " ".join(missing)
+        return " ".join(names)
+
     def unmapped():
         # A read of a device the VM does not have (a virtio slot): the VMM reports it and injects
         # an external abort; the process dies of SIGBUS, the guest goes on.
@@ -192,6 +203,7 @@ def main():
         check("boot to marker with %d CPU(s)" % args.cpus, boot)
         check("VMM wrote fresh seeds for boot #1", seeded)
         check("console echo", echo)
+        check("initramfs loaded its modules", modules)
         check("unmapped access: report and injected abort", unmapped)
         if args.cpus > 1:
             check("all CPUs online, IPI-heavy workload", smp)
