@@ -63,6 +63,30 @@ fuzz() {
     fi
 }
 
+# The serial multiplexer against hostile clients and a hostile line (tests/fuzz/fuzz_serial_mux.c).
+fuzz_serial_mux() {
+    local bin=$BUILD_DIR/fuzz/fuzz_serial_mux
+    mkdir -p "$BUILD_DIR/fuzz/corpus-serial-mux"
+    clang -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Icomponents -Idrivers -Itests/host \
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+        components/serial_mux/mux*.c components/serial_mux/uart.c drivers/pl011/pl011.c \
+        components/lib/serial_client.c tests/host/sim_pd.c tests/host/sim_pl011.c \
+        tests/fuzz/fuzz_serial_mux.c -o "$bin" || { echo "fuzz: 0 passed, 1 failed"; return 1; }
+    # The seeds (tests/fuzz/make_mux_seeds.py) start it from prompts, switches, a slow UART...
+    if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -seed=1 \
+        -artifact_prefix="$BUILD_DIR/fuzz/" "$BUILD_DIR/fuzz/corpus-serial-mux" \
+        tests/fuzz/seeds/serial_mux \
+        >"$BUILD_DIR/fuzz/fuzz_serial_mux.log" 2>&1; then
+        echo "fuzz_serial_mux: $(grep -E '^Done [0-9]+ runs' "$BUILD_DIR/fuzz/fuzz_serial_mux.log")"
+        echo "fuzz: 1 passed, 0 failed"
+    else
+        tail -40 "$BUILD_DIR/fuzz/fuzz_serial_mux.log"
+        echo "fuzz: crash input and log kept in $BUILD_DIR/fuzz/"
+        echo "fuzz: 0 passed, 1 failed"
+        return 1
+    fi
+}
+
 # The host test programs (make test builds them too; this keeps the script usable on its own).
 make -s BUILD_DIR="$BUILD_DIR" "$BUILD_DIR/host/tests-clang" "$BUILD_DIR/host/tests-gcc" >/dev/null
 
@@ -98,6 +122,7 @@ run_suite "host unit tests (clang, ASan+UBSan)" "$BUILD_DIR/host/tests-clang"
 run_suite "host unit tests (gcc, ASan+UBSan)" "$BUILD_DIR/host/tests-gcc"
 run_suite "build tool tests" /usr/bin/python3 tests/tools/test_vmm_config.py
 run_suite "fuzz the exit handlers (${FUZZ_SECONDS}s)" fuzz
+run_suite "fuzz the serial multiplexer (${FUZZ_SECONDS}s)" fuzz_serial_mux
 run_suite "fuzz the build tools' DTB paths (${FUZZ_SECONDS}s)" fuzz_dtb
 
 if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
