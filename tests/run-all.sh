@@ -132,6 +132,8 @@ if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
         IMAGE_DIR="$BUILD_DIR/images" tests/build-boards.sh
     run_suite "adding a board is data" /usr/bin/python3 tests/e2e/add_board.py --sdk "$SDK" \
         --images "$BUILD_DIR/images"
+    run_suite "serial multiplexer with two native clients" /usr/bin/python3 tests/e2e/serial_mux.py \
+        --build-dir "$BUILD_DIR/e2e-serial-mux" --sdk "$SDK"
     run_suite "bare-metal test guest (3 vCPUs, 20 resets)" /usr/bin/python3 tests/e2e/baremetal.py \
         --build-dir "$BUILD_DIR/e2e-baremetal" --sdk "$SDK"
     for n in 2 4; do
