@@ -164,6 +164,8 @@ bool mux_client_drained(struct mux *m, unsigned idx)
 
 void mux_client_deliver(struct mux *m, unsigned idx, const uint8_t *in, size_t n)
 {
+    if (idx >= m->num_clients)
+        return; /* no clients at all */
     struct mux_client *c = &m->client[idx];
     size_t done = 0;
     if (c->configured && !ended_now(c)) {

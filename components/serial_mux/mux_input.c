@@ -12,6 +12,11 @@ void text_client(struct text *t, const struct mux *m, unsigned idx)
 static void help(struct mux *m)
 {
     struct text t = { .len = 0 };
+    if (!m->num_clients) {
+        text_str(&t, "no clients: input is dropped");
+        mux_line(m, &t);
+        return;
+    }
     text_str(&t, "Ctrl-\\ then 1-");
     text_u64(&t, m->num_clients);
     text_str(&t, " gives that client the input; Ctrl-\\ ? counters; Ctrl-\\ Ctrl-\\ sends Ctrl-\\");
@@ -57,7 +62,7 @@ static void counters(struct mux *m)
             text_str(&t, ", connection ended");
         mux_line(m, &t);
     }
-    struct pl011_errors e = m->uart->errors(&m->uart_state);
+    struct uart_rx_errors e = m->uart->errors(&m->uart_state);
     struct text t = { .len = 0 };
     text_str(&t, "uart: receive errors: framing ");
     text_u64(&t, e.framing);

@@ -23,9 +23,10 @@ static void pl011_irq_clear_op(union uart_state *s)
     pl011_irq_clear(&s->pl011);
 }
 
-static struct pl011_errors pl011_errors_op(const union uart_state *s)
+static struct uart_rx_errors pl011_errors_op(const union uart_state *s)
 {
-    return s->pl011.errors;
+    const struct pl011_errors *e = &s->pl011.errors;
+    return (struct uart_rx_errors){ e->framing, e->parity, e->brk, e->overrun };
 }
 
 static const struct uart_driver drivers[] = {

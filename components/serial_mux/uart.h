@@ -11,6 +11,11 @@ union uart_state {
     struct pl011 pl011;
 };
 
+/* Characters received with errors, as every driver counts them. */
+struct uart_rx_errors {
+    uint64_t framing, parity, brk, overrun;
+};
+
 struct uart_driver {
     const char *name;
     void (*init)(union uart_state *s, uintptr_t regs);
@@ -19,7 +24,7 @@ struct uart_driver {
     size_t (*tx)(union uart_state *s, const uint8_t *buf, size_t len);
     size_t (*rx)(union uart_state *s, uint8_t *buf, size_t max);
     void (*irq_clear)(union uart_state *s);
-    struct pl011_errors (*errors)(const union uart_state *s);
+    struct uart_rx_errors (*errors)(const union uart_state *s);
 };
 
 /* The driver for `kind` (enum serial_driver_kind), or NULL if there is none. */

@@ -431,3 +431,15 @@ TEST(mux_serves_nine_clients_at_most)
     CHECK(strstr(mfx_wire(), "[mux] error: 10 clients configured, at most 9 served") != NULL);
     CHECK_EQ(mfx.mux.num_clients, 9);
 }
+
+TEST(mux_with_no_clients_drops_input_and_says_so)
+{
+    mfx_setup(0, true);
+    mfx_start();
+    CHECK(strcmp(mfx_wire(), "[mux] serial multiplexer on pl011: 0 clients\r\n") == 0);
+    mfx_wire_since();
+    mfx_type("abc\x1c"
+             "1");
+    CHECK(strcmp(mfx_wire_since(), "[mux] no client 1; the clients are:\r\n"
+                                   "[mux] no clients: input is dropped\r\n") == 0);
+}
