@@ -49,7 +49,8 @@ fuzz() {
     clang -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/host \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         src/core/*.c src/arch/aarch64/*.c src/vgic/*.c tests/host/sim_hyp.c tests/host/fixture.c \
-        tests/fuzz/fuzz_exits.c -o "$bin" || { echo "fuzz: 0 passed, 1 failed"; return 1; }
+        tests/host/dtb_build.c tests/fuzz/fuzz_exits.c -o "$bin" ||
+        { echo "fuzz: 0 passed, 1 failed"; return 1; }
     # The seeds (tests/fuzz/make_exit_seeds.py) start it from states where list registers fill.
     if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -seed=1 "$BUILD_DIR/fuzz/corpus" \
         tests/fuzz/seeds/exits >"$BUILD_DIR/fuzz/fuzz.log" 2>&1; then
@@ -71,18 +72,49 @@ fuzz_serial_mux() {
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         components/serial_mux/mux*.c components/serial_mux/uart.c drivers/pl011/pl011.c \
         components/lib/serial_client.c tests/host/sim_pd.c tests/host/sim_pl011.c \
-        tests/fuzz/fuzz_serial_mux.c -o "$bin" || { echo "fuzz: 0 passed, 1 failed"; return 1; }
+        tests/fuzz/fuzz_serial_mux.c -o "$bin" ||
+        { echo "fuzz_serial_mux: 0 passed, 1 failed"; return 1; }
     # The seeds (tests/fuzz/make_mux_seeds.py) start it from prompts, switches, a slow UART...
     if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -seed=1 \
-        -artifact_prefix="$BUILD_DIR/fuzz/" "$BUILD_DIR/fuzz/corpus-serial-mux" \
+        -artifact_prefix="$BUILD_DIR/fuzz/serial-mux-" "$BUILD_DIR/fuzz/corpus-serial-mux" \
         tests/fuzz/seeds/serial_mux \
         >"$BUILD_DIR/fuzz/fuzz_serial_mux.log" 2>&1; then
         echo "fuzz_serial_mux: $(grep -E '^Done [0-9]+ runs' "$BUILD_DIR/fuzz/fuzz_serial_mux.log")"
-        echo "fuzz: 1 passed, 0 failed"
+        echo "fuzz_serial_mux: 1 passed, 0 failed"
     else
         tail -40 "$BUILD_DIR/fuzz/fuzz_serial_mux.log"
-        echo "fuzz: crash input and log kept in $BUILD_DIR/fuzz/"
-        echo "fuzz: 0 passed, 1 failed"
+        echo "fuzz_serial_mux: crash input and log kept in $BUILD_DIR/fuzz/"
+        echo "fuzz_serial_mux: 0 passed, 1 failed"
+        return 1
+    fi
+}
+
+# The device tree editor on any blob (tests/fuzz/fuzz_fdt.c), seeded with the boards' DTBs (a
+# first byte gives the room for edits).
+fuzz_fdt() {
+    local bin=$BUILD_DIR/fuzz/fuzz_fdt corpus=$BUILD_DIR/fuzz/fdt-corpus
+    local log=$BUILD_DIR/fuzz/fuzz_fdt.log
+    mkdir -p "$corpus"
+    clang -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude \
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+        src/core/fdt.c src/core/seed.c src/core/chacha20.c src/core/mem.c tests/fuzz/fuzz_fdt.c \
+        -o "$bin" || { echo "fuzz_fdt: 0 passed, 1 failed"; return 1; }
+    for dts in board/*/*.dts; do
+        dtc -q -I dts -O dtb -o "$corpus/tmp.dtb" "$dts" &&
+            { printf '\100'; cat "$corpus/tmp.dtb"; } >"$corpus/board-$(basename "$dts" .dts)"
+    done
+    echo '/dts-v1/; / { model = "m"; chosen { bootargs = "x"; }; };' |
+        dtc -q -I dts -O dtb -o "$corpus/tmp.dtb" - &&
+        { printf '\040'; cat "$corpus/tmp.dtb"; } >"$corpus/small"
+    rm -f "$corpus/tmp.dtb"
+    if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len=65536 -seed=1 \
+        -artifact_prefix="$BUILD_DIR/fuzz/fdt-" "$corpus" >"$log" 2>&1; then
+        echo "fuzz_fdt: $(grep -E '^Done [0-9]+ runs' "$log")"
+        echo "fuzz_fdt: 1 passed, 0 failed"
+    else
+        tail -40 "$log"
+        echo "fuzz_fdt: crash input and log kept in $BUILD_DIR/fuzz/"
+        echo "fuzz_fdt: 0 passed, 1 failed"
         return 1
     fi
 }
@@ -122,6 +154,7 @@ run_suite "host unit tests (clang, ASan+UBSan)" "$BUILD_DIR/host/tests-clang"
 run_suite "host unit tests (gcc, ASan+UBSan)" "$BUILD_DIR/host/tests-gcc"
 run_suite "build tool tests" /usr/bin/python3 tests/tools/test_vmm_config.py
 run_suite "fuzz the exit handlers (${FUZZ_SECONDS}s)" fuzz
+run_suite "fuzz the device tree editor (${FUZZ_SECONDS}s)" fuzz_fdt
 run_suite "fuzz the serial multiplexer (${FUZZ_SECONDS}s)" fuzz_serial_mux
 run_suite "fuzz the build tools' DTB paths (${FUZZ_SECONDS}s)" fuzz_dtb
 

@@ -6,6 +6,8 @@
 #define VMM_CONFIG_H
 
 #include <proto/conn.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum boot_protocol {
@@ -82,6 +84,15 @@ struct vmm_config {
     uint64_t dtb_addr;
     const uint8_t *initrd, *initrd_end; /* may be empty */
     uint64_t initrd_addr;
+
+    /* Random bytes tools/vmm-config.py draws for each build: the key of the mix the guest's
+     * kaslr-seed and rng-seed come from (src/core/seed.c). Secret: only the VMM reads it. */
+    uint8_t build_secret[32];
+    /* A hardware random number generator the system file gives the VMM, when the board has one
+     * the VMM has a driver for: fills `len` bytes, false if it cannot. NULL: none (so far no
+     * board here has one), and the seeds come from the counter mix alone. */
+    bool (*hw_rng_read)(uint8_t *buf, size_t len);
+    const char *hw_rng_name; /* for the boot log */
 };
 
 #endif

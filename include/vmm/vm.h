@@ -10,6 +10,7 @@
 #include <vmm/guest.h>
 #include <vmm/hyp.h>
 #include <vmm/psci.h>
+#include <vmm/seed.h>
 #include <vmm/vgic.h>
 
 #define VM_MAX_VCPUS VGIC_MAX_VCPUS
@@ -83,6 +84,7 @@ struct vm {
     uint64_t wake_deadline[VM_MAX_VCPUS]; /* physical counter; 0 = none */
     bool draining[VM_MAX_VCPUS];          /* running the reset drain stub */
     struct vm_ptimer ptimer;
+    struct seed_state seeds; /* the guest's fresh kaslr-seed and rng-seed at each boot */
     struct mmio_region mmio[VM_MAX_MMIO];
     unsigned num_mmio;
     enum vm_state state;

@@ -176,6 +176,7 @@ bool vm_boot(struct vm *vm)
         LOG_ERR("boot", "cannot load the guest: %s", why);
         return false;
     }
+    vm_seed_guest_dtb(vm);
     if (!setup_gic(vm))
         return false;
     vm_ptimer_boot(vm);

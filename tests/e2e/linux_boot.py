@@ -79,6 +79,12 @@ def main():
         con.expect(PROMPT, 20)
         assert "%d cpu(s)" % args.cpus in seen, "guest reports %r" % seen.strip()
 
+    def seeded():
+        # The VMM's boot log, before the kernel's first line, says where the seeds came from.
+        log = con.buf.decode("utf-8", "replace")
+        assert "fresh kaslr-seed and rng-seed for boot #1 in /chosen, from" in log, \
+            "no seed line from the VMM"
+
     token = "%08x" % random.getrandbits(32)
 
     def echo():
@@ -138,11 +144,38 @@ def main():
         con.expect(PROMPT, 10)
         return "%.2fs of guest time (%.2fs on the host, console included)" % (took, took_host)
 
+    text_addrs = []
+
+    def kernel_text():
+        # Where the kernel's text landed this boot (KASLR), and that nothing turned it off.
+        # Linux 6.1's kallsyms lists _stext (the start of the text, at a fixed offset from _text)
+        # but not _text itself; take whichever it has.
+        con.send("echo 0 > /proc/sys/kernel/kptr_restrict; grep -E ' (_text|_stext)$' "
+                 "/proc/kallsyms | sed 's/^/ktext-/'; sed 's/^/kcmdline-/' /proc/cmdline; "
+                 "echo kdone-$((3*5))\n")
+        out = con.expect("kdone-15", 20)
+        m = re.search(r"ktext-([0-9a-f]{16}) [Tt] (_s?text)", out)
+        assert m, "no _text or _stext in /proc/kallsyms: %r" % out[-300:]
+        cmdline = re.search(r"kcmdline-(.*)", out)
+        assert cmdline and "nokaslr" not in cmdline.group(1), "command line %r" % out[-300:]
+        addr = int(m.group(1), 16)
+        assert addr != 0, "%s reads as 0: kptr_restrict still hides it" % m.group(2)
+        text_addrs.append(addr)
+        return "%s 0x%x" % (m.group(2), addr)
+
+    def kaslr_differs():
+        assert len(text_addrs) == 2, "the text address was not read in both boots"
+        assert text_addrs[0] != text_addrs[1], \
+            "kernel text at 0x%x in both boots: the seeds did not change" % text_addrs[0]
+        return "0x%x, then 0x%x" % tuple(text_addrs)
+
     def reboot():
         con.send("reboot -f\n")
         con.expect("guest requested a reset", 20)
         seen = con.expect(MARKER + ": ", 90) + con.expect("\n", 5)
         assert "%d cpu(s)" % args.cpus in seen, "after reboot: %r" % seen.strip()
+        assert "fresh kaslr-seed and rng-seed for boot #2 in /chosen, from" in seen, \
+            "no seed line from the VMM for boot #2"
         con.expect(PROMPT, 20)
 
     def echo_again():
@@ -157,13 +190,17 @@ def main():
         if not check("build %s %s %s" % (args.board, args.config, args.system), build):
             print("     build log kept: %s" % build_log)
         check("boot to marker with %d CPU(s)" % args.cpus, boot)
+        check("VMM wrote fresh seeds for boot #1", seeded)
         check("console echo", echo)
         check("unmapped access: report and injected abort", unmapped)
         if args.cpus > 1:
             check("all CPUs online, IPI-heavy workload", smp)
         check("guest sleep 1 takes about a second", sleep_one)
+        check("kernel text address, first boot", kernel_text)
         check("reboot (PSCI SYSTEM_RESET) reaches the marker again", reboot)
         check("console works after reboot", echo_again)
+        check("kernel text address, second boot", kernel_text)
+        check("KASLR: kernel text differs between the two boots", kaslr_differs)
         check("poweroff (PSCI SYSTEM_OFF) reported by the VMM", poweroff)
     finally:
         if con:
