@@ -396,7 +396,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
     }
     /* The line takes everything; the mux is told until it is quiet. */
-    for (unsigned i = 0; i < 64; i++) {
+    for (unsigned i = 0; i < 64 && (uart.tx_count || mux.out_head != mux.out_tail); i++) {
         sim_pl011_drain(&uart, SIM_PL011_MAX_DEPTH);
         notify_mux(0);
     }
