@@ -307,15 +307,19 @@ else
 endif
 
 # ---- tests -------------------------------------------------------------------------------------
-HOST_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c tests/host/*.c)
-HOST_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/host
+# Components and drivers are tested on the host too: all but their PD entry points (main.c) and
+# the freestanding memcpy & co (libc_shim.c), which the host's C library provides.
+COMPONENT_HOST_SRCS := $(filter-out %/main.c %/libc_shim.c,$(wildcard components/*/*.c drivers/*/*.c))
+HOST_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c tests/host/*.c) $(COMPONENT_HOST_SRCS)
+HOST_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Icomponents -Idrivers -Itests/host
+HOST_HDRS := $(wildcard include/*/*.h src/vgic/*.h tests/host/*.h components/*/*.h drivers/*/*.h)
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-$(BUILD_DIR)/host/tests-clang: $(HOST_SRCS) $(wildcard include/vmm/*.h src/vgic/*.h tests/host/*.h) | packages
+$(BUILD_DIR)/host/tests-clang: $(HOST_SRCS) $(HOST_HDRS) | packages
 	@mkdir -p $(dir $@)
 	clang $(HOST_CFLAGS) $(SAN_FLAGS) $(HOST_SRCS) -o $@
 
-$(BUILD_DIR)/host/tests-gcc: $(HOST_SRCS) $(wildcard include/vmm/*.h src/vgic/*.h tests/host/*.h) | packages
+$(BUILD_DIR)/host/tests-gcc: $(HOST_SRCS) $(HOST_HDRS) | packages
 	@mkdir -p $(dir $@)
 	gcc $(HOST_CFLAGS) $(SAN_FLAGS) $(HOST_SRCS) -o $@
 

@@ -65,6 +65,31 @@ fuzz() {
     fi
 }
 
+# The serial multiplexer against hostile clients and a hostile line (tests/fuzz/fuzz_serial_mux.c).
+fuzz_serial_mux() {
+    local bin=$BUILD_DIR/fuzz/fuzz_serial_mux
+    mkdir -p "$BUILD_DIR/fuzz/corpus-serial-mux"
+    clang -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Icomponents -Idrivers -Itests/host \
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+        components/serial_mux/mux*.c components/serial_mux/uart.c drivers/pl011/pl011.c \
+        components/lib/serial_client.c tests/host/sim_pd.c tests/host/sim_pl011.c \
+        tests/fuzz/fuzz_serial_mux.c -o "$bin" ||
+        { echo "fuzz_serial_mux: 0 passed, 1 failed"; return 1; }
+    # The seeds (tests/fuzz/make_mux_seeds.py) start it from prompts, switches, a slow UART...
+    if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -seed=1 \
+        -artifact_prefix="$BUILD_DIR/fuzz/serial-mux-" "$BUILD_DIR/fuzz/corpus-serial-mux" \
+        tests/fuzz/seeds/serial_mux \
+        >"$BUILD_DIR/fuzz/fuzz_serial_mux.log" 2>&1; then
+        echo "fuzz_serial_mux: $(grep -E '^Done [0-9]+ runs' "$BUILD_DIR/fuzz/fuzz_serial_mux.log")"
+        echo "fuzz_serial_mux: 1 passed, 0 failed"
+    else
+        tail -40 "$BUILD_DIR/fuzz/fuzz_serial_mux.log"
+        echo "fuzz_serial_mux: crash input and log kept in $BUILD_DIR/fuzz/"
+        echo "fuzz_serial_mux: 0 passed, 1 failed"
+        return 1
+    fi
+}
+
 # The device tree editor on any blob (tests/fuzz/fuzz_fdt.c), seeded with the boards' DTBs (a
 # first byte gives the room for edits).
 fuzz_fdt() {
@@ -136,6 +161,7 @@ run_suite "default guest images booted natively in QEMU" /usr/bin/python3 tests/
     --images "$BUILD_DIR/images" --build-dir "$BUILD_DIR/native"
 run_suite "fuzz the exit handlers (${FUZZ_SECONDS}s)" fuzz
 run_suite "fuzz the device tree editor (${FUZZ_SECONDS}s)" fuzz_fdt
+run_suite "fuzz the serial multiplexer (${FUZZ_SECONDS}s)" fuzz_serial_mux
 run_suite "fuzz the build tools' DTB paths (${FUZZ_SECONDS}s)" fuzz_dtb
 
 if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
@@ -149,6 +175,8 @@ if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
         --expect "bell: the VMM's PD answered 3 times"
     run_suite "adding a board is data" /usr/bin/python3 tests/e2e/add_board.py --sdk "$SDK" \
         --images "$BUILD_DIR/images"
+    run_suite "serial multiplexer with two native clients" /usr/bin/python3 tests/e2e/serial_mux.py \
+        --build-dir "$BUILD_DIR/e2e-serial-mux" --sdk "$SDK"
     run_suite "bare-metal test guest (3 vCPUs, 20 resets)" /usr/bin/python3 tests/e2e/baremetal.py \
         --build-dir "$BUILD_DIR/e2e-baremetal" --sdk "$SDK"
     for n in 2 4; do

@@ -1,0 +1,56 @@
+/* A small bounded string builder for the multiplexer's own lines (no libc in a PD). Text that
+ * does not fit is cut off. */
+#ifndef SERIAL_MUX_TEXT_H
+#define SERIAL_MUX_TEXT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TEXT_MAX 220
+
+struct text {
+    char buf[TEXT_MAX];
+    size_t len;
+};
+
+static inline void text_char(struct text *t, char c)
+{
+    if (t->len < TEXT_MAX)
+        t->buf[t->len++] = c;
+}
+
+static inline void text_str(struct text *t, const char *s)
+{
+    while (*s)
+        text_char(t, *s++);
+}
+
+static inline void text_mem(struct text *t, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        text_char(t, s[i]);
+}
+
+static inline void text_u64(struct text *t, uint64_t v)
+{
+    char digits[20];
+    unsigned n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        text_char(t, digits[--n]);
+}
+
+static inline void text_hex(struct text *t, uint64_t v)
+{
+    text_str(t, "0x");
+    int shift = 60;
+    while (shift > 0 && !((v >> shift) & 0xf))
+        shift -= 4;
+    for (; shift >= 0; shift -= 4)
+        text_char(t, "0123456789abcdef"[(v >> shift) & 0xf]);
+}
+
+#endif
