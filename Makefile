@@ -72,15 +72,16 @@ LIB_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c src/virtio
                 src/target/*.c) src/seL4/microkit_seam.c
 LIB := $(BUILD_DIR)/libvmm.a
 VMM_MAIN ?= vmm/main.c
-# Native protection domains the build adds (components/<kind>/): each component.mk names its
-# sources as <kind>_SRCS; src/seL4/pd_seam.c is their seam to Microkit.
+# Native protection domains (components/<kind>/), added by the build or named in the system file
+# by their program image <kind>.elf: each component.mk names the sources as <kind>_SRCS;
+# src/seL4/pd_seam.c is their seam to Microkit and the build writes their configuration.
 include $(wildcard components/*/component.mk)
 PD_SEAM := src/seL4/pd_seam.c
 
 TARGET_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-stack-protector -fno-pic \
                  -fno-tree-loop-distribute-patterns -march=armv8-a -mstrict-align \
                  -mno-outline-atomics -O2 -g -Wall -Wextra -Werror -Wno-unused-function \
-                 -Iinclude -Icomponents -I$(SDK_BOARD)/include
+                 -Iinclude -Icomponents -Idrivers -I$(SDK_BOARD)/include
 
 # What the objects, the link and the system image are made with (fixed here: target-specific
 # additions below must not change it).
@@ -307,9 +308,8 @@ else
 endif
 
 # ---- tests -------------------------------------------------------------------------------------
-# Components and drivers are tested on the host too: all but their PD entry points (main.c) and
-# the freestanding memcpy & co (libc_shim.c), which the host's C library provides.
-COMPONENT_HOST_SRCS := $(filter-out %/main.c %/libc_shim.c,$(wildcard components/*/*.c drivers/*/*.c))
+# Components and drivers are tested on the host too: all but their PD entry points (main.c).
+COMPONENT_HOST_SRCS := $(filter-out %/main.c,$(wildcard components/*/*.c drivers/*/*.c))
 HOST_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c tests/host/*.c) $(COMPONENT_HOST_SRCS)
 HOST_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Icomponents -Idrivers -Itests/host
 HOST_HDRS := $(wildcard include/*/*.h src/vgic/*.h tests/host/*.h components/*/*.h drivers/*/*.h)

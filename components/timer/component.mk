@@ -1,2 +1,2 @@
 # The timer PD: sources besides the generated configuration and the component seam.
-SRCS := components/timer/timer.c components/timer/main.c
+timer_SRCS := components/timer/timer.c components/timer/main.c

@@ -46,6 +46,13 @@ uint64_t pd_counter_freq(void)
     return v;
 }
 
+void pd_ptimer_write(uint64_t ctl, uint64_t cval)
+{
+    /* Disable first so the old compare value cannot fire against the new control bits. */
+    __asm__ volatile("msr cntp_ctl_el0, xzr; isb; msr cntp_cval_el0, %0" ::"r"(cval));
+    __asm__ volatile("msr cntp_ctl_el0, %0; isb" ::"r"(ctl & 3));
+}
+
 const char *pd_name(void)
 {
     return microkit_name;

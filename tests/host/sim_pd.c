@@ -91,6 +91,13 @@ uint64_t pd_counter_freq(void)
     return sim_pd.freq;
 }
 
+void pd_ptimer_write(uint64_t ctl, uint64_t cval)
+{
+    sim_pd.ptimer_ctl = ctl & 3;
+    sim_pd.ptimer_cval = cval;
+    sim_pd.ptimer_writes++;
+}
+
 const char *pd_name(void)
 {
     return sim_pd.name;

@@ -22,7 +22,9 @@ struct sim_pd_state {
     unsigned irq_acks[SIM_PD_CHANNELS]; /* pd_irq_ack calls per channel */
     unsigned bad_channel_calls;         /* notify/ack of a channel outside 0..63 */
     uint64_t now, freq;                 /* pd_counter_now / pd_counter_freq */
-    const char *name;                   /* pd_name */
+    uint64_t ptimer_ctl, ptimer_cval;   /* pd_ptimer_write */
+    unsigned ptimer_writes;
+    const char *name; /* pd_name */
     unsigned long mmio_reads, mmio_writes;
     struct sim_pd_device {
         uintptr_t base;

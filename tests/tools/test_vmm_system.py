@@ -218,6 +218,40 @@ class ExpandTests(unittest.TestCase):
                                 '</protection_domain>'),
                     "'timer' is one the build adds")
 
+    # -- native PDs ---------------------------------------------------------------------------------
+
+    def test_native_serial_clients_without_vms(self):
+        hello = ('<protection_domain name="%s" priority="100"><program_image path="hello.elf" />'
+                 '<serial_client /></protection_domain>')
+        plan, root, msgs = self.expand(system(hello % "h1", hello % "h2", regions=""))
+        self.assertEqual(plan["vms"], [])
+        comps = {c["pd"]: c for c in plan["components"]}
+        self.assertEqual(comps["h1"]["kind"], "hello")
+        self.assertIn("serial", comps["h1"])
+        self.assertEqual([c["name"] for c in comps["serial_mux"]["clients"]], ["h1", "h2"])
+        self.assertNotIn("timer", comps)  # no VM, no wake-ups to serve
+        images = {p.get("name"): p.find("program_image").get("path")
+                  for p in root.iter("protection_domain")}
+        self.assertEqual(images["h1"], "h1.elf")
+        self.assertEqual(list(root.iter("serial_client")), [])
+
+    def test_serial_client_of_a_program_the_build_does_not_have(self):
+        self.refuse(system(vmm("a", "ram1"), more='<protection_domain name="mine"><program_image '
+                                                  'path="mine.elf" /><serial_client />'
+                                                  '</protection_domain>'),
+                    "'mine'", "<serial_client/>", "hello.elf")
+
+    def test_serial_client_in_a_vmm(self):
+        self.refuse(system(vmm("a", "ram1").replace("<virtual_machine", "<serial_client />"
+                                                    "<virtual_machine")),
+                    "'vmm_a'", "<virtio_console/>")
+
+    def test_too_many_serial_clients(self):
+        hello = ('<protection_domain name="h%d" priority="100"><program_image path="hello.elf" />'
+                 '<serial_client /></protection_domain>')
+        self.refuse(system(*[hello % i for i in range(10)], regions=""), "10 serial clients",
+                    "at most 9")
+
     # -- the tool ---------------------------------------------------------------------------------
 
     def run_tool(self, system_path):

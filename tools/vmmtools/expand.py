@@ -9,6 +9,7 @@ one line naming the file, the VM or PD, and the problem; things the file lacks t
 supply are added with a line saying so.
 """
 import copy
+import os
 import xml.etree.ElementTree as ET
 
 from . import ToolError
@@ -27,6 +28,7 @@ SERIAL_DATA_SIZE = 0x4000
 # Generated PDs. Backends run above the guests (which run at 100 in the examples) and below the
 # VMMs, so a VMM's exit handling is never delayed by them; the timer matches the VMMs.
 SERIAL_MUX_PD = "serial_mux"
+SERIAL_MUX_MAX_CLIENTS = 9
 SERIAL_MUX_PRIORITY = 200
 TIMER_PD = "timer"
 TIMER_PRIORITY = 254
@@ -34,6 +36,21 @@ TIMER_PRIORITY = 254
 UART_DRIVERS = {"arm,pl011": "pl011"}
 
 DEVICE_TAGS = ("virtio_console",)
+# Declarations a native PD may hold: it is a client of the serial multiplexer.
+PD_TAGS = ("serial_client",)
+
+# The program kinds the build has (components/<kind>/): a PD of the file whose program image is
+# <kind>.elf is an instance of one, built with the configuration the build writes for it.
+COMPONENTS_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "components")
+
+
+def component_kinds():
+    try:
+        return {k for k in os.listdir(COMPONENTS_DIR)
+                if os.path.exists(os.path.join(COMPONENTS_DIR, k, "component.mk"))}
+    except OSError:
+        return set()
 
 VIRTIO_MMIO_SIZE = 0x200
 
@@ -117,8 +134,6 @@ class Expansion:
             names[pd.name] = pd
         self.pd_by_name = names
         self.vmms = [pd for pd in self.pds if pd.vm_el is not None]
-        if not self.vmms:
-            raise ToolError("%s: no protection domain has a <virtual_machine>" % path)
         self.plan = {"vms": [], "components": []}
 
     # ---- small helpers ------------------------------------------------------------------------
@@ -433,15 +448,50 @@ class Expansion:
 
     # ---- the serial multiplexer -------------------------------------------------------------
 
+    def native_components(self):
+        """PDs of the file that are instances of the build's components (program image
+        <kind>.elf), and their declarations (<serial_client/>)."""
+        kinds = component_kinds()
+        self.instances = {}
+        for pd in self.pds:
+            if pd.vm_el is not None:
+                for el in pd.el:
+                    if el.tag in PD_TAGS:
+                        raise ToolError("%s: protection domain '%s': <%s/> belongs in a native PD; "
+                                        "a VM's console is <virtio_console/> in its "
+                                        "<virtual_machine>" % (self.path, pd.name, el.tag))
+                continue
+            image = pd.el.find("program_image")
+            decls = [el for el in pd.el if el.tag in PD_TAGS]
+            for el in decls:
+                pd.el.remove(el)
+            kind = image.get("path")[:-4] if image is not None and \
+                image.get("path", "").endswith(".elf") else None
+            if kind not in kinds:
+                if decls:
+                    raise ToolError("%s: protection domain '%s' declares <%s/>, but its program "
+                                    "image is not one of the build's components (%s)" %
+                                    (self.path, pd.name, decls[0].tag,
+                                     ", ".join("%s.elf" % k for k in sorted(kinds))))
+                continue
+            elf = "%s.elf" % pd.name
+            image.set("path", elf)
+            self.instances[pd.name] = {"pd": pd.name, "kind": kind, "elf": elf,
+                                       "serial_client": any(d.tag == "serial_client"
+                                                            for d in decls)}
+
     def serial_mux(self):
-        clients = [pd for pd in self.vmms
-                   if any(d.tag == "virtio_console" for d in self.devices[pd.name])]
+        vm_clients = [pd for pd in self.vmms
+                      if any(d.tag == "virtio_console" for d in self.devices[pd.name])]
+        native_clients = [self.pd_by_name[name] for name, inst in self.instances.items()
+                          if inst["serial_client"]]
+        clients = vm_clients + native_clients
         if not clients:
             return
         uart = self.plat.uart
         if uart is None:
-            raise ToolError("%s: a virtual machine declares <virtio_console/>, but %s has no "
-                            "console UART for the serial multiplexer" % (self.path, self.dt.path))
+            raise ToolError("%s: %s needs the serial multiplexer, but %s has no console UART" %
+                            (self.path, clients[0].vm_name or clients[0].name, self.dt.path))
         compat = [c for c in uart.strings("compatible") if c in UART_DRIVERS]
         if not compat:
             raise ToolError("%s: the console UART %s (\"%s\") has no serial-multiplexer driver "
@@ -475,16 +525,26 @@ class Expansion:
         config = {"pd": SERIAL_MUX_PD, "kind": "serial_mux", "elf": "serial_mux.elf",
                   "driver": UART_DRIVERS[compat[0]], "uart": uart_vaddr, "uart_irq": uart_irq,
                   "irq_channel": irq_ch, "clients": []}
+        if len(clients) > SERIAL_MUX_MAX_CLIENTS:
+            raise ToolError("%s: %d serial clients (%s); the serial multiplexer serves at most %d "
+                            "(Ctrl-\\ 1..9)" % (self.path, len(clients),
+                                                 ", ".join(pd.vm_name or pd.name
+                                                           for pd in clients),
+                                                 SERIAL_MUX_MAX_CLIENTS))
         for pd in clients:
-            conn = self.connection(pd.name, SERIAL_MUX_PD, "%s_serial" % pd.vm_name,
+            name = pd.vm_name or pd.name
+            conn = self.connection(pd.name, SERIAL_MUX_PD, "%s_serial" % name,
                                    SERIAL_RING_CAPACITY, SERIAL_DATA_SIZE)
-            self.vm_devices[pd.name].append({"type": "console", "name": "console",
-                                             "conn": conn["client"]})
-            config["clients"].append({"name": pd.vm_name, "conn": conn["server"]})
+            if pd.vm_el is not None:
+                self.vm_devices[pd.name].append({"type": "console", "name": "console",
+                                                 "conn": conn["client"]})
+            else:
+                self.instances[pd.name]["serial"] = conn["client"]
+            config["clients"].append({"name": name, "conn": conn["server"]})
         self.plan["components"].append(config)
         self.note("protection domain '%s' added: it owns the UART %s (irq %d) and serves the "
                   "console of %s" % (SERIAL_MUX_PD, uart.path, uart_irq,
-                                     ", ".join(pd.vm_name for pd in clients)))
+                                     ", ".join(pd.vm_name or pd.name for pd in clients)))
 
     def connection(self, client, server, prefix, capacity, data_size):
         """Queue region and two data regions mapped into both PDs, and a channel."""
@@ -527,10 +587,13 @@ class Expansion:
             self.vm_ram(pd)
         self.check_sharing()
         self.collect_devices()
+        self.native_components()
         self.vm_devices = {pd.name: [] for pd in self.vmms}
-        self.wakeup_timer()
+        if self.vmms:
+            self.wakeup_timer()
         self.serial_mux()
         self.place_devices()
+        self.plan["components"] += list(self.instances.values())
         added = {c["pd"] for c in self.plan["components"]}
         self.plan["user_pds"] = [
             {"pd": pd.name, "elf": pd.el.find("program_image").get("path")
