@@ -65,9 +65,11 @@ GUEST_PROTOCOL ?= linux
 # the VMM inflates it into guest RAM. A gzip `linux` in IMAGE_DIR is taken as it is.
 ifeq ($(GUEST_KERNEL_COMPRESS),gzip)
 KERNEL_BLOB := $(GEN)/linux.gz
-$(KERNEL_BLOB): $(GUEST_KERNEL)
+$(KERNEL_BLOB): $(GUEST_KERNEL) $(GEN)/linux.gz.args
 	@mkdir -p $(dir $@)
 	gzip -9 -n -c $< > $@
+$(GEN)/linux.gz.args: FORCE
+	$(call write_if_changed,$(GUEST_KERNEL))
 else
 KERNEL_BLOB := $(GUEST_KERNEL)
 endif
@@ -80,14 +82,54 @@ TARGET_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-stack-protector -fno-pic
                  -fno-tree-loop-distribute-patterns -march=armv8-a -mstrict-align \
                  -mno-outline-atomics -O2 -g -Wall -Wextra -Werror -Wno-unused-function \
                  -Iinclude -I$(SDK_BOARD)/include
-VMCONFIG_FLAGS := --gic-lrs $(GIC_LRS) --sdk-config $(SDK_BOARD)/include/kernel/gen_config.h $(if $(GUEST_DTS),--guest-dts $(GUEST_DTS)) \
-                  $(if $(BOOTARGS),--bootargs "$(BOOTARGS)") $(if $(STRICT_DEVICES),--strict-devices) \
-                  $(if $(TRACE_MMIO),--trace-mmio) \
+
+# What the objects, the link and the system image are made with (fixed here: target-specific
+# additions below must not change it).
+BUILD_ARGS := $(TARGET_CC) $(TARGET_CFLAGS) $(TARGET_LD) $(MICROKIT_SDK) $(MICROKIT_BOARD) $(CONFIG)
+
+# A value as one shell word.
+shquote = '$(subst ','\'',$(1))'
+
+# The board's DTB, one per board so that switching BOARD in a build directory switches it too.
+BOARD_DTB_FILE := $(BUILD_DIR)/board/$(BOARD).dtb
+# The SDK's kernel configuration, for the tool's check of the GIC version (skipped without SDK).
+SDK_GEN_CONFIG := $(if $(strip $(MICROKIT_SDK)),$(SDK_BOARD)/include/kernel/gen_config.h)
+# UNREACHABLE_DEVICES=omit|disable: board devices the VM cannot reach are deleted from the guest
+# DTB or kept with status = "disabled"; the tool's default is omit for raw guests, disable for
+# Linux. BOOTARGS unset leaves the guest's default command line (none for a raw guest); set,
+# even to nothing, it is the command line.
+ifneq ($(origin BOOTARGS),undefined)
+BOOTARGS_FLAG = --bootargs $(call shquote,$(BOOTARGS))
+endif
+VMCONFIG_FLAGS := --gic-lrs $(GIC_LRS) $(if $(SDK_GEN_CONFIG),--sdk-config $(SDK_GEN_CONFIG)) \
+                  $(if $(GUEST_DTS),--guest-dts $(GUEST_DTS)) \
+                  $(BOOTARGS_FLAG) \
+                  $(if $(STRICT_DEVICES),--strict-devices) $(if $(TRACE_MMIO),--trace-mmio) \
+                  $(if $(UNREACHABLE_DEVICES),--unreachable-devices $(UNREACHABLE_DEVICES)) \
                   $(if $(filter raw,$(GUEST_PROTOCOL)),--protocol raw --raw-addr $(GUEST_LOAD_ADDR) \
                       --raw-entry $(or $(GUEST_ENTRY),$(GUEST_LOAD_ADDR)))
+VMCONFIG_ARGS := --system $(SYSTEM_FILE) --board-dtb $(BOARD_DTB_FILE) --kernel $(KERNEL_BLOB) \
+                 $(if $(GUEST_INITRD),--initrd $(GUEST_INITRD)) $(VMCONFIG_FLAGS) \
+                 --out-c $(GEN)/vm_config.c --out-dtb $(GEN)/guest.dtb
 
-.PHONY: all run test test-host help clean images sdk-check boards qemu-cmd
+# Every input of a generated file is a prerequisite of it, make variables included: a command
+# line is kept in a file that is rewritten only when the line changes (BOOTARGS=x, CONFIG=...,
+# another SDK or image directory), and what the command makes depends on that file.
+define write_if_changed
+@mkdir -p $(dir $@)
+@printf '%s\n' $(call shquote,$(1)) >$@.new
+@if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
+endef
+
+.PHONY: all run test test-host help clean images sdk-check boards qemu-cmd packages FORCE
 .DEFAULT_GOAL := all
+
+# The Debian packages this command needs (tools/ensure-packages.sh has the lists), checked before
+# anything is built; as root, missing ones are installed.
+PACKAGE_SET := $(if $(filter test test-host %/tests-clang %/tests-gcc,$(MAKECMDGOALS)),test,$(if \
+                   $(filter run,$(MAKECMDGOALS)),run,build))
+packages:
+	@tools/ensure-packages.sh $(PACKAGE_SET)
 
 all: $(IMAGE_FILE)
 
@@ -100,7 +142,9 @@ help:
 	@echo "  CONFIG=debug|release, BOARD=$(notdir $(wildcard board/*)), SYSTEM (in board/BOARD/systems),"
 	@echo "  IMAGE_DIR (your linux, rootfs.cpio.gz and optional linux.dts), BOOTARGS, STRICT_DEVICES=1,"
 	@echo "  GUEST_PROTOCOL=raw GUEST_LOAD_ADDR=0x... [GUEST_ENTRY=0x...] (any raw binary guest),"
-	@echo "  GUEST_KERNEL_COMPRESS=gzip, TRACE_MMIO=1 (log every emulated access)"
+	@echo "  GUEST_KERNEL_COMPRESS=gzip, TRACE_MMIO=1 (log every emulated access),"
+	@echo "  UNREACHABLE_DEVICES=omit|disable (board devices the VM lacks: deleted from the guest DTB,"
+	@echo "  the default for raw guests, or status = \"disabled\", the default for Linux)"
 	@echo "make boards  build simple.system for every board whose SDK is here, and report"
 
 sdk-check:
@@ -113,7 +157,7 @@ endif
 images: $(GUEST_KERNEL) $(GUEST_INITRD)
 
 ifeq ($(strip $(IMAGE_DIR)),)
-$(GUEST_KERNEL) $(GUEST_INITRD) &:
+$(GUEST_KERNEL) $(GUEST_INITRD) &: | packages
 	$(PYTHON) tools/fetch-guest-images.py --out $(BUILD_DIR)/images
 else
 $(GUEST_KERNEL) $(GUEST_INITRD):
@@ -121,41 +165,52 @@ $(GUEST_KERNEL) $(GUEST_INITRD):
 endif
 
 ifneq ($(BOARD_DTS),)
-$(BUILD_DIR)/board.dtb: $(BOARD_DIR)/$(BOARD_DTS)
+$(BOARD_DTB_FILE): $(BOARD_DIR)/$(BOARD_DTS) | packages
 	@mkdir -p $(dir $@)
 	dtc -q -I dts -O dtb -o $@ $<
 else
 # The board's DTB as Debian's arm64 kernel package ships it.
-$(BUILD_DIR)/board.dtb: $(BOARD_DIR)/board.mk
+$(BOARD_DTB_FILE): $(BOARD_DIR)/board.mk | packages
 	$(PYTHON) tools/fetch-guest-images.py --board-dtb $(BOARD_DTB_DEBIAN) --board-dtb-out $@
 endif
 
-$(GEN)/vm_config.c $(GEN)/guest.dtb &: $(SYSTEM_FILE) $(BUILD_DIR)/board.dtb $(KERNEL_BLOB) $(GUEST_INITRD) $(GUEST_DTS) tools/vmm-config.py $(wildcard tools/vmmtools/*.py) | sdk-check
+# The SDK is needed here only for its GIC check: without one, `make $(GEN)/guest.dtb` works.
+$(GEN)/vm_config.c $(GEN)/guest.dtb &: $(GEN)/vmm-config.args $(SYSTEM_FILE) $(BOARD_DTB_FILE) \
+        $(KERNEL_BLOB) $(GUEST_INITRD) $(GUEST_DTS) $(SDK_GEN_CONFIG) tools/vmm-config.py \
+        $(wildcard tools/vmmtools/*.py) | $(if $(SDK_GEN_CONFIG),sdk-check) packages
 	@mkdir -p $(GEN)
-	$(PYTHON) tools/vmm-config.py --system $(SYSTEM_FILE) --board-dtb $(BUILD_DIR)/board.dtb \
-	    --kernel $(KERNEL_BLOB) $(if $(GUEST_INITRD),--initrd $(GUEST_INITRD)) $(VMCONFIG_FLAGS) \
-	    --out-c $(GEN)/vm_config.c --out-dtb $(GEN)/guest.dtb
+	$(PYTHON) tools/vmm-config.py $(VMCONFIG_ARGS)
+
+$(GEN)/vmm-config.args: FORCE
+	$(call write_if_changed,$(VMCONFIG_ARGS))
+
+# Compiler, flags and SDK of the VMM's objects, its link and the system image.
+$(OBJ)/build.args: FORCE
+	$(call write_if_changed,$(BUILD_ARGS))
+
+FORCE:
 
 # libsel4's headers use GNU C (asm); only the seam includes them.
 $(OBJ)/src/seL4/microkit_seam.o: TARGET_CFLAGS += -std=gnu11
 
-$(OBJ)/%.o: %.c $(wildcard include/vmm/*.h src/vgic/*.h) | sdk-check
+$(OBJ)/%.o: %.c $(wildcard include/vmm/*.h src/vgic/*.h) $(OBJ)/build.args | sdk-check packages
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(TARGET_CFLAGS) -c $< -o $@
 
-$(OBJ)/vm_config.o: $(GEN)/vm_config.c | sdk-check
+$(OBJ)/vm_config.o: $(GEN)/vm_config.c $(wildcard include/vmm/*.h) $(OBJ)/build.args | sdk-check
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(TARGET_CFLAGS) -c $< -o $@
 
-$(OBJ)/guest_images.o: vmm/guest_images.S $(KERNEL_BLOB) $(GUEST_INITRD) $(GEN)/guest.dtb | sdk-check
+$(OBJ)/guest_images.o: vmm/guest_images.S $(KERNEL_BLOB) $(GUEST_INITRD) $(GEN)/guest.dtb \
+        $(OBJ)/build.args $(GEN)/vmm-config.args | sdk-check
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) -c $< -o $@ -DGUEST_KERNEL='"$(KERNEL_BLOB)"' -DGUEST_DTB='"$(GEN)/guest.dtb"' \
 	    $(if $(GUEST_INITRD),-DGUEST_INITRD='"$(GUEST_INITRD)"')
 
-$(BUILD_DIR)/vmm.elf: $(VMM_OBJS) | sdk-check
-	$(TARGET_LD) -L$(SDK_BOARD)/lib $^ -lmicrokit -Tmicrokit.ld -o $@
+$(BUILD_DIR)/vmm.elf: $(VMM_OBJS) $(OBJ)/build.args | sdk-check
+	$(TARGET_LD) -L$(SDK_BOARD)/lib $(VMM_OBJS) -lmicrokit -Tmicrokit.ld -o $@
 
-$(IMAGE_FILE) $(REPORT_FILE) &: $(BUILD_DIR)/vmm.elf $(SYSTEM_FILE) | sdk-check
+$(IMAGE_FILE) $(REPORT_FILE) &: $(BUILD_DIR)/vmm.elf $(SYSTEM_FILE) $(OBJ)/build.args | sdk-check packages
 	$(MICROKIT_SDK)/bin/microkit $(SYSTEM_FILE) --search-path $(BUILD_DIR) --board $(MICROKIT_BOARD) \
 	    --config $(CONFIG) -o $(IMAGE_FILE) -r $(REPORT_FILE)
 	@echo "built $(IMAGE_FILE) ($(MICROKIT_BOARD), $(CONFIG), $(SYSTEM))"
@@ -167,7 +222,7 @@ QEMU_CMD = $(QEMU) -machine $(QEMU_MACHINE) -cpu $(QEMU_CPU) -m $(QEMU_MEM) \
 qemu-cmd:
 	@echo "$(QEMU_CMD)"
 
-run: $(IMAGE_FILE)
+run: $(IMAGE_FILE) | packages
 ifeq ($(strip $(QEMU_MACHINE)),)
 	@echo "error: BOARD=$(BOARD) is real hardware; see $(BOARD_DIR)/README.md to boot $(IMAGE_FILE)"; exit 1
 else
@@ -179,18 +234,22 @@ HOST_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c tests/hos
 HOST_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/host
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-$(BUILD_DIR)/host/tests-clang: $(HOST_SRCS) $(wildcard include/vmm/*.h src/vgic/*.h tests/host/*.h)
+$(BUILD_DIR)/host/tests-clang: $(HOST_SRCS) $(wildcard include/vmm/*.h src/vgic/*.h tests/host/*.h) | packages
 	@mkdir -p $(dir $@)
 	clang $(HOST_CFLAGS) $(SAN_FLAGS) $(HOST_SRCS) -o $@
 
-$(BUILD_DIR)/host/tests-gcc: $(HOST_SRCS) $(wildcard include/vmm/*.h src/vgic/*.h tests/host/*.h)
+$(BUILD_DIR)/host/tests-gcc: $(HOST_SRCS) $(wildcard include/vmm/*.h src/vgic/*.h tests/host/*.h) | packages
 	@mkdir -p $(dir $@)
 	gcc $(HOST_CFLAGS) $(SAN_FLAGS) $(HOST_SRCS) -o $@
 
-test-host: $(BUILD_DIR)/host/tests-clang $(BUILD_DIR)/host/tests-gcc
-	$(BUILD_DIR)/host/tests-clang
+# zlib's answers for the inflate tests (with the real kernel, when its images were fetched).
+ZLIB_REFERENCE := $(BUILD_DIR)/host/zlib
+test-host: $(BUILD_DIR)/host/tests-clang $(BUILD_DIR)/host/tests-gcc | packages
+	$(PYTHON) tests/host/zlib_reference.py --out $(ZLIB_REFERENCE) \
+	    $(if $(wildcard $(BUILD_DIR)/images/linux),--kernel $(BUILD_DIR)/images/linux)
+	ZLIB_REFERENCE_DIR=$(ZLIB_REFERENCE) GUEST_IMAGE_DIR=$(BUILD_DIR)/images $(BUILD_DIR)/host/tests-clang
 
-test: $(BUILD_DIR)/host/tests-clang $(BUILD_DIR)/host/tests-gcc
+test: $(BUILD_DIR)/host/tests-clang $(BUILD_DIR)/host/tests-gcc | packages
 	BUILD_DIR=$(BUILD_DIR) MICROKIT_SDK=$(MICROKIT_SDK) tests/run-all.sh
 
 # Build simple.system for every board; report which could not be built and why.

@@ -27,13 +27,16 @@ run_suite() {
         failed=$((failed + 1))
         return
     fi
-    local p f
+    local p f s
     p=$(echo "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
     f=$(echo "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
     s=$(echo "$line" | grep -oE '[0-9]+ skipped' | grep -oE '[0-9]+')
     passed=$((passed + p))
     failed=$((failed + f))
     skipped=$((skipped + ${s:-0}))
+    if [ "${s:-0}" -gt 0 ]; then
+        echo "!!! $name: ${s} SKIPPED (they could not run here; see above)"
+    fi
     if [ "$status" -ne 0 ] && [ "$f" -eq 0 ]; then
         echo "!!! $name exited with status $status: counted as 1 failure"
         failed=$((failed + 1))
@@ -46,7 +49,8 @@ fuzz() {
     clang -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/host \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         src/core/*.c src/arch/aarch64/*.c src/vgic/*.c tests/host/sim_hyp.c tests/host/fixture.c \
-        tests/fuzz/fuzz_exits.c -o "$bin" || { echo "fuzz: 0 passed, 1 failed"; return 1; }
+        tests/host/dtb_build.c tests/fuzz/fuzz_exits.c -o "$bin" ||
+        { echo "fuzz: 0 passed, 1 failed"; return 1; }
     # The seeds (tests/fuzz/make_exit_seeds.py) start it from states where list registers fill.
     if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -seed=1 "$BUILD_DIR/fuzz/corpus" \
         tests/fuzz/seeds/exits >"$BUILD_DIR/fuzz/fuzz.log" 2>&1; then
@@ -60,14 +64,52 @@ fuzz() {
     fi
 }
 
+# The device tree editor on any blob (tests/fuzz/fuzz_fdt.c), seeded with the boards' DTBs (a
+# first byte gives the room for edits).
+fuzz_fdt() {
+    local bin=$BUILD_DIR/fuzz/fuzz_fdt corpus=$BUILD_DIR/fuzz/fdt-corpus
+    local log=$BUILD_DIR/fuzz/fuzz_fdt.log
+    mkdir -p "$corpus"
+    clang -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude \
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+        src/core/fdt.c src/core/seed.c src/core/chacha20.c src/core/mem.c tests/fuzz/fuzz_fdt.c \
+        -o "$bin" || { echo "fuzz_fdt: 0 passed, 1 failed"; return 1; }
+    for dts in board/*/*.dts; do
+        dtc -q -I dts -O dtb -o "$corpus/tmp.dtb" "$dts" &&
+            { printf '\100'; cat "$corpus/tmp.dtb"; } >"$corpus/board-$(basename "$dts" .dts)"
+    done
+    echo '/dts-v1/; / { model = "m"; chosen { bootargs = "x"; }; };' |
+        dtc -q -I dts -O dtb -o "$corpus/tmp.dtb" - &&
+        { printf '\040'; cat "$corpus/tmp.dtb"; } >"$corpus/small"
+    rm -f "$corpus/tmp.dtb"
+    if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len=65536 -seed=1 \
+        -artifact_prefix="$BUILD_DIR/fuzz/fdt-" "$corpus" >"$log" 2>&1; then
+        echo "fuzz_fdt: $(grep -E '^Done [0-9]+ runs' "$log")"
+        echo "fuzz_fdt: 1 passed, 0 failed"
+    else
+        tail -40 "$log"
+        echo "fuzz_fdt: crash input and log kept in $BUILD_DIR/fuzz/"
+        echo "fuzz_fdt: 0 passed, 1 failed"
+        return 1
+    fi
+}
+
 # The host test programs (make test builds them too; this keeps the script usable on its own).
 make -s BUILD_DIR="$BUILD_DIR" "$BUILD_DIR/host/tests-clang" "$BUILD_DIR/host/tests-gcc" >/dev/null
 
-# The real Debian kernel lets the image tests check a real Image header, not only crafted ones.
+# The real Debian kernel lets the image tests check a real Image header, not only crafted ones,
+# and the inflate tests inflate all of it as zlib compressed it.
+zlib_args=()
 if /usr/bin/python3 tools/fetch-guest-images.py --out "$BUILD_DIR/images"; then
     export GUEST_IMAGE_DIR=$BUILD_DIR/images
+    zlib_args=(--kernel "$GUEST_IMAGE_DIR/linux")
 else
-    echo "!!! could not build the default guest images: the real-Image test will say it skipped"
+    echo "!!! could not build the default guest images: the real-Image tests will say they skipped"
+fi
+if /usr/bin/python3 tests/host/zlib_reference.py --out "$BUILD_DIR/host/zlib" "${zlib_args[@]}"; then
+    export ZLIB_REFERENCE_DIR=$BUILD_DIR/host/zlib
+else
+    echo "!!! zlib's reference output could not be made: the inflate tests will say they skipped"
 fi
 
 fuzz_dtb() {
@@ -87,6 +129,7 @@ run_suite "host unit tests (clang, ASan+UBSan)" "$BUILD_DIR/host/tests-clang"
 run_suite "host unit tests (gcc, ASan+UBSan)" "$BUILD_DIR/host/tests-gcc"
 run_suite "build tool tests" /usr/bin/python3 tests/tools/test_vmm_config.py
 run_suite "fuzz the exit handlers (${FUZZ_SECONDS}s)" fuzz
+run_suite "fuzz the device tree editor (${FUZZ_SECONDS}s)" fuzz_fdt
 run_suite "fuzz the build tools' DTB paths (${FUZZ_SECONDS}s)" fuzz_dtb
 
 if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then

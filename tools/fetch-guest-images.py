@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 MARKER = "SEL4VMM-GUEST-READY"
 
@@ -172,16 +173,17 @@ def main():
 
 
 def extract_dtb(kdeb, name, out, cache):
-    ex = os.path.join(cache, "extract-dtb")
-    shutil.rmtree(ex, ignore_errors=True)
-    os.makedirs(ex)
-    run(["dpkg-deb", "-x", kdeb, ex], os.environ)
-    found = glob.glob(os.path.join(ex, "usr/lib/linux-image-*", name))
-    if not found:
-        die("%s has no usr/lib/linux-image-*/%s" % (os.path.basename(kdeb), name))
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    shutil.copyfile(found[0], out)
-    shutil.rmtree(ex, ignore_errors=True)
+    # A directory of its own: builds and tests running at once share the cache.
+    ex = tempfile.mkdtemp(prefix="extract-dtb-", dir=cache)
+    try:
+        run(["dpkg-deb", "-x", kdeb, ex], os.environ)
+        found = glob.glob(os.path.join(ex, "usr/lib/linux-image-*", name))
+        if not found:
+            die("%s has no usr/lib/linux-image-*/%s" % (os.path.basename(kdeb), name))
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        shutil.copyfile(found[0], out)
+    finally:
+        shutil.rmtree(ex, ignore_errors=True)
     print("fetch-guest-images: %s from %s" % (out, os.path.basename(kdeb)))
 
 
@@ -218,9 +220,14 @@ def build_images(out, kdeb, bdeb, cache):
             and open(stamp).read() == want):
         print("fetch-guest-images: %s is up to date" % out)
         return
-    ex = os.path.join(cache, "extract")
-    shutil.rmtree(ex, ignore_errors=True)
-    os.makedirs(ex)
+    ex = tempfile.mkdtemp(prefix="extract-", dir=cache)  # builds running at once share the cache
+    try:
+        _build_images(out, kdeb, bdeb, ex, linux, rootfs, stamp, want)
+    finally:
+        shutil.rmtree(ex, ignore_errors=True)
+
+
+def _build_images(out, kdeb, bdeb, ex, linux, rootfs, stamp, want):
     run(["dpkg-deb", "-x", kdeb, os.path.join(ex, "k")], os.environ)
     run(["dpkg-deb", "-x", bdeb, os.path.join(ex, "b")], os.environ)
     vmlinuz = glob.glob(os.path.join(ex, "k/boot/vmlinuz-*"))
@@ -238,7 +245,6 @@ def build_images(out, kdeb, bdeb, cache):
     build_initramfs(os.path.join(ex, "b/bin/busybox"), rootfs)
     with open(stamp, "w") as f:
         f.write(want)
-    shutil.rmtree(ex, ignore_errors=True)
     print("fetch-guest-images: wrote %s (%d bytes) and %s" % (linux, len(image), rootfs))
 
 

@@ -121,6 +121,7 @@ const struct vmm_config vmm_config = {
     .initrd = guest_initrd_image,
     .initrd_end = guest_initrd_image_end,
     .initrd_addr = 0x%(initrd_addr)xull,
+    .build_secret = {%(secret)s},
 };
 """ % dict(system=args.system, dtb=args.board_dtb, irqs=irqs or "    {0, 0}",
            name=system.vm_name, nvcpus=len(system.vcpus), ram_base=ram_base, ram_size=ram_size,
@@ -130,7 +131,41 @@ const struct vmm_config vmm_config = {
            wakeup=wakeup[0] if wakeup else -1, nirq_pt=len(passthrough),
            proto="BOOT_LINUX" if args.protocol == "linux" else "BOOT_RAW",
            kaddr=lay.kernel_addr, entry=lay.entry, dtb_addr=lay.dtb_addr,
-           initrd_addr=lay.initrd_addr)
+           initrd_addr=lay.initrd_addr,
+           secret=", ".join("0x%02x" % b for b in os.urandom(32)))
+
+
+def print_report(report, vm_name):
+    for path, addr in report.unreachable:
+        print("vmm-config: guest will not have %s (0x%x): disabled, not mapped into VM '%s'" %
+              (path, addr, vm_name))
+    for path, addr, below in report.omitted:
+        print("vmm-config: guest will not have %s (0x%x): omitted%s, not mapped into VM '%s'" %
+              (path, addr, " with the %d node(s) inside it" % below if below else "", vm_name))
+    for path, addr, inner in report.kept:
+        print("vmm-config: guest keeps %s (0x%x), which VM '%s' cannot reach, for %s inside it" %
+              (path, addr, vm_name, inner))
+    for path, prop, why in report.removed:
+        print("vmm-config: guest will not have %s: omitted, its %s refers to %s" %
+              (path, prop, why))
+    for path, props, why in report.dropped:
+        print("vmm-config: guest's %s: no %s (refers to %s)" % (path, ", ".join(props), why))
+    for path, prop, lost in report.stale:
+        print("vmm-config: guest's %s: no %s (names %s, which the guest does not have)" %
+              (path, prop, lost))
+
+
+def report_hw_rng(board, system):
+    """The VMM has no driver for any board's RNG yet: say so when the board has one, so the
+    boot log's "counter mix" is no surprise."""
+    for node in board.nodes.values():
+        compat = node.strings("compatible")
+        if node.enabled() and any(c.endswith("-rng") or c.endswith(",rng") or c.endswith("-trng")
+                                  for c in compat):
+            print("vmm-config: %s has a hardware RNG (%s, \"%s\") the VMM has no driver for: "
+                  "VM '%s' gets its boot seeds from the counter mix" %
+                  (os.path.basename(board.path), node.path, compat[0], system.vm_name))
+            return
 
 
 def compile_dts(dts, out):
@@ -149,7 +184,12 @@ def main():
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--initrd")
     ap.add_argument("--guest-dts", help="the user's own guest DTS (else derived from the board)")
-    ap.add_argument("--bootargs", default="")
+    ap.add_argument("--bootargs", help="the guest's command line (default: Linux's console and "
+                    "rdinit for a Linux guest, none for a raw one; \"\" gives an empty one)")
+    ap.add_argument("--unreachable-devices", choices=["omit", "disable"],
+                    help="device nodes of the board the VM cannot reach: deleted from the guest "
+                    "DTB (omit; the default for raw guests) or set to status = \"disabled\" "
+                    "(the default for Linux)")
     ap.add_argument("--protocol", choices=["linux", "raw"], default="linux")
     ap.add_argument("--raw-addr", type=lambda s: int(s, 0))
     ap.add_argument("--raw-entry", type=lambda s: int(s, 0))
@@ -193,22 +233,26 @@ def run(args):
     lay = layout.plan(ram_base, ram_size, kernel, args.kernel, initrd_size, args.protocol,
                       args.raw_addr, args.raw_entry)
     bootargs = args.bootargs
-    if not bootargs and plat.uart_tty:
+    if bootargs is None and args.protocol == "linux" and plat.uart_tty:
         bootargs = "console=%s rdinit=/init" % plat.uart_tty
+    omit = (args.unreachable_devices or ("omit" if args.protocol == "raw" else "disable")) == "omit"
     if args.guest_dts:
         src = fdt.load(compile_dts(args.guest_dts, args.out_dtb + ".user"))
-        blob, unreachable = guestdtb.build(src, plat, system, lay, bootargs, generated=False)
-        for path, addr in unreachable:
+        if bootargs is not None and args.bootargs is None and "/chosen" in src.nodes and \
+                "bootargs" in src.nodes["/chosen"].props:
+            bootargs = None  # the user's DTS has its own and BOOTARGS does not override it
+        blob, report = guestdtb.build(src, plat, system, lay, bootargs, generated=False)
+        for path, addr in report.unreachable:
             msg = "%s: %s (0x%x) is enabled but the VM cannot reach it" % (args.guest_dts, path,
                                                                            addr)
             if args.strict_devices:
                 raise ToolError(msg + " (map it in the system file or set status = \"disabled\")")
             print("vmm-config: warning: " + msg, file=sys.stderr)
     else:
-        blob, unreachable = guestdtb.build(board, plat, system, lay, bootargs, generated=True)
-        for path, addr in unreachable:
-            print("vmm-config: guest will not have %s (0x%x): disabled, not mapped into VM '%s'" %
-                  (path, addr, system.vm_name))
+        blob, report = guestdtb.build(board, plat, system, lay, bootargs, generated=True,
+                                      omit=omit)
+        print_report(report, system.vm_name)
+    report_hw_rng(board, system)
     with open(args.out_dtb, "wb") as f:
         f.write(blob)
     with open(args.out_c, "w") as f:

@@ -5,6 +5,9 @@
 #ifndef VMM_CONFIG_H
 #define VMM_CONFIG_H
 
+#include <proto/conn.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum boot_protocol {
@@ -16,6 +19,33 @@ enum boot_protocol {
 struct vmm_irq_passthrough {
     unsigned channel;
     unsigned irq; /* INTID, the same in the guest */
+};
+
+/* Virtio device IDs (virtio 1.2, 5). */
+enum vmm_virtio_type {
+    VMM_VIRTIO_NET = 1,
+    VMM_VIRTIO_BLK = 2,
+    VMM_VIRTIO_CONSOLE = 3,
+};
+
+/* A virtio-mmio device the VMM emulates for the guest, served by a backend PD. */
+struct vmm_virtio_device {
+    enum vmm_virtio_type type;
+    const char *name;        /* for log lines, e.g. "console" */
+    uint64_t base;           /* guest physical address of its register block */
+    uint64_t size;           /* of the register block (0x200) */
+    unsigned irq;            /* its interrupt: an SPI no other device of the VM uses */
+    struct conn_config conn; /* the connection to its backend */
+    union {
+        struct {
+            uint64_t capacity; /* in 512-byte sectors */
+            unsigned read_only;
+        } blk;
+        struct {
+            uint8_t mac[6];
+            uint16_t mtu;
+        } net;
+    } u;
 };
 
 struct vmm_config {
@@ -42,6 +72,9 @@ struct vmm_config {
     const struct vmm_irq_passthrough *irqs;
     unsigned num_irqs;
 
+    const struct vmm_virtio_device *virtio;
+    unsigned num_virtio;
+
     enum boot_protocol protocol;
     const uint8_t *kernel, *kernel_end;
     unsigned kernel_gzip; /* the kernel is built in gzip-compressed and inflated into RAM */
@@ -51,6 +84,15 @@ struct vmm_config {
     uint64_t dtb_addr;
     const uint8_t *initrd, *initrd_end; /* may be empty */
     uint64_t initrd_addr;
+
+    /* Random bytes tools/vmm-config.py draws for each build: the key of the mix the guest's
+     * kaslr-seed and rng-seed come from (src/core/seed.c). Secret: only the VMM reads it. */
+    uint8_t build_secret[32];
+    /* A hardware random number generator the system file gives the VMM, when the board has one
+     * the VMM has a driver for: fills `len` bytes, false if it cannot. NULL: none (so far no
+     * board here has one), and the seeds come from the counter mix alone. */
+    bool (*hw_rng_read)(uint8_t *buf, size_t len);
+    const char *hw_rng_name; /* for the boot log */
 };
 
 #endif

@@ -84,6 +84,8 @@ bool hyp_inject_irq(unsigned vcpu, uint16_t irq, uint8_t priority, uint8_t group
 void hyp_ack_vppi(unsigned vcpu, uint32_t irq);
 /* Acknowledge a passthrough hardware IRQ delivered on a notification channel. */
 void hyp_irq_ack(unsigned channel);
+/* Notify the protection domain at the other end of a channel (a backend). */
+void hyp_notify(unsigned channel);
 
 /* EL1 system registers of a vCPU the VMM reads or writes (the kernel keeps them while the vCPU
  * is not running). */

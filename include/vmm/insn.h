@@ -34,4 +34,14 @@ typedef bool (*ipa_reader_fn)(void *ctx, uint64_t ipa, uint64_t *value);
 bool s1_translate(uint64_t va, uint64_t sctlr, uint64_t tcr, uint64_t ttbr0, uint64_t ttbr1,
                   ipa_reader_fn read_ipa, void *ctx, uint64_t *ipa);
 
+/* The same for a data access the guest makes, checked as its stage 1 would: top byte ignored
+ * (TCR_EL1.TBI0/1), the access flag, and the permissions of the leaf and of the tables above it
+ * (APTable, unless TCR_EL1.HPD0/1) for an EL0 or EL1 access, a read or a write, under PSTATE.PAN.
+ * False if the tables do not let this access reach an IPA. `access` is a set of S1_* flags. */
+#define S1_WRITE 1u
+#define S1_EL0 2u
+#define S1_PAN 4u
+bool s1_translate_data(uint64_t va, uint64_t sctlr, uint64_t tcr, uint64_t ttbr0, uint64_t ttbr1,
+                       unsigned access, ipa_reader_fn read_ipa, void *ctx, uint64_t *ipa);
+
 #endif

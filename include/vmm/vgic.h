@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <vmm/log.h>
 
 #define VGIC_MAX_VCPUS 8
 #define VGIC_MAX_IRQS 1020 /* INTIDs 0..1019 */
@@ -94,6 +95,9 @@ struct vgic {
     /* Counts the VMM's activations (exits and notifications; vgic_new_activation): vCPUs may
      * have run between two of them, never during one. */
     uint64_t epoch;
+    /* Rate limits of the vGIC's reports (log.h): invalid guest accesses, list-register trouble.
+     * Not interrupt state: vgic_init clears them; the VM says what they suppressed first. */
+    struct log_limit log_access, log_lr;
 };
 
 /* Set up the model; false (with a log line) if the configuration is out of range. */

@@ -3,12 +3,14 @@
 #define VMM_VM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <vmm/config.h>
 #include <vmm/exit.h>
 #include <vmm/guest.h>
 #include <vmm/hyp.h>
 #include <vmm/psci.h>
+#include <vmm/seed.h>
 #include <vmm/vgic.h>
 
 #define VM_MAX_VCPUS VGIC_MAX_VCPUS
@@ -56,6 +58,19 @@ struct vm_ptimer {
     uint64_t armed_ctl, armed_cval; /* what the VMM last wrote */
 };
 
+/* Rate limits of the lines a guest can cause (log.h), reset at init and at every boot. */
+struct vm_log_limits {
+    struct log_limit abort;  /* accesses nothing answers */
+    struct log_limit sysreg; /* system registers the VMM does not emulate */
+    struct log_limit trap;   /* traps and faults the VMM cannot handle (the guest stops) */
+    struct log_limit stop;   /* the guest stopped */
+    struct log_limit smc;    /* unknown SMC/HVC functions */
+    struct log_limit cpu_on; /* CPU_ON for MPIDRs the VM does not have */
+    struct log_limit power;  /* vCPUs started and stopped through PSCI */
+    struct log_limit vppi;   /* virtual PPIs the vGIC cannot take */
+    struct log_limit notify; /* notifications on channels that carry no guest interrupt */
+};
+
 struct vm {
     const struct vmm_config *cfg;
     void *ram; /* guest RAM as the VMM sees it */
@@ -69,6 +84,7 @@ struct vm {
     uint64_t wake_deadline[VM_MAX_VCPUS]; /* physical counter; 0 = none */
     bool draining[VM_MAX_VCPUS];          /* running the reset drain stub */
     struct vm_ptimer ptimer;
+    struct seed_state seeds; /* the guest's fresh kaslr-seed and rng-seed at each boot */
     struct mmio_region mmio[VM_MAX_MMIO];
     unsigned num_mmio;
     enum vm_state state;
@@ -76,6 +92,7 @@ struct vm {
     uint64_t exits;
     uint64_t exits_by_kind[EXIT_UNKNOWN + 1];
     uint64_t exits_wfx;
+    struct vm_log_limits log;
 };
 
 /* Make `vcpu` take a synchronous external abort (data or instruction) at its EL1 vector, as the
@@ -123,6 +140,8 @@ void vm_ptimer_check_claim(struct vm *vm);
 /* Say once that `vcpu`'s WFI cannot sleep on a deadline while the owner runs. */
 void vm_ptimer_report_busy(struct vm *vm, unsigned vcpu);
 
+/* Say what every rate limit of the VM suppressed and start them afresh (init and every boot). */
+void vm_log_limits_reset(struct vm *vm);
 /* Log how many exits of each kind this boot took (at power-off and reset). */
 void vm_log_exit_stats(const struct vm *vm);
 
@@ -145,6 +164,10 @@ void vm_notified(struct vm *vm, unsigned channel);
 void vm_handle_vm_fault(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply);
 void vm_handle_vcpu_fault(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply);
 void vm_handle_hvc(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply);
+/* A data abort without a syndrome on an emulated device (no_syndrome.c): decode the instruction
+ * and perform it element by element. False, with the reason in `why`, if it must be refused; then
+ * nothing was done (see no_syndrome.c for the one exception). */
+bool vm_emulate_no_syndrome(struct vm *vm, const struct vm_exit *exit, char *why, size_t why_len);
 /* PSCI/SMCCC call from `vcpu` with arguments x0..x3; returns the x0 result. */
 uint64_t vm_psci_call(struct vm *vm, unsigned vcpu, const uint64_t args[4],
                       enum psci_action *action);

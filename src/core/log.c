@@ -140,3 +140,40 @@ void log_msg(enum log_level level, const char *subsys, const char *fmt, ...)
     line[n + 1] = '\0';
     hyp_puts(line);
 }
+
+static void say_suppressed(struct log_limit *l)
+{
+    if (!l->suppressed)
+        return;
+    log_msg(LOG_WARN, l->subsys, "%u more %s suppressed (at most %u lines every %u s)",
+            l->suppressed, l->what, LOG_LIMIT_BURST, LOG_LIMIT_WINDOW_SECONDS);
+    l->suppressed = 0;
+}
+
+bool log_limit_pass(struct log_limit *l, enum log_level level, const char *subsys, const char *what)
+{
+    if (level > max_level)
+        return false;
+    l->subsys = subsys;
+    l->what = what;
+    uint64_t now = hyp_counter_now();
+    uint64_t window = (uint64_t)LOG_LIMIT_WINDOW_SECONDS * hyp_counter_freq();
+    if (l->lines && now - l->window_start >= window)
+        l->lines = 0; /* the window is over */
+    if (l->lines >= LOG_LIMIT_BURST) {
+        l->suppressed++;
+        return false;
+    }
+    if (!l->lines)
+        l->window_start = now;
+    l->lines++;
+    say_suppressed(l);
+    return true;
+}
+
+void log_limit_reset(struct log_limit *l)
+{
+    say_suppressed(l);
+    l->lines = 0;
+    l->window_start = 0;
+}

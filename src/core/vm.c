@@ -111,10 +111,21 @@ bool vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size, const char *name,
     return true;
 }
 
+void vm_log_limits_reset(struct vm *vm)
+{
+    struct log_limit *const limits[] = {
+        &vm->log.abort,  &vm->log.sysreg,     &vm->log.trap,   &vm->log.stop,
+        &vm->log.smc,    &vm->log.cpu_on,     &vm->log.power,  &vm->log.vppi,
+        &vm->log.notify, &vm->gic.log_access, &vm->gic.log_lr,
+    };
+    for (unsigned i = 0; i < ARRAY_SIZE(limits); i++)
+        log_limit_reset(limits[i]);
+}
+
 bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram)
 {
     char why[200];
-    vmm_memset(vm, 0, sizeof(*vm));
+    vmm_memset(vm, 0, sizeof(*vm)); /* every rate limit starts afresh too */
     vm->cfg = cfg;
     vm->ram = ram;
     log_set_vm_name(cfg->vm_name);
@@ -159,11 +170,13 @@ bool vm_boot(struct vm *vm)
 {
     const struct vmm_config *cfg = vm->cfg;
     vm_stop_vcpus(vm);
+    vm_log_limits_reset(vm); /* a fresh boot reports again */
     char why[160];
     if (!guest_copy_images(cfg, &vm->layout, vm->ram, why, sizeof(why))) {
         LOG_ERR("boot", "cannot load the guest: %s", why);
         return false;
     }
+    vm_seed_guest_dtb(vm);
     if (!setup_gic(vm))
         return false;
     vm_ptimer_boot(vm);
@@ -205,14 +218,16 @@ void vm_stop(struct vm *vm, const char *why)
 {
     vm_stop_vcpus(vm);
     vm->state = VM_STOPPED;
-    LOG_ERR("vm", "guest stopped: %s (the VMM stays up)", why);
+    LOG_LIMITED(&vm->log.stop, "reports of the guest stopping", LOG_ERROR, "vm",
+                "guest stopped: %s (the VMM stays up)", why);
 }
 
 static void report_user_exception(struct vm *vm, const struct vm_exit *exit)
 {
-    LOG_ERR("fault", "vCPU %u: user exception at pc 0x%llx (number 0x%llx, code 0x%llx)",
-            exit->vcpu, (unsigned long long)exit->pc, (unsigned long long)exit->label,
-            (unsigned long long)exit->code);
+    LOG_LIMITED(&vm->log.trap, "unhandled traps and faults", LOG_ERROR, "fault",
+                "vCPU %u: user exception at pc 0x%llx (number 0x%llx, code 0x%llx)", exit->vcpu,
+                (unsigned long long)exit->pc, (unsigned long long)exit->label,
+                (unsigned long long)exit->code);
     vm_stop(vm, "unhandled user exception");
 }
 
@@ -235,8 +250,8 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
     case EXIT_HVC: vm_handle_hvc(vm, exit, reply); break;
     case EXIT_VPPI:
         if (!vgic_assert(&vm->gic, exit->vcpu, exit->irq))
-            LOG_WARNING("vgic", "vCPU %u: virtual PPI %u is out of range; dropped", exit->vcpu,
-                        exit->irq);
+            LOG_LIMITED(&vm->log.vppi, "out-of-range virtual PPIs", LOG_WARN, "vgic",
+                        "vCPU %u: virtual PPI %u is out of range; dropped", exit->vcpu, exit->irq);
         reply->resume = true;
         break;
     case EXIT_VGIC_MAINTENANCE:
@@ -246,8 +261,9 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
     case EXIT_USER_EXCEPTION: report_user_exception(vm, exit); break;
     case EXIT_UNKNOWN:
     default:
-        LOG_ERR("fault", "vCPU %u: unknown fault label %llu at pc 0x%llx", exit->vcpu,
-                (unsigned long long)exit->label, (unsigned long long)exit->pc);
+        LOG_LIMITED(&vm->log.trap, "unhandled traps and faults", LOG_ERROR, "fault",
+                    "vCPU %u: unknown fault label %llu at pc 0x%llx", exit->vcpu,
+                    (unsigned long long)exit->label, (unsigned long long)exit->pc);
         vm_stop(vm, "unknown fault");
         break;
     }
@@ -281,5 +297,6 @@ void vm_notified(struct vm *vm, unsigned channel)
             return;
         }
     }
-    LOG_WARNING("irq", "notification on channel %u, which carries no guest interrupt", channel);
+    LOG_LIMITED(&vm->log.notify, "notifications on unused channels", LOG_WARN, "irq",
+                "notification on channel %u, which carries no guest interrupt", channel);
 }

@@ -132,6 +132,12 @@ void hyp_irq_ack(unsigned channel)
     microkit_irq_ack(channel);
 }
 
+void hyp_notify(unsigned channel)
+{
+    ipc_buffer_reused = true;
+    microkit_notify(channel);
+}
+
 static const seL4_Word sysreg_ids[VCPU_SYSREG_COUNT] = {
     [VCPU_CNTV_CTL] = seL4_VCPUReg_CNTV_CTL, [VCPU_CNTV_CVAL] = seL4_VCPUReg_CNTV_CVAL,
     [VCPU_CNTVOFF] = seL4_VCPUReg_CNTVOFF,   [VCPU_VBAR_EL1] = seL4_VCPUReg_VBAR,

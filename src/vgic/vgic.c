@@ -137,18 +137,6 @@ static void deliver_spi_targets(struct vgic *gic, unsigned irq)
     }
 }
 
-bool vgic_report_allowed(void)
-{
-    enum { MAX_REPORTS = 32 };
-    static unsigned reports;
-    if (reports < MAX_REPORTS) {
-        if (++reports == MAX_REPORTS)
-            LOG_WARNING("vgic", "further invalid accesses will not be reported");
-        return true;
-    }
-    return false;
-}
-
 void vgic_deliver_all(struct vgic *gic)
 {
     for (unsigned v = 0; v < gic->num_vcpus; v++)
@@ -320,8 +308,9 @@ void vgic_deliver(struct vgic *gic, unsigned vcpu)
         uint32_t bit = 1u << (best % 32);
         uint8_t group = (b->group & bit) ? 1 : 0;
         if (!hyp_inject_irq(vcpu, (uint16_t)best, b->priority[best % 32], group, (uint8_t)lr)) {
-            LOG_ERR("vgic", "injecting interrupt %u into list register %d of vCPU %u failed", best,
-                    lr, vcpu);
+            LOG_LIMITED(&gic->log_lr, "list-register reports", LOG_ERROR, "vgic",
+                        "injecting interrupt %u into list register %d of vCPU %u failed", best, lr,
+                        vcpu);
             return;
         }
         vc->lr[lr].used = true;
@@ -359,8 +348,8 @@ void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr)
             deliver_spi_targets(gic, irq);
         }
     } else if (lr >= 0) {
-        LOG_WARNING("vgic", "maintenance for list register %d of vCPU %u, which holds nothing", lr,
-                    vcpu);
+        LOG_LIMITED(&gic->log_lr, "list-register reports", LOG_WARN, "vgic",
+                    "maintenance for list register %d of vCPU %u, which holds nothing", lr, vcpu);
     }
     vgic_deliver(gic, vcpu);
 }

@@ -21,8 +21,8 @@ struct vgic_bank *vgic_bank_of(struct vgic *gic, unsigned vcpu, unsigned word);
 uint32_t vgic_spi_targets(const struct vgic *gic, unsigned irq);
 void vgic_update_sgi_pending(struct vgic *gic, unsigned vcpu, unsigned sgi);
 void vgic_deliver_all(struct vgic *gic);
-/* Invalid guest accesses are reported, but a guest cannot flood the log: true for the first few. */
-bool vgic_report_allowed(void);
+/* Invalid guest accesses are reported through gic->log_access (rate-limited, see log.h). */
+#define VGIC_BAD_ACCESSES "reports of invalid distributor/redistributor accesses"
 
 uint32_t vgic_read_bits(struct vgic *gic, unsigned vcpu, unsigned reg, unsigned word);
 void vgic_write_bits(struct vgic *gic, unsigned vcpu, unsigned reg, unsigned word, uint32_t val);

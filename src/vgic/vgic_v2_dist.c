@@ -146,11 +146,10 @@ static bool access_ok(uint64_t off, unsigned width)
 uint64_t vgic_v2_dist_read(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width)
 {
     if (vcpu >= gic->num_vcpus || !access_ok(offset, width)) {
-        if (vgic_report_allowed())
-            LOG_WARNING("vgic",
-                        "vCPU %u: %u-byte read of distributor offset 0x%llx is not a valid "
-                        "access; reads as zero",
-                        vcpu, width, (unsigned long long)offset);
+        LOG_LIMITED(&gic->log_access, VGIC_BAD_ACCESSES, LOG_WARN, "vgic",
+                    "vCPU %u: %u-byte read of distributor offset 0x%llx is not a valid access; "
+                    "reads as zero",
+                    vcpu, width, (unsigned long long)offset);
         return 0;
     }
     if (!is_byte_reg(offset))
@@ -165,11 +164,10 @@ void vgic_v2_dist_write(struct vgic *gic, unsigned vcpu, uint64_t offset, unsign
                         uint64_t value)
 {
     if (vcpu >= gic->num_vcpus || !access_ok(offset, width)) {
-        if (vgic_report_allowed())
-            LOG_WARNING("vgic",
-                        "vCPU %u: %u-byte write of 0x%llx to distributor offset 0x%llx is not "
-                        "a valid access; ignored",
-                        vcpu, width, (unsigned long long)value, (unsigned long long)offset);
+        LOG_LIMITED(&gic->log_access, VGIC_BAD_ACCESSES, LOG_WARN, "vgic",
+                    "vCPU %u: %u-byte write of 0x%llx to distributor offset 0x%llx is not a valid "
+                    "access; ignored",
+                    vcpu, width, (unsigned long long)value, (unsigned long long)offset);
         return;
     }
     if (!is_byte_reg(offset)) {

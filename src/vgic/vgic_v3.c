@@ -47,12 +47,12 @@ static bool width_ok(uint64_t off, unsigned width, bool allow64)
     return (off & (width - 1)) == 0;
 }
 
-static void bad_access(const char *frame, unsigned vcpu, bool write, uint64_t off, unsigned width)
+static void bad_access(struct vgic *gic, const char *frame, unsigned vcpu, bool write, uint64_t off,
+                       unsigned width)
 {
-    if (!vgic_report_allowed())
-        return;
-    LOG_WARNING("vgic", "vCPU %u: %u-byte %s of %s offset 0x%llx is not a valid access; %s", vcpu,
-                width, write ? "write" : "read", frame, (unsigned long long)off,
+    LOG_LIMITED(&gic->log_access, VGIC_BAD_ACCESSES, LOG_WARN, "vgic",
+                "vCPU %u: %u-byte %s of %s offset 0x%llx is not a valid access; %s", vcpu, width,
+                write ? "write" : "read", frame, (unsigned long long)off,
                 write ? "ignored" : "reads as zero");
 }
 
@@ -75,14 +75,14 @@ static void write_priorities(struct vgic *gic, unsigned vcpu, unsigned irq, unsi
 /* ---- distributor ---------------------------------------------------------------------------- */
 
 /* IROUTER takes 8-byte accesses, IPRIORITYR byte accesses, everything else 4-byte ones. */
-static bool dist_access_ok(const struct vgic *gic, unsigned vcpu, uint64_t off, unsigned width,
+static bool dist_access_ok(struct vgic *gic, unsigned vcpu, uint64_t off, unsigned width,
                            bool write, bool *is_router, bool *is_prio)
 {
     *is_router = off >= GICD_IROUTER && off < GICD_IROUTER_END;
     *is_prio = off >= VGIC_IPRIORITYR && off < 0x800;
     if (vcpu >= gic->num_vcpus || off >= GICV3_DIST_SIZE || !width_ok(off, width, *is_router) ||
         (width < 4 && !*is_prio)) {
-        bad_access("distributor", vcpu, write, off, width);
+        bad_access(gic, "distributor", vcpu, write, off, width);
         return false;
     }
     return true;
@@ -235,7 +235,7 @@ static bool redist_decode(struct vgic *gic, unsigned vcpu, uint64_t off, unsigne
                    *frame_off < GICR_SGI_BASE + VGIC_IPRIORITYR + 32;
     if (vcpu >= gic->num_vcpus || frame >= gic->num_vcpus || !width_ok(off, width, is_typer) ||
         (width < 4 && !is_prio)) {
-        bad_access("redistributor", vcpu, write, off, width);
+        bad_access(gic, "redistributor", vcpu, write, off, width);
         return false;
     }
     *target = (unsigned)frame;

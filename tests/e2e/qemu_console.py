@@ -46,6 +46,10 @@ class Console:
                 raise Timeout("%r not seen within %ds" % (needle.decode(), timeout))
             self._pump(min(left, 0.5))
 
+    def output(self):
+        """Everything QEMU printed so far (to judge what a run that timed out did show)."""
+        return self.buf.decode("utf-8", "replace")
+
     def send(self, text):
         self.proc.stdin.write(text.encode())
         self.proc.stdin.flush()

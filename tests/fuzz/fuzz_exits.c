@@ -4,16 +4,23 @@
  * SMC/HVC with any function ID, virtual PPIs, maintenance for any list register, notifications,
  * the guest programming the shared physical timer, stage-1 tables for ISV=0 fetches,
  * system-register traps, unknown classes, the guest reprogramming its virtual timer and then
- * waiting in WFI or WFE). The VMM must never crash, never touch memory outside its state
- * (ASan/UBSan), never overwrite a list register that still holds an interrupt (the simulated
- * hypervisor aborts if it does), never put an interrupt that cannot be signalled (the lowest
- * priority) into a list register, and always keep the last free list register for an interrupt
- * of higher priority than every one held (checked after every exit).
+ * waiting in WFI or WFE, load/store pairs and writeback forms across the boundaries of RAM,
+ * devices and unmapped space with the MMU off and on). The VMM must never crash, never touch
+ * memory outside its state (ASan/UBSan), never overwrite a list register that still holds an
+ * interrupt (the simulated hypervisor aborts if it does), never put an interrupt that cannot be
+ * signalled (the lowest priority) into a list register, and always keep the last free list
+ * register for an interrupt of higher priority than every one held (checked after every exit).
+ * A pair it emulates must have moved exactly its RAM elements; one it refuses must have changed
+ * no register and no RAM (the fuzzer aborts otherwise).
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <vmm/esr.h>
+#include <vmm/insn.h>
+#include <vmm/util.h>
 
 #include "fixture.h"
 #include "sim_hyp.h"
@@ -48,24 +55,285 @@ static void check_injections(unsigned from)
     }
 }
 
+/* ---- pairs across region boundaries -------------------------------------------------------
+ * Two extra emulated devices: one right after guest RAM, one right after the distributor, so that
+ * with the MMU off pairs cross RAM/device, device/device and device/unmapped boundaries. Each is
+ * 4 KiB of memory; offsets with bit 11 set refuse every access, and so may every offset. With the
+ * MMU on, the guest maps four pages of a VA window onto any of these (or RAM, the redistributors,
+ * nothing). */
+#define RAM_END (FX_RAM_BASE + FX_RAM_SIZE)
+#define DEV_SIZE 0x1000u
+#define CODE (FX_RAM_BASE + 0x200000)
+#define TABLES (FX_RAM_BASE + 0x300000)
+#define RAM_X (FX_RAM_BASE + 0x400000)
+#define WIN 0x10000000ull
+#define VBAR 0x40010000u
+
+static uint8_t dev_mem[2][DEV_SIZE];
+static bool dev_refusing; /* for one pair record: the devices refuse everything */
+
+static enum mmio_result dev_access(struct vm *vm, const void *ctx, unsigned vcpu, uint64_t off,
+                                   unsigned width, bool write, uint64_t *value)
+{
+    uint8_t *m = ctx == dev_mem[0] ? dev_mem[0] : dev_mem[1];
+    (void)vm, (void)vcpu;
+    if (dev_refusing || (off & 0x800) || off + width > DEV_SIZE)
+        return MMIO_ABORT;
+    for (unsigned i = 0; i < width; i++) {
+        if (write)
+            m[off + i] = (uint8_t)(*value >> (8 * i));
+        else
+            *value = (i ? *value : 0) | (uint64_t)m[off + i] << (8 * i);
+    }
+    return MMIO_OK;
+}
+
+static uint64_t dist_end(bool v3)
+{
+    return FX_GICD + (v3 ? GICV3_DIST_SIZE : GICV2_DIST_SIZE);
+}
+
+static int boot(bool v3, unsigned vcpus)
+{
+    if (!(v3 ? fx_boot_v3(vcpus) : fx_boot(vcpus)))
+        return 0;
+    memset(dev_mem, 0, sizeof(dev_mem));
+    return vm_add_mmio(&fx.vm, RAM_END, DEV_SIZE, "fuzz device A", dev_access, dev_mem[0]) &&
+           vm_add_mmio(&fx.vm, dist_end(v3), DEV_SIZE, "fuzz device B", dev_access, dev_mem[1]);
+}
+
+static void fail(const char *what, uint32_t insn)
+{
+    fprintf(stderr, "fuzz_exits: pair 0x%08x: %s\n", insn, what);
+    abort();
+}
+
+static bool read_ram_u64(void *ctx, uint64_t ipa, uint64_t *value)
+{
+    (void)ctx;
+    if (ipa & 7 || !range_inside(ipa, 8, FX_RAM_BASE, FX_RAM_SIZE))
+        return false;
+    memcpy(value, fx.ram + (ipa - FX_RAM_BASE), 8);
+    return true;
+}
+
+static void put_ram_u64(uint64_t ipa, uint64_t value)
+{
+    memcpy(fx.ram + (ipa - FX_RAM_BASE), &value, 8);
+}
+
+static uint64_t ram_bytes(uint64_t ipa, unsigned size)
+{
+    uint64_t v = 0;
+    memcpy(&v, fx.ram + (ipa - FX_RAM_BASE), size);
+    return v;
+}
+
+/* The RAM a pair may reach: around RAM_X (the guest's pages) and both ends of RAM. */
+#define WATCHED_SIZE 0x4000u
+static const uint64_t watched[3] = { RAM_X, RAM_END - WATCHED_SIZE, FX_RAM_BASE };
+static uint8_t snapshot[3][WATCHED_SIZE];
+
+/* True if a watched byte changed that is not in one of the elements (of `size` bytes; 0: none). */
+static bool ram_changed_outside(const uint64_t ipa[2], const bool in_ram[2], unsigned size)
+{
+    for (unsigned w = 0; w < ARRAY_SIZE(watched); w++) {
+        const uint8_t *now = fx.ram + (watched[w] - FX_RAM_BASE);
+        for (uint64_t i = 0; i < WATCHED_SIZE; i++) {
+            uint64_t at = watched[w] + i;
+            bool allowed = (in_ram[0] && at - ipa[0] < size) || (in_ram[1] && at - ipa[1] < size);
+            if (now[i] != snapshot[w][i] && !allowed)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* The IPA of a guest address as its tables say (no permission checks). */
+static bool translate(const struct sim_vcpu *v, uint64_t va, uint64_t *ipa)
+{
+    return s1_translate(va, v->sctlr, v->sysreg[VCPU_TCR_EL1], v->sysreg[VCPU_TTBR0_EL1], 0,
+                        read_ram_u64, NULL, ipa);
+}
+
+/* The guest maps WIN + 0x1000 and WIN + 0x2000 (the boundary between them is where pairs go)
+ * onto RAM, a device, the redistributors, an IPA nothing answers or nothing at all, with any
+ * permissions (usually read/write for EL1 only) and now and then the access flag clear; RAM
+ * around them; its code at WIN + 0x8000. */
+static void guest_tables(struct sim_vcpu *v, bool v3, uint8_t sel, uint64_t a)
+{
+    const uint64_t targets[8] = { RAM_X,        RAM_X + 0x1000, FX_GICD,    RAM_END,
+                                  dist_end(v3), FX_GICR,        0x0a000000, 0 };
+    uint64_t l1 = TABLES, l2 = TABLES + 0x1000, l3 = TABLES + 0x2000;
+    put_ram_u64(l1 + ((WIN >> 30) & 0x1ff) * 8, l2 | 3);
+    put_ram_u64(l2 + ((WIN >> 21) & 0x1ff) * 8, l3 | 3);
+    put_ram_u64(l3, (RAM_X + 0x2000) | 0x403);
+    put_ram_u64(l3 + 3 * 8, (RAM_X + 0x3000) | 0x403);
+    for (unsigned pg = 1; pg <= 2; pg++) {
+        uint64_t target = targets[(sel >> (3 * (pg - 1))) & 7], bits = a >> (20 + 6 * pg);
+        uint64_t attrs = (bits & 7) == 7 ? 0x3 : 0x403;
+        if (bits & 8)
+            attrs |= ((bits >> 4) & 3) << 6; /* AP[2:1] */
+        put_ram_u64(l3 + pg * 8, target ? target | attrs : 0);
+    }
+    put_ram_u64(l3 + 8 * 8, CODE | 0x443);
+    v->sctlr = 1;
+    /* T0SZ 25 (39-bit VAs, 4 KiB granule), sometimes TBI0 and HPD0. */
+    v->sysreg[VCPU_TCR_EL1] = 25 | ((a >> 40) & 1) << 37 | ((a >> 41) & 1) << 41;
+    v->sysreg[VCPU_TTBR0_EL1] = l1;
+}
+
+/* A pair (or single writeback) load/store across a boundary, reported without a syndrome.
+ * r[2]: boundary (MMU off) or what the two pages map (MMU on); r[3]: opc, mode, L, MMU, faulting
+ * element, S1PTW; r[4]: Rt, EL and PAN; r[5]: Rt2; r[6]: Rn; r[7]: imm7, single form; a: offset
+ * from the boundary, fault offset, page attributes, TBI, HPD, devices refusing; b: register and
+ * RAM values. */
+static void pair_across_boundary(unsigned vcpu, bool v3, const uint8_t *r, uint64_t a, uint64_t b)
+{
+    struct sim_vcpu *v = &sim.vcpu[vcpu];
+    unsigned opc = r[3] & 3, mode = (r[3] >> 2) & 3, load = (r[3] >> 4) & 1;
+    bool mmu = r[3] & 0x20, second = r[3] & 0x40;
+    unsigned rt = r[4] & 31, rt2 = r[5] & 31, rn = r[6] & 31, imm7 = r[7] & 0x7f;
+    static const uint64_t spsrs[4] = { 0x3c5, 0x3c4, 0x0, 0x3c5 | 1u << 22 };
+    uint64_t spsr = spsrs[r[4] >> 6];
+    /* LDP/STP/LDPSW, 32 or 64-bit, post-index, offset or pre-index; or LDR/STR (32 or 64-bit)
+     * with a post- or pre-index write-back. */
+    uint32_t insn = (opc == 3 ? 2u : opc) << 30 | 5u << 27 | (mode ? mode : 2u) << 23 | load << 22 |
+                    imm7 << 15 | rt2 << 10 | rn << 5 | rt;
+    if (r[7] & 0x80)
+        insn = (opc | 2u) << 30 | 7u << 27 | load << 22 | (uint32_t)(a & 0x1ff) << 12 |
+               ((mode & 1) ? 1u : 3u) << 10 | rn << 5 | rt;
+    struct ldst d;
+    if (!insn_decode_ldst(insn, &d))
+        d = (struct ldst){ .size = 4 }; /* refused whatever the addresses: still try them */
+    uint64_t boundary;
+    if (mmu) {
+        guest_tables(v, v3, r[2], a);
+        boundary = WIN + 0x2000;
+        v->regs.pc = WIN + 0x8000;
+    } else {
+        const uint64_t boundaries[8] = { RAM_END,
+                                         RAM_END,
+                                         FX_GICD,
+                                         dist_end(v3),
+                                         dist_end(v3) + DEV_SIZE,
+                                         RAM_END + DEV_SIZE,
+                                         FX_RAM_BASE,
+                                         FX_GICR };
+        boundary = boundaries[r[2] & 7];
+        v->sctlr = 0;
+        v->sysreg[VCPU_TCR_EL1] = 0;
+        v->regs.pc = CODE;
+    }
+    memcpy(fx.ram + (CODE - FX_RAM_BASE), &insn, 4);
+    /* Element 0 ends at the boundary, or a few bytes off (misaligned, straddling). */
+    uint64_t va = boundary - d.size + ((a & 0x100) ? (uint64_t)((int8_t)(a & 0xff) % 16) : 0);
+    uint64_t base = va - (d.post_index ? 0 : (uint64_t)d.offset);
+    bool el1h = (spsr & 0xf) == 5;
+    v->regs.spsr = spsr;
+    v->sysreg[VCPU_VBAR_EL1] = VBAR;
+    v->regs.x[rt == 31 ? 0 : rt] = b;
+    v->regs.x[rt2 == 31 ? 0 : rt2] = ~b * 3;
+    if (rn != 31)
+        v->regs.x[rn] = base;
+    else if (el1h)
+        v->sysreg[VCPU_SP_EL1] = base;
+    else
+        v->regs.sp = base;
+    /* Each element's IPA as the tables say (both ends, which must be contiguous), what RAM held
+     * there, and the RAM where the elements may be. */
+    unsigned count = d.pair ? 2 : 1;
+    uint64_t ipa[2] = { 0, 0 }, before[2] = { 0, 0 };
+    bool in_ram[2] = { false, false };
+    for (unsigned i = 0; i < count; i++) {
+        uint64_t eva = va + i * d.size, last;
+        if (!translate(v, eva, &ipa[i]))
+            ipa[i] = 0x0a000000 + (eva & 0xfff);
+        in_ram[i] = translate(v, eva + d.size - 1, &last) && last == ipa[i] + d.size - 1 &&
+                    range_inside(ipa[i], d.size, FX_RAM_BASE, FX_RAM_SIZE);
+        if (in_ram[i]) { /* RAM holds something else than the registers, bit 0 set */
+            before[i] = (b * 0x9e3779b97f4a7c15ull + i) | 1;
+            memcpy(fx.ram + (ipa[i] - FX_RAM_BASE), &before[i], d.size);
+            before[i] = ram_bytes(ipa[i], d.size);
+        }
+    }
+    for (unsigned w = 0; w < ARRAY_SIZE(watched); w++)
+        memcpy(snapshot[w], fx.ram + (watched[w] - FX_RAM_BASE), WATCHED_SIZE);
+    /* The hardware faults on an element that is not RAM (RAM is mapped): the first such in the
+     * order the record picks. */
+    unsigned faulting = second && count == 2 ? 1 : 0;
+    if (in_ram[faulting] && count == 2)
+        faulting = 1 - faulting;
+    struct vm_exit e = { .kind = EXIT_VM_FAULT,
+                         .vcpu = vcpu,
+                         .pc = v->regs.pc,
+                         .addr = ipa[faulting] + ((a >> 16) & (d.size - 1)),
+                         .esr = (uint64_t)ESR_EC_DABT_LOW << 26 | (r[3] & 0x80u) |
+                                (load ? 0u : 1u << 6) | 0x07 };
+    const struct vcpu_regs old = v->regs;
+    uint64_t old_sp_el1 = v->sysreg[VCPU_SP_EL1];
+    struct exit_reply rep;
+    dev_refusing = (a >> 42) & 1;
+    fx_exit(&e, &rep);
+    dev_refusing = false;
+    if (fx.vm.state != VM_RUNNING)
+        return;
+    uint64_t vector = VBAR + ((spsr & 0xc) == 0 ? 0x400 : (spsr & 1) ? 0x200 : 0);
+    if (v->regs.pc == vector) {
+        /* Refused: no register, no write-back, no RAM changed. */
+        if (memcmp(old.x, v->regs.x, sizeof(old.x)) || old.sp != v->regs.sp ||
+            old_sp_el1 != v->sysreg[VCPU_SP_EL1])
+            fail("refused, but registers changed", insn);
+        if (ram_changed_outside(ipa, in_ram, 0))
+            fail("refused, but RAM changed", insn);
+        return;
+    }
+    if (v->regs.pc != old.pc + 4)
+        fail("neither emulated nor refused", insn);
+    if (ram_changed_outside(ipa, in_ram, d.load ? 0 : d.size))
+        fail("RAM changed outside the stored elements", insn);
+    /* Emulated: RAM elements moved between RAM and their registers, the base written back. */
+    const unsigned rts[2] = { d.rt, d.pair ? d.rt2 : 31 };
+    uint64_t mask = d.size == 8 ? ~UINT64_C(0) : (UINT64_C(1) << (8 * d.size)) - 1;
+    for (unsigned i = 0; i < count; i++) {
+        if (!in_ram[i])
+            continue;
+        uint64_t reg = rts[i] == 31 ? 0 : old.x[rts[i]];
+        if (!d.load && ram_bytes(ipa[i], d.size) != (reg & mask))
+            fail("stored element not in RAM", insn);
+        bool clobbered = rts[i] == 31 || (d.writeback && rts[i] == d.rn) || rts[0] == rts[1];
+        uint64_t want =
+            d.sign_extend && d.size == 4 ? (uint64_t)(int64_t)(int32_t)before[i] : before[i];
+        if (!d.dest64)
+            want &= 0xffffffffu;
+        if (d.load && !clobbered && v->regs.x[rts[i]] != want)
+            fail("loaded element not from RAM", insn);
+    }
+    uint64_t wb = d.rn != 31 ? v->regs.x[d.rn] : el1h ? v->sysreg[VCPU_SP_EL1] : v->regs.sp;
+    if (d.writeback && wb != base + (uint64_t)d.offset)
+        fail("write-back wrong", insn);
+    if (!d.writeback && wb != base && !(d.load && (d.rn == rts[0] || d.rn == rts[1])))
+        fail("base changed without write-back", insn);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sim_reset();
     unsigned vcpus = size && (data[0] & 1) ? 2 : 1;
     bool v3 = size && (data[0] & 2);
-    if (!(v3 ? fx_boot_v3(vcpus) : fx_boot(vcpus)))
+    if (!boot(v3, vcpus))
         return 0;
     unsigned nvcpus = fx.cfg.num_vcpus;
     check_injections(0);
     for (size_t off = 1; off + 24 <= size; off += 24) {
         const uint8_t *r = data + off;
-        unsigned op = r[0] % 10, vcpu = r[1] % nvcpus;
+        unsigned op = r[0] % 11, vcpu = r[1] % nvcpus;
         unsigned injections_before = sim.num_inj;
         uint64_t a = rd64(r + 8), b = rd64(r + 16);
         struct exit_reply rep;
         struct vm_exit e = { .vcpu = vcpu, .lr_index = -1 };
         if (fx.vm.state != VM_RUNNING)
-            v3 ? fx_boot_v3(nvcpus) : fx_boot(nvcpus);
+            boot(v3, nvcpus);
         switch (op) {
         case 0: /* distributor access */
         case 1: {
@@ -141,6 +409,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 fx_exit(&e, &rep);
             }
             fx_wfx(vcpu, r[2] & 1, &rep);
+            break;
+        case 10: /* a pair across RAM, device and unmapped boundaries, MMU off or on */
+            pair_across_boundary(vcpu, v3, r, a, b);
             break;
         default: /* any trapped instruction class; often a GICv3 SGI register write */
             if (r[3] & 1) {

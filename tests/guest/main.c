@@ -297,6 +297,214 @@ static void check_ldp(void)
           "base =", base);
 }
 
+/* ---- load/store pairs across RAM, the distributor and unmapped space -------------------- *
+ * Without a syndrome the VMM emulates each element where its own address says (RAM, the
+ * distributor) or refuses the whole instruction with an abort. With the MMU off no RAM is next
+ * to the distributor here, so those pairs meet unmapped space; with the MMU on the guest maps
+ * RAM and the distributor side by side (see pair_tables). */
+
+#define PAIR_RAM_P 0x47100000ul /* scratch RAM pages, outside the image, DTB and RESET_STATE */
+#define PAIR_RAM_Q 0x47101000ul
+#define GICD_TYPER_OFF 0x4
+#define GICD_CIDR3_OFF 0xffc
+#define SENTINEL1 0x1111111111111111ul
+#define SENTINEL2 0x2222222222222222ul
+
+struct pair_result {
+    uint64_t x0, x1, x2, aborts, esr;
+};
+
+/* Run one of the pair instructions below with x0 = base, x1/x2 = v1/v2, and see what came back
+ * and whether the guest took an abort (on_sync skips the instruction). */
+#define PAIR_RUN(insn, res, base, v1, v2)                                            \
+    do {                                                                             \
+        uint64_t before_ = sync_count;                                               \
+        register uint64_t x0_ __asm__("x0") = (base), x1_ __asm__("x1") = (v1),      \
+                              x2_ __asm__("x2") = (v2);                              \
+        __asm__ volatile(insn : "+r"(x0_), "+r"(x1_), "+r"(x2_) : : "x9", "memory"); \
+        (res).x0 = x0_;                                                              \
+        (res).x1 = x1_;                                                              \
+        (res).x2 = x2_;                                                              \
+        (res).aborts = sync_count - before_;                                         \
+        (res).esr = last_esr;                                                        \
+    } while (0)
+
+/* Refused: one synchronous external abort (current EL), nothing written back. */
+static bool refused(const struct pair_result *r, uint64_t base)
+{
+    return r->aborts == 1 && (r->esr >> 26) == 0x25 && (r->esr & 0x3f) == 0x10 && r->x0 == base &&
+           r->x1 == SENTINEL1 && r->x2 == SENTINEL2;
+}
+
+static void check_pairs_mmu_off(void)
+{
+    struct pair_result r;
+    uint32_t ctlr = *reg32(GICD);
+    /* The distributor's last word, then nothing: refused, nothing loaded. */
+    PAIR_RUN("ldp w1, w2, [x0]", r, GICD + 0xffc, SENTINEL1, SENTINEL2);
+    check("pair_mmu_off_ldp_distributor_then_unmapped_aborts", refused(&r, GICD + 0xffc), "esr",
+          r.esr);
+    PAIR_RUN("ldp x1, x2, [x0]", r, GICD + 0xff8, SENTINEL1, SENTINEL2);
+    check("pair_mmu_off_ldp64_distributor_then_unmapped_aborts", refused(&r, GICD + 0xff8), "x1",
+          r.x1);
+    PAIR_RUN("ldpsw x1, x2, [x0]", r, GICD + 0xffc, SENTINEL1, SENTINEL2);
+    check("pair_mmu_off_ldpsw_distributor_then_unmapped_aborts", refused(&r, GICD + 0xffc), "x1",
+          r.x1);
+    /* No write-back either. */
+    PAIR_RUN("ldp w1, w2, [x0, #8]!", r, GICD + 0xff4, SENTINEL1, SENTINEL2);
+    check("pair_mmu_off_pre_index_refused_without_writeback", refused(&r, GICD + 0xff4), "x0",
+          r.x0);
+    /* Nothing, then GICD_CTLR: refused, and the store does not reach GICD_CTLR. */
+    PAIR_RUN("stp w1, w2, [x0]", r, GICD - 4, SENTINEL1, SENTINEL2);
+    check("pair_mmu_off_stp_unmapped_then_distributor_aborts",
+          refused(&r, GICD - 4) && *reg32(GICD) == ctlr, "GICD_CTLR", *reg32(GICD));
+    /* Two distributor words: LDPSW sign-extends a priority word whose top byte is 0x80. */
+    *(volatile uint8_t *)(GICD + 0x403) = 0x80;
+    uint32_t prio = *reg32(GICD + 0x400);
+    PAIR_RUN("ldpsw x1, x2, [x0]", r, GICD + 0x400, SENTINEL1, SENTINEL2);
+    check("pair_mmu_off_ldpsw_distributor_sign_extends",
+          r.aborts == 0 && (prio >> 24) == 0x80 && r.x1 == (uint64_t)(int64_t)(int32_t)prio &&
+              r.x2 == *reg32(GICD + 0x404),
+          "x1", r.x1);
+    *(volatile uint8_t *)(GICD + 0x403) = 0;
+}
+
+/* The guest's stage-1 tables: 4 KiB granule, 39-bit VAs from TTBR0. VA = PA for the devices
+ * (2 MiB Device-nGnRnE blocks) and RAM (2 MiB Normal blocks); at PAIR_WIN one 4 KiB page each:
+ *   +0x0000 RAM page P   +0x1000 distributor   +0x2000 RAM page Q
+ *   +0x3000 distributor  +0x4000 0x08001000 (nothing there)   +0x5000 distributor
+ *   +0x6000 not mapped. */
+#define PAIR_WIN 0x80000000ul
+static uint64_t pt_l1[512] __attribute__((aligned(4096)));
+static uint64_t pt_l2_dev[512] __attribute__((aligned(4096)));
+static uint64_t pt_l2_ram[512] __attribute__((aligned(4096)));
+static uint64_t pt_l2_win[512] __attribute__((aligned(4096)));
+static uint64_t pt_l3_win[512] __attribute__((aligned(4096)));
+
+#define PT_TABLE 3ul
+#define PT_BLOCK 1ul
+#define PT_PAGE 3ul
+#define PT_AF (1ul << 10)
+#define PT_ATTR_DEVICE (0ul << 2) /* MAIR index 0: Device-nGnRnE */
+#define PT_ATTR_NORMAL (1ul << 2) /* MAIR index 1: Normal */
+#define PT_XN (3ul << 53)         /* no execution at EL0 or EL1 */
+#define PT_DEVICE (PT_AF | PT_ATTR_DEVICE | PT_XN)
+#define PT_NORMAL (PT_AF | PT_ATTR_NORMAL | (3ul << 8)) /* inner shareable */
+#define SCTLR_M 1ul
+#define SCTLR_SA (1ul << 3)
+
+static void pair_tables(void)
+{
+    pt_l1[0] = (uint64_t)pt_l2_dev | PT_TABLE;
+    pt_l1[1] = (uint64_t)pt_l2_ram | PT_TABLE;
+    pt_l1[PAIR_WIN >> 30] = (uint64_t)pt_l2_win | PT_TABLE;
+    pt_l2_dev[GICD >> 21] = (GICD & ~0x1ffffful) | PT_BLOCK | PT_DEVICE;
+    pt_l2_dev[UART >> 21] = (UART & ~0x1ffffful) | PT_BLOCK | PT_DEVICE;
+    for (uint64_t i = 0; i < 128; i++) /* 256 MiB of RAM at 1 GiB */
+        pt_l2_ram[i] = (0x40000000ul + (i << 21)) | PT_BLOCK | PT_NORMAL;
+    pt_l2_win[0] = (uint64_t)pt_l3_win | PT_TABLE;
+    pt_l3_win[0] = PAIR_RAM_P | PT_PAGE | PT_NORMAL;
+    pt_l3_win[1] = GICD | PT_PAGE | PT_DEVICE;
+    pt_l3_win[2] = PAIR_RAM_Q | PT_PAGE | PT_NORMAL;
+    pt_l3_win[3] = GICD | PT_PAGE | PT_DEVICE;
+    pt_l3_win[4] = (GICD + 0x1000) | PT_PAGE | PT_DEVICE;
+    pt_l3_win[5] = GICD | PT_PAGE | PT_DEVICE;
+    pt_l3_win[6] = 0;
+}
+
+/* MMU on (caches stay off: no cleaning needed when it goes off again); SP alignment checks off
+ * for the SP-based pair. Returns the SCTLR_EL1 to restore. */
+static uint64_t mmu_on(void)
+{
+    uint64_t sctlr, mair = 0xfful << 8, tcr = 25 | 1ul << 23 | 1ul << 32; /* EPD1, 36-bit IPS */
+    __asm__ volatile("dsb ish; msr mair_el1, %0; msr tcr_el1, %1; msr ttbr0_el1, %2; isb\n"
+                     "tlbi vmalle1; dsb nsh; isb" ::"r"(mair),
+                     "r"(tcr), "r"((uint64_t)pt_l1)
+                     : "memory");
+    __asm__ volatile("mrs %0, sctlr_el1" : "=r"(sctlr));
+    __asm__ volatile("msr sctlr_el1, %0; isb" ::"r"((sctlr | SCTLR_M) & ~SCTLR_SA) : "memory");
+    return sctlr;
+}
+
+static void mmu_off(uint64_t sctlr)
+{
+    __asm__ volatile("dsb ish; msr sctlr_el1, %0; isb; tlbi vmalle1; dsb nsh; isb" ::"r"(sctlr)
+                     : "memory");
+}
+
+static void check_pairs_mmu_on(void)
+{
+    struct pair_result r;
+    volatile uint32_t *p = reg32(PAIR_RAM_P), *q = reg32(PAIR_RAM_Q);
+    volatile uint64_t *p64 = (volatile uint64_t *)PAIR_RAM_P;
+    uint32_t ctlr = *reg32(GICD), typer = *reg32(GICD + GICD_TYPER_OFF),
+             cidr3 = *reg32(GICD + GICD_CIDR3_OFF);
+    pair_tables();
+    uint64_t sctlr = mmu_on();
+    uint64_t sp_after = 0;
+
+    /* RAM word, then GICD_CTLR (the sequence). */
+    p[0x3ff] = 0xa5000ffc;
+    PAIR_RUN("ldp w1, w2, [x0]", r, PAIR_WIN + 0xffc, SENTINEL1, SENTINEL2);
+    bool ldp_ok = r.aborts == 0 && r.x1 == 0xa5000ffc && r.x2 == ctlr && ctlr != typer;
+    uint64_t ldp_x1 = r.x1, ldp_x2 = r.x2;
+    /* The same stored: RAM gets w1, GICD_CTLR w2. */
+    PAIR_RUN("stp w1, w2, [x0]", r, PAIR_WIN + 0xffc, 0xffffffff5a5a0ffcul, 3);
+    uint32_t stored_ram = p[0x3ff], stored_ctlr = *reg32(GICD);
+    bool stp_ok = r.aborts == 0 && stored_ram == 0x5a5a0ffc && stored_ctlr == 3;
+    *reg32(GICD) = ctlr;
+    /* 64-bit: RAM, then an 8-byte distributor access (not valid on GICv2: reads zero). */
+    p64[0x1ff] = 0xa5a5a5a500000ff8ul;
+    PAIR_RUN("ldp x1, x2, [x0]", r, PAIR_WIN + 0xff8, SENTINEL1, SENTINEL2);
+    bool ldp64_ok = r.aborts == 0 && r.x1 == 0xa5a5a5a500000ff8ul && r.x2 == 0;
+    uint64_t ldp64_x1 = r.x1;
+    /* LDPSW: the RAM word is negative. */
+    p[0x3ff] = 0xa5000ffc;
+    PAIR_RUN("ldpsw x1, x2, [x0]", r, PAIR_WIN + 0xffc, SENTINEL1, SENTINEL2);
+    bool ldpsw_ok = r.aborts == 0 && r.x1 == 0xffffffffa5000ffcul && r.x2 == ctlr;
+    uint64_t ldpsw_x1 = r.x1;
+    /* The distributor's last word, then RAM: the faulting element is the first. */
+    q[0] = 0xa5001000;
+    PAIR_RUN("ldp w1, w2, [x0]", r, PAIR_WIN + 0x1ffc, SENTINEL1, SENTINEL2);
+    bool ldp_dr_ok = r.aborts == 0 && r.x1 == cidr3 && r.x2 == 0xa5001000;
+    PAIR_RUN("stp w1, w2, [x0]", r, PAIR_WIN + 0x1ffc, SENTINEL1, 0xc0ffee);
+    bool stp_dr_ok = r.aborts == 0 && q[0] == 0xc0ffee;
+    /* Post-index write-back, and SP as the base (SP_EL1: this code runs at EL1h). */
+    PAIR_RUN("ldp w1, w2, [x0], #8", r, PAIR_WIN + 0xffc, SENTINEL1, SENTINEL2);
+    bool post_ok = r.aborts == 0 && r.x0 == PAIR_WIN + 0x1004 && r.x1 == 0xa5000ffc && r.x2 == ctlr;
+    PAIR_RUN("mov x9, sp; mov sp, x0; ldp w1, w2, [sp, #-8]!; mov x0, sp; mov sp, x9", r,
+             PAIR_WIN + 0x1004, SENTINEL1, SENTINEL2);
+    sp_after = r.x0;
+    bool sp_ok =
+        r.aborts == 0 && sp_after == PAIR_WIN + 0xffc && r.x1 == 0xa5000ffc && r.x2 == ctlr;
+    /* The distributor, then a page on nothing, then a page the guest does not map: refused. */
+    PAIR_RUN("stp w1, w2, [x0]", r, PAIR_WIN + 0x3ffc, SENTINEL1, SENTINEL2);
+    bool unmapped_ipa_ok = refused(&r, PAIR_WIN + 0x3ffc);
+    PAIR_RUN("ldp w1, w2, [x0]", r, PAIR_WIN + 0x5ffc, SENTINEL1, SENTINEL2);
+    bool unmapped_va_aborts = r.aborts == 1 && r.x1 == SENTINEL1 && r.x2 == SENTINEL2;
+    uint64_t unmapped_va_esr = r.esr;
+
+    mmu_off(sctlr);
+    check("pair_mmu_on_ldp_ram_then_distributor", ldp_ok, "w1", ldp_x1);
+    if (!ldp_ok)
+        check("pair_mmu_on_ldp_ram_then_distributor_w2", false, "w2", ldp_x2);
+    check("pair_mmu_on_stp_ram_then_distributor", stp_ok, "GICD_CTLR", stored_ctlr);
+    if (!stp_ok)
+        check("pair_mmu_on_stp_ram_then_distributor_ram", false, "RAM", stored_ram);
+    check("pair_mmu_on_ldp64_ram_then_distributor", ldp64_ok, "x1", ldp64_x1);
+    check("pair_mmu_on_ldpsw_ram_then_distributor", ldpsw_ok, "x1", ldpsw_x1);
+    check("pair_mmu_on_ldp_distributor_then_ram", ldp_dr_ok, "", 0);
+    check("pair_mmu_on_stp_distributor_then_ram", stp_dr_ok, "RAM", q[0]);
+    check("pair_mmu_on_post_index_writeback", post_ok, "", 0);
+    check("pair_mmu_on_sp_base_pre_index", sp_ok, "sp", sp_after);
+    check("pair_mmu_on_distributor_then_nothing_aborts", unmapped_ipa_ok, "", 0);
+    check("pair_mmu_on_distributor_then_unmapped_page_aborts", unmapped_va_aborts, "esr",
+          unmapped_va_esr);
+    uint64_t now;
+    __asm__ volatile("mrs %0, sctlr_el1" : "=r"(now));
+    check("pair_mmu_off_again", now == sctlr && *reg32(GICD) == ctlr, "sctlr", now);
+}
+
 static void check_wfi(void)
 {
     uint64_t freq = counter_freq();
@@ -541,12 +749,18 @@ static void check_list_registers(void)
 
 static void check_cpu_on_race(void)
 {
+    race_result[1] = 1; /* not a PSCI result: CPU 1 has not answered yet */
     int64_t r = (int64_t)smc(PSCI_CPU_ON, 1, (uint64_t)_start, 1);
     check("cpu_on_success", r == 0, "result", (uint64_t)r);
     check("cpu_on_already_on", (int64_t)smc(PSCI_CPU_ON, 1, (uint64_t)_start, 1) == -4, "", 0);
     check("cpu_on_unknown_mpidr", (int64_t)smc(PSCI_CPU_ON, 7, (uint64_t)_start, 7) == -2, "", 0);
+    /* CPU 1 with bits 24-31 set, which PSCI requires to be zero: not CPU 1 (ALREADY_ON). */
+    r = (int64_t)smc(PSCI_CPU_ON, 1ul << 24 | 1, (uint64_t)_start, 1);
+    check("cpu_on_mpidr_reserved_bits", r == -2, "result", (uint64_t)r);
     race_result[0] = (int64_t)smc(PSCI_CPU_ON, 2, (uint64_t)_start, 2);
-    while (!cpu_done[1])
+    /* CPU 1 races, then sleeps 5 ms on its timer: a second is plenty, or its checks fail. */
+    uint64_t give_up = counter() + counter_freq();
+    while (!cpu_done[1] && counter() < give_up)
         __asm__ volatile("yield");
     race_over = 1;
     int successes = (race_result[0] == 0) + (race_result[1] == 0);
@@ -790,6 +1004,8 @@ void guest_main(unsigned cpu, uint64_t arg)
     check_calls();
     check_unmapped();
     check_ldp();
+    check_pairs_mmu_off();
+    check_pairs_mmu_on();
     check_wfi();
     check_ptimer();
     check_level_timers();

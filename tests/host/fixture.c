@@ -3,8 +3,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <vmm/esr.h>
+#include <vmm/fdt.h>
 #include <vmm/reset.h>
+#include <vmm/seed.h>
 
+#include "dtb_build.h"
 #include "sim_hyp.h"
 
 struct fixture fx;
@@ -14,12 +17,6 @@ static void put_le64(uint8_t *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
         p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (24 - 8 * i));
 }
 
 void fx_make_image(uint8_t *img, size_t len, uint64_t text_offset, uint64_t image_size)
@@ -40,9 +37,7 @@ void fx_config(unsigned vcpus)
     fx.ram = fx_ram_buffer;
     memset(fx.ram, 0, FX_RAM_SIZE);
     fx_make_image(fx.kernel, sizeof(fx.kernel), 0, 0x10000);
-    memset(fx.dtb, 0x11, sizeof(fx.dtb));
-    put_be32(fx.dtb, 0xd00dfeed);
-    put_be32(fx.dtb + 4, sizeof(fx.dtb));
+    dtbb_fixture(fx.dtb, sizeof(fx.dtb));
     for (size_t i = 0; i < sizeof(fx.initrd); i++)
         fx.initrd[i] = (uint8_t)(0x5a ^ i);
     fx.irqs[0] = (struct vmm_irq_passthrough){ FX_UART_CH, FX_UART_IRQ };
@@ -107,6 +102,25 @@ void fx_msr_sgi1r(unsigned vcpu, uint64_t value)
                          .vcpu = vcpu,
                          .esr = (uint64_t)ESR_EC_SYSREG << 26 | iss };
     fx_exit(&e, &r);
+}
+
+int fx_ram_dtb_is_pristine_with_seeds(void)
+{
+    const uint8_t *ram_dtb = fx.ram + (fx.cfg.dtb_addr - FX_RAM_BASE);
+    const uint8_t *kaslr, *rng;
+    uint32_t klen, rlen;
+    static uint8_t expect[4096];
+    struct fdt_info info;
+    if (fdt_get_prop(ram_dtb, sizeof(expect), "/chosen", "kaslr-seed", &kaslr, &klen) != FDT_OK ||
+        fdt_get_prop(ram_dtb, sizeof(expect), "/chosen", "rng-seed", &rng, &rlen) != FDT_OK ||
+        klen != SEED_KASLR_BYTES || rlen != SEED_RNG_BYTES)
+        return 0;
+    memset(expect, 0, sizeof(expect));
+    memcpy(expect, fx.dtb, sizeof(fx.dtb));
+    if (seed_write_chosen(expect, sizeof(expect), kaslr, rng) != FDT_OK ||
+        fdt_check(expect, sizeof(expect), &info) != FDT_OK)
+        return 0;
+    return memcmp(expect, ram_dtb, info.total_size) == 0;
 }
 
 int fx_boot(unsigned vcpus)

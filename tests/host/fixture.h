@@ -38,6 +38,9 @@ int fx_boot_v3(unsigned vcpus);
 uint64_t fx_gicr_access(unsigned vcpu, uint32_t off, unsigned width, int write, uint64_t val);
 /* A trapped MSR to ICC_SGI1R_EL1 from `vcpu`. */
 void fx_msr_sgi1r(unsigned vcpu, uint64_t value);
+/* True if the DTB in guest RAM is the configured one with nothing changed but the kaslr-seed and
+ * rng-seed the VMM writes into /chosen at each boot. */
+int fx_ram_dtb_is_pristine_with_seeds(void);
 /* Make `kernel` a minimal arm64 Image header with the given image_size. */
 void fx_make_image(uint8_t *img, size_t len, uint64_t text_offset, uint64_t image_size);
 

@@ -15,6 +15,7 @@ struct test_entry {
 static struct test_entry tests[MAX_TESTS];
 static unsigned num_tests;
 int test_current_failed;
+static char skip_why[512]; /* why the current test could not run ("" if it ran) */
 
 void test_register(const char *name, test_fn fn)
 {
@@ -28,21 +29,34 @@ void test_failed(const char *file, int line, const char *msg)
     test_current_failed = 1;
 }
 
+void test_skipped(const char *why)
+{
+    snprintf(skip_why, sizeof(skip_why), "%s", why);
+}
+
 int main(int argc, char **argv)
 {
-    unsigned passed = 0, failed = 0;
+    unsigned passed = 0, failed = 0, skipped = 0;
     for (unsigned i = 0; i < num_tests; i++) {
         if (argc > 1 && !strstr(tests[i].name, argv[1]))
             continue;
         sim_reset();
         test_current_failed = 0;
+        skip_why[0] = '\0';
         tests[i].fn();
-        printf("%s %s\n", test_current_failed ? "FAIL" : "ok  ", tests[i].name);
-        if (test_current_failed)
+        if (test_current_failed) {
+            printf("FAIL %s\n", tests[i].name);
             failed++;
-        else
+        } else if (skip_why[0]) {
+            printf("!!!! SKIPPED %s: %s\n", tests[i].name, skip_why);
+            skipped++;
+        } else {
+            printf("ok   %s\n", tests[i].name);
             passed++;
+        }
     }
-    printf("host unit tests: %u passed, %u failed\n", passed, failed);
+    if (skipped)
+        printf("!!!! %u host test(s) SKIPPED: they could not run here (see above)\n", skipped);
+    printf("host unit tests: %u passed, %u failed, %u skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* Host implementation of the hypervisor seam (see sim_hyp.h). */
 #include "sim_hyp.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,10 @@ struct sim_state sim;
 
 void sim_reset(void)
 {
-    memset(&sim, 0, sizeof(sim));
+    memset(&sim, 0, offsetof(struct sim_state, console_len));
+    sim.console_len = 0;
+    sim.console_lost = 0;
+    sim.console[0] = '\0';
 }
 
 /* The register at transfer position i, in the kernel's order (see hyp.h): moving a prefix of
@@ -97,6 +101,12 @@ void hyp_irq_ack(unsigned channel)
         sim.irq_acks[channel]++;
 }
 
+void hyp_notify(unsigned channel)
+{
+    if (channel < SIM_MAX_CHANNELS)
+        sim.notifies[channel]++;
+}
+
 uint64_t hyp_vcpu_read_sysreg(unsigned vcpu, enum vcpu_sysreg reg)
 {
     struct sim_vcpu *v = &sim.vcpu[vcpu];
@@ -121,7 +131,7 @@ uint64_t hyp_counter_now(void)
 
 uint64_t hyp_counter_freq(void)
 {
-    return SIM_COUNTER_HZ;
+    return sim.counter_freq ? sim.counter_freq : SIM_COUNTER_FREQ;
 }
 
 void hyp_ptimer_read(uint64_t *ctl, uint64_t *cval)
@@ -145,15 +155,33 @@ bool sim_ptimer_firing(void)
     return (sim.ptimer_ctl & 3) == PTIMER_CTL_ENABLE && sim.ptimer_cval <= sim.now;
 }
 
+/* Make room for `n` more bytes by dropping the oldest whole lines (at least half the buffer). */
+static void console_make_room(size_t n)
+{
+    if (sim.console_len + n < sizeof(sim.console))
+        return;
+    size_t drop = sim.console_len;
+    if (n < sizeof(sim.console) / 2) {
+        const char *cut = strchr(sim.console + sim.console_len / 2, '\n');
+        drop = cut ? (size_t)(cut + 1 - sim.console) : sim.console_len;
+    }
+    memmove(sim.console, sim.console + drop, sim.console_len - drop + 1);
+    sim.console_len -= (unsigned)drop;
+    sim.console_lost += drop;
+}
+
 void hyp_puts(const char *s)
 {
     size_t n = strlen(s);
     if (getenv("SIM_VERBOSE"))
         fputs(s, stderr);
-    if (sim.console_len + n >= sizeof(sim.console)) {
-        /* Keep the most recent output. */
+    if (n >= sizeof(sim.console)) { /* keep its end */
+        sim.console_lost += sim.console_len + (n - (sizeof(sim.console) - 1));
+        s += n - (sizeof(sim.console) - 1);
+        n = sizeof(sim.console) - 1;
         sim.console_len = 0;
     }
+    console_make_room(n);
     memcpy(sim.console + sim.console_len, s, n);
     sim.console_len += (unsigned)n;
     sim.console[sim.console_len] = '\0';
@@ -162,6 +190,32 @@ void hyp_puts(const char *s)
 bool sim_console_has(const char *needle)
 {
     return strstr(sim.console, needle) != NULL;
+}
+
+unsigned sim_console_count(const char *needle)
+{
+    if (sim.console_lost) {
+        printf("    sim: %lu bytes of console output were lost: cannot count \"%s\"\n",
+               sim.console_lost, needle);
+        return SIM_LOST;
+    }
+    unsigned n = 0;
+    for (const char *p = strstr(sim.console, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+bool sim_console_lacks(const char *needle)
+{
+    if (sim_console_has(needle))
+        return false;
+    if (sim.console_lost) {
+        printf("    sim: %lu bytes of console output were lost: cannot tell that \"%s\" was "
+               "never printed\n",
+               sim.console_lost, needle);
+        return false;
+    }
+    return true;
 }
 
 int sim_guest_eoi(unsigned vcpu, unsigned lr)

@@ -1,5 +1,5 @@
-/* A minimal unit-test harness: TEST functions register themselves; CHECKs stop a test on failure.
- */
+/* A minimal unit-test harness: TEST functions register themselves; CHECKs stop a test on failure;
+ * SKIP stops a test that cannot run here, which then counts as skipped, never as passed. */
 #ifndef TEST_H
 #define TEST_H
 
@@ -9,6 +9,7 @@
 typedef void (*test_fn)(void);
 void test_register(const char *name, test_fn fn);
 void test_failed(const char *file, int line, const char *msg);
+void test_skipped(const char *why);
 extern int test_current_failed;
 
 #define TEST(name)                                                 \
@@ -18,6 +19,12 @@ extern int test_current_failed;
         test_register(#name, name);                                \
     }                                                              \
     static void name(void)
+
+#define SKIP(why)          \
+    do {                   \
+        test_skipped(why); \
+        return;            \
+    } while (0)
 
 #define CHECK(cond)                                 \
     do {                                            \

@@ -93,21 +93,37 @@ TEST(insn_emulate_ldp_from_distributor_mmu_off)
     struct exit_reply r;
     CHECK(fx_boot(1));
     uint64_t pc = FX_RAM_BASE + 0x200000;
-    put32(pc, 0xa9410861); /* ldp x1, x2, [x3, #16] */
-    sim.vcpu[0].regs.x[3] = FX_GICD - 16;
-    no_syndrome(pc, FX_GICD + 0x4, 0, &r); /* TYPER, IIDR as a pair? no: 8-byte pair at 4 */
+    /* A 32-bit pair: TYPER and IIDR, each zero-extended into its register. */
+    uint32_t typer = fx_gicd_read(0, 0x4), iidr = fx_gicd_read(0, 0x8);
+    CHECK_EQ(iidr, 0x0200043b);
+    put32(pc, 0x29400861); /* ldp w1, w2, [x3] */
+    sim.vcpu[0].regs.x[1] = 0x1111111111111111ull;
+    sim.vcpu[0].regs.x[2] = 0x2222222222222222ull;
+    sim.vcpu[0].regs.x[3] = FX_GICD + 0x4;
+    no_syndrome(pc, FX_GICD + 0x4, 0, &r);
     CHECK(r.resume);
-    CHECK_EQ(sim.vcpu[0].regs.x[1], 0); /* 8-byte read of offset 4 is not a valid GICv2 access */
+    CHECK_EQ(sim.vcpu[0].regs.x[1], typer);
+    CHECK_EQ(sim.vcpu[0].regs.x[2], iidr);
+    CHECK_EQ(sim.vcpu[0].regs.pc, pc + 4);
+    /* A 64-bit pair at offset 4: 8-byte accesses are not valid GICv2 accesses; both read zero. */
+    put32(pc, 0xa9410861); /* ldp x1, x2, [x3, #16] */
+    sim.vcpu[0].regs.x[1] = 0x1111111111111111ull;
+    sim.vcpu[0].regs.x[2] = 0x2222222222222222ull;
+    sim.vcpu[0].regs.x[3] = FX_GICD + 0x4 - 16;
+    no_syndrome(pc, FX_GICD + 0x4, 0, &r);
+    CHECK(r.resume);
+    CHECK_EQ(sim.vcpu[0].regs.x[1], 0);
+    CHECK_EQ(sim.vcpu[0].regs.x[2], 0);
     CHECK_EQ(sim.vcpu[0].regs.pc, pc + 4);
     put32(pc, 0x29bf14c4); /* stp w4, w5, [x6, #-8]! : enable registers 0x100 and 0x104 */
     sim.vcpu[0].regs.x[4] = 0x3;
     sim.vcpu[0].regs.x[5] = 0x6;
-    sim.vcpu[0].regs.x[6] = 0x1000108;
+    sim.vcpu[0].regs.x[6] = FX_GICD + 0x108;
     no_syndrome(pc, FX_GICD + 0x100, 1, &r);
     CHECK(r.resume);
     CHECK_EQ(fx_gicd_read(0, 0x100), 0x3);
     CHECK_EQ(fx_gicd_read(0, 0x104), 0x6);
-    CHECK_EQ(sim.vcpu[0].regs.x[6], 0x1000100); /* written back */
+    CHECK_EQ(sim.vcpu[0].regs.x[6], FX_GICD + 0x100); /* written back */
 }
 
 TEST(insn_emulate_post_index_load_and_sign_extension)
@@ -117,12 +133,17 @@ TEST(insn_emulate_post_index_load_and_sign_extension)
     uint64_t pc = FX_RAM_BASE + 0x200000;
     fx_gicd_access(0, 0x400 + 41, 1, 1, 0x80);
     put32(pc, 0x39c00549); /* ldrsb w9, [x10, #1] */
+    sim.vcpu[0].regs.x[9] = 0x9999999999999999ull;
+    sim.vcpu[0].regs.x[10] = FX_GICD + 0x400 + 40;
     no_syndrome(pc, FX_GICD + 0x400 + 41, 0, &r);
-    CHECK_EQ(sim.vcpu[0].regs.x[9], 0xffffff80u);
+    CHECK_EQ(sim.vcpu[0].regs.x[9], 0xffffff80u); /* sign-extended to 32 bits, upper half zero */
     put32(pc, 0xf8408507); /* ldr x7, [x8], #8 (64-bit read: not valid, reads zero) */
-    sim.vcpu[0].regs.x[8] = 0x8000000;
+    sim.vcpu[0].regs.x[7] = 0x7777777777777777ull;
+    sim.vcpu[0].regs.x[8] = FX_GICD + 0x8;
     no_syndrome(pc, FX_GICD + 0x8, 0, &r);
-    CHECK_EQ(sim.vcpu[0].regs.x[8], 0x8000008);
+    CHECK(r.resume);
+    CHECK_EQ(sim.vcpu[0].regs.x[7], 0);
+    CHECK_EQ(sim.vcpu[0].regs.x[8], FX_GICD + 0x10); /* post-indexed: written back after */
 }
 
 TEST(insn_emulate_sp_writeback_el1h)
@@ -132,9 +153,11 @@ TEST(insn_emulate_sp_writeback_el1h)
     uint64_t pc = FX_RAM_BASE + 0x200000;
     put32(pc, 0xf85f0fee); /* ldr x14, [sp, #-16]! */
     sim.vcpu[0].regs.spsr = 0x3c5;
+    sim.vcpu[0].regs.x[14] = 0xeeeeeeeeeeeeeeeeull;
     sim.vcpu[0].sysreg[VCPU_SP_EL1] = 0x8000018;
     no_syndrome(pc, FX_GICD + 0x8, 0, &r);
     CHECK(r.resume);
+    CHECK_EQ(sim.vcpu[0].regs.x[14], 0); /* 64-bit read of the distributor: zero */
     CHECK_EQ(sim.vcpu[0].sysreg[VCPU_SP_EL1], 0x8000008);
 }
 
@@ -150,11 +173,13 @@ TEST(insn_fetch_through_stage1_tables)
     put64(l1 + ((va >> 30) & 0x1ff) * 8, l2 | 3);
     put64(l2 + ((va >> 21) & 0x1ff) * 8, l3 | 3);
     put64(l3 + ((va >> 12) & 0x1ff) * 8, code | 0x703);
-    put32(code + 0x10, 0x79000ef6); /* strh w22, [x23, #6] */
+    put64(l3 + (((va >> 12) + 1) & 0x1ff) * 8, FX_GICD | 0x703); /* the distributor after it */
+    put32(code + 0x10, 0x79000ef6);                              /* strh w22, [x23, #6] */
     sim.vcpu[0].sctlr = 0x30d0199d;
     sim.vcpu[0].sysreg[VCPU_TCR_EL1] = 16ull << 16 | 2ull << 30 | 16;
     sim.vcpu[0].sysreg[VCPU_TTBR1_EL1] = l0;
     sim.vcpu[0].regs.x[22] = 0xa8;
+    sim.vcpu[0].regs.x[23] = va + 0x1000 + 0x400 + 36 - 6;
     no_syndrome(va + 0x10, FX_GICD + 0x400 + 36, 1, &r);
     CHECK(r.resume);
     CHECK_EQ(fx_gicd_access(0, 0x400 + 36, 2, 0, 0), 0xa8);
@@ -236,4 +261,46 @@ TEST(stage1_small_first_table_and_reserved_granule)
     CHECK_EQ(ipa, 0x42000000ull | 0x567);
     /* TG1 = 0 is reserved: no walk. */
     CHECK(!s1_translate(0xffffffffff000000ull, MMU_ON, 39ull << 16, 0, l2, walk_read, NULL, &ipa));
+}
+
+/* Data accesses: the top byte is ignored where TCR_EL1.TBI0/1 say (bit 55 picks the half), with
+ * the MMU off too; the leaf's access flag and permissions are checked. */
+TEST(stage1_data_access_tbi_and_permissions)
+{
+    memset(walk_mem, 0, sizeof(walk_mem));
+    uint64_t ipa, tbi0 = 1ull << 37, tbi1 = 1ull << 38;
+    CHECK(s1_translate_data(0x5a00000040001000ull, 0, tbi0, 0, 0, 0, walk_read, NULL, &ipa));
+    CHECK_EQ(ipa, 0x40001000);
+    CHECK(s1_translate_data(0x5a00000040001000ull, 0, 0, 0, 0, 0, walk_read, NULL, &ipa));
+    CHECK_EQ(ipa, 0x5a00000040001000ull); /* no TBI: the tag is part of the (bad) address */
+    /* TTBR1, 4 KiB granule, 39-bit VA: levels 1-3; a tagged upper-half address with TBI1. */
+    uint64_t tcr = 25ull << 16 | 2ull << 30 | tbi1;
+    uint64_t l1 = WALK_BASE, l2 = l1 + 0x1000, l3 = l1 + 0x2000;
+    uint64_t va = 0xffffffc012345678ull;
+    walk_put(l1 + ((va >> 30) & 0x1ff) * 8, l2 | 3);
+    walk_put(l2 + ((va >> 21) & 0x1ff) * 8, l3 | 3);
+    walk_put(l3 + ((va >> 12) & 0x1ff) * 8, 0x48000000ull | 0x403);
+    uint64_t tagged = (va & ~(0xffull << 56)) | 0x3cull << 56;
+    CHECK(s1_translate_data(tagged, MMU_ON, tcr, 0, l1, 0, walk_read, NULL, &ipa));
+    CHECK_EQ(ipa, 0x48000678);
+    CHECK(!s1_translate_data(tagged, MMU_ON, tcr & ~tbi1, 0, l1, 0, walk_read, NULL, &ipa));
+    /* EL1 read/write, EL0 nothing (AP 00). */
+    CHECK(s1_translate_data(va, MMU_ON, tcr, 0, l1, S1_WRITE, walk_read, NULL, &ipa));
+    CHECK(!s1_translate_data(va, MMU_ON, tcr, 0, l1, S1_EL0, walk_read, NULL, &ipa));
+    /* Read-only for both (AP 11): EL0 reads, nobody writes; PAN keeps EL1 out. */
+    walk_put(l3 + ((va >> 12) & 0x1ff) * 8, 0x48000000ull | 0x4c3);
+    CHECK(s1_translate_data(va, MMU_ON, tcr, 0, l1, S1_EL0, walk_read, NULL, &ipa));
+    CHECK(!s1_translate_data(va, MMU_ON, tcr, 0, l1, S1_EL0 | S1_WRITE, walk_read, NULL, &ipa));
+    CHECK(!s1_translate_data(va, MMU_ON, tcr, 0, l1, S1_WRITE, walk_read, NULL, &ipa));
+    CHECK(!s1_translate_data(va, MMU_ON, tcr, 0, l1, S1_PAN, walk_read, NULL, &ipa));
+    /* APTable[1] in the level-1 entry: no writes below it, unless TCR_EL1.HPD1. */
+    walk_put(l3 + ((va >> 12) & 0x1ff) * 8, 0x48000000ull | 0x403);
+    walk_put(l1 + ((va >> 30) & 0x1ff) * 8, l2 | 3 | 1ull << 62);
+    CHECK(s1_translate_data(va, MMU_ON, tcr, 0, l1, 0, walk_read, NULL, &ipa));
+    CHECK(!s1_translate_data(va, MMU_ON, tcr, 0, l1, S1_WRITE, walk_read, NULL, &ipa));
+    CHECK(s1_translate_data(va, MMU_ON, tcr | 1ull << 42, 0, l1, S1_WRITE, walk_read, NULL, &ipa));
+    /* Access flag clear. */
+    walk_put(l3 + ((va >> 12) & 0x1ff) * 8, 0x48000000ull | 0x003);
+    CHECK(!s1_translate_data(va, MMU_ON, tcr | 1ull << 42, 0, l1, 0, walk_read, NULL, &ipa));
+    CHECK(s1_translate(va, MMU_ON, tcr, 0, l1, walk_read, NULL, &ipa)); /* fetches: no checks */
 }

@@ -29,7 +29,7 @@ TEST(log_line_names_vm_and_subsystem)
     log_msg(LOG_ERROR, "fault", "bad");
     CHECK(sim_console_has("[vm linux] fault: error: bad\n"));
     log_msg(LOG_DEBUG, "x", "hidden");
-    CHECK(!sim_console_has("hidden"));
+    CHECK(sim_console_lacks("hidden"));
 }
 
 TEST(log_long_line_is_cut_with_newline)
@@ -40,4 +40,34 @@ TEST(log_long_line_is_cut_with_newline)
     log_msg(LOG_INFO, "t", "%s", big);
     CHECK(sim.console_len < 300);
     CHECK(sim.console[sim.console_len - 1] == '\n');
+}
+
+/* The simulated console keeps the newest output; once some was lost, an absence check cannot
+ * pass (it fails loudly), nor can a count come out low. */
+TEST(sim_console_keeps_newest_and_absence_fails_after_loss)
+{
+    char filler[120];
+    memset(filler, 'f', sizeof(filler) - 1);
+    filler[sizeof(filler) - 1] = '\0';
+    log_set_vm_name("t");
+    log_msg(LOG_INFO, "x", "oldest line");
+    CHECK(sim_console_lacks("never printed"));
+    for (unsigned i = 0; i < 2 * SIM_CONSOLE_SIZE / 100; i++)
+        log_msg(LOG_INFO, "x", "%s", filler);
+    log_msg(LOG_INFO, "x", "newest line");
+    CHECK(sim.console_lost > 0);
+    CHECK(sim_console_has("newest line"));
+    CHECK(!sim_console_has("oldest line"));
+    CHECK(strncmp(sim.console, "[vm t] x: ", 10) == 0); /* whole lines were dropped */
+    CHECK(!sim_console_lacks("never printed"));
+    CHECK_EQ(sim_console_count("newest line"), SIM_LOST);
+    /* A single write larger than the whole buffer keeps its end. */
+    static char huge[SIM_CONSOLE_SIZE + 100];
+    memset(huge, 'h', sizeof(huge) - 2);
+    huge[sizeof(huge) - 2] = '!';
+    huge[sizeof(huge) - 1] = '\0';
+    hyp_puts(huge);
+    CHECK_EQ(sim.console_len, SIM_CONSOLE_SIZE - 1);
+    CHECK(sim.console[sim.console_len - 1] == '!');
+    CHECK(!sim_console_has("newest line"));
 }

@@ -248,5 +248,5 @@ TEST(wfi_polls_timer_already_raised)
     fx_wfx(0, 0, &r);
     CHECK(!r.resume);
     CHECK(fx.vm.sleeping[0]);
-    CHECK_EQ(sim.wakeup_deadline, sim.now + SIM_COUNTER_HZ / 1000);
+    CHECK_EQ(sim.wakeup_deadline, sim.now + SIM_COUNTER_FREQ / 1000);
 }

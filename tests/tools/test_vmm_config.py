@@ -2,15 +2,18 @@
 """Tests of the build tools: platform facts from the board DTB, system file checks, the guest DTB,
 the image layout, and clear one-line errors for bad input."""
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import unittest
 
+import libfdt
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 
-from vmmtools import ToolError, fdt, guestdtb, layout, platform, sysfile  # noqa: E402
+from vmmtools import ToolError, dtrefs, fdt, guestdtb, layout, platform, sysfile  # noqa: E402
 
 QEMU_DTS = os.path.join(ROOT, "board/qemu_virt_aarch64/qemu_virt.dts")
 QEMU_SYSTEM = os.path.join(ROOT, "board/qemu_virt_aarch64/systems/simple.system")
@@ -66,6 +69,71 @@ class Tmp:
         out = os.path.join(self.dir.name, name + ".dtb")
         subprocess.run(["dtc", "-q", "-I", "dts", "-O", "dtb", "-o", out, src], check=True)
         return out
+
+
+RAW = ["--protocol", "raw", "--raw-addr", "0x40080000", "--raw-entry", "0x40080000"]
+SEED_ROOM = 132  # what the VMM's boot-time seeds may add (src/core/seed.c)
+MIB = 1024 * 1024
+
+
+def reference_problems(g):
+    """Every phandle reference and alias path of a tree that does not hold."""
+    return [(n.path, p, why) for n, p, why in dtrefs.broken_refs(g)] + \
+        [(n.path, p, lost) for n, p, lost in dtrefs.stale_paths(g)]
+
+
+def dtc_reference_warnings(path):
+    """dtc's own complaints about references (it checks clocks, gpios, interrupts, ...)."""
+    r = subprocess.run(["dtc", "-I", "dtb", "-O", "dts", "-o", os.devnull, path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return [line for line in r.stderr.splitlines()
+            if re.search(r"phandle|Missing property '#|non-existent|_property\)", line)]
+
+
+def with_seeds(dts_text):
+    """The QEMU board's DTS with seeds in /chosen, as QEMU itself writes them."""
+    return dts_text.replace("chosen {", "chosen {\n\t\tkaslr-seed = <0x708c3b3b 0x6767c82>;\n"
+                            "\t\trng-seed = <0x88ccdf3c 0xe5f46e84 0x9b56bc8d 0x7ab17936>;", 1)
+
+
+def run_tool(system_text, kernel=None, extra=(), dts=None, board_text=None):
+    """Run vmm-config.py on the QEMU board (or board_text) in a fresh directory: (result, Tmp)."""
+    t = Tmp()
+    if board_text is None:
+        with open(QEMU_DTS) as f:
+            board_text = f.read()
+    board = t.dtb("board", board_text)
+    system = t.file("s.system", system_text)
+    k = t.file("linux", kernel if kernel is not None else fake_kernel())
+    initrd = t.file("rootfs.cpio.gz", b"\x1f\x8b" + b"\0" * 5000)
+    argv = [sys.executable, TOOL, "--system", system, "--board-dtb", board, "--kernel", k,
+            "--initrd", initrd, "--out-c", os.path.join(t.dir.name, "c.c"),
+            "--out-dtb", os.path.join(t.dir.name, "guest.dtb")] + list(extra)
+    if dts:
+        argv += ["--guest-dts", t.file("linux.dts", dts)]
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), t
+
+
+def padded_guest_dtb(target):
+    """The tool's guest DTB for the QEMU board with a padding node making it at most `target`
+    bytes and less than 4 below: (result, guest DTB path, Tmp keeping it)."""
+    with open(QEMU_DTS) as f:
+        board = f.read()
+    keep = Tmp()
+    pad = os.path.join(keep.dir.name, "pad.bin")
+
+    def run(n):
+        with open(pad, "wb") as f:
+            f.write(b"\xa5" * n)
+        text = board.replace("chosen {", 'padding { blob = /incbin/("%s"); };\n\tchosen {' % pad,
+                             1)
+        return run_tool(system_xml(), board_text=text)
+    r, t = run(MIB)
+    if r.returncode:
+        return r, None, t
+    base = os.path.getsize(os.path.join(t.dir.name, "guest.dtb"))
+    r, t = run(MIB + ((target - base) & ~3))
+    return r, os.path.join(t.dir.name, "guest.dtb"), t
 
 
 def qemu_board():
@@ -172,20 +240,9 @@ class SystemFileTests(unittest.TestCase):
 class ToolRunTests(unittest.TestCase):
     """The command-line tool as the build runs it."""
 
-    def run_tool(self, system_text, kernel=None, extra=(), dts=None):
-        t = Tmp()
-        self.t = t
-        with open(QEMU_DTS) as f:
-            board = t.dtb("board", f.read())
-        system = t.file("s.system", system_text)
-        k = t.file("linux", kernel if kernel is not None else fake_kernel())
-        initrd = t.file("rootfs.cpio.gz", b"\x1f\x8b" + b"\0" * 5000)
-        argv = [sys.executable, TOOL, "--system", system, "--board-dtb", board, "--kernel", k,
-                "--initrd", initrd, "--out-c", os.path.join(t.dir.name, "c.c"),
-                "--out-dtb", os.path.join(t.dir.name, "guest.dtb")] + list(extra)
-        if dts:
-            argv += ["--guest-dts", t.file("linux.dts", dts)]
-        return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    def run_tool(self, system_text, kernel=None, extra=(), dts=None, board_text=None):
+        r, self.t = run_tool(system_text, kernel, extra, dts, board_text)
+        return r
 
     def test_generates_config_and_dtb(self):
         r = self.run_tool(system_xml())
@@ -279,6 +336,136 @@ class ToolRunTests(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("status = \"disabled\"", r.stderr)
 
+    def guest(self):
+        return fdt.load(os.path.join(self.t.dir.name, "guest.dtb"))
+
+    def test_raw_guest_omits_unreachable_devices(self):
+        r = self.run_tool(system_xml(), extra=RAW)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        g = self.guest()
+        for path in ("/pl031@9010000", "/pl061@9030000", "/virtio_mmio@a000000",
+                     "/virtio_mmio@a003e00", "/fw-cfg@9020000", "/flash@0", "/pcie@10000000",
+                     "/gpio-keys/poweroff"):
+            self.assertNotIn(path, g.nodes)
+        for path in ("/", "/pl011@9000000", "/intc@8000000", "/timer", "/psci", "/cpus/cpu@0",
+                     "/memory@40000000", "/chosen", "/apb-pclk"):
+            self.assertIn(path, g.nodes)
+        self.assertTrue(g.nodes["/pl011@9000000"].enabled())
+        self.assertIn("guest will not have /pl031@9010000 (0x9010000): omitted, not mapped into "
+                      "VM 'linux'", r.stdout)
+        self.assertIn("guest will not have /gpio-keys/poweroff: omitted, its gpios refers to",
+                      r.stdout)
+        self.assertNotIn("disabled", r.stdout)
+        # What is left is what the VM reaches, and every reference in it holds.
+        windows = [(0x9000000, 0x1000), (0x8010000, 0x1000), (0x8000000, 0x10000),
+                   (0x40000000, 0x10000000)]
+        for n in g.nodes.values():
+            if g.is_mmio_node(n) and n.path != "/intc@8000000":
+                self.assertTrue(all(guestdtb.reachable(a, sz, windows) for a, sz in g.reg(n)),
+                                n.path)
+        self.assertEqual(reference_problems(g), [])
+        self.assertEqual(dtc_reference_warnings(os.path.join(self.t.dir.name, "guest.dtb")), [])
+        self.assertEqual(g.nodes["/chosen"].strings("stdout-path"), ["/pl011@9000000"])
+
+    def test_raw_guest_may_keep_disabled_nodes(self):
+        r = self.run_tool(system_xml(), extra=RAW + ["--unreachable-devices", "disable"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        g = self.guest()
+        self.assertFalse(g.nodes["/pl031@9010000"].enabled())
+        self.assertFalse(g.nodes["/virtio_mmio@a000000"].enabled())
+        self.assertIn("guest will not have /pl031@9010000 (0x9010000): disabled", r.stdout)
+        self.assertNotIn("bootargs", g.nodes["/chosen"].props)
+
+    def test_linux_guest_may_omit(self):
+        r = self.run_tool(system_xml(), extra=["--unreachable-devices", "omit"])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        g = self.guest()
+        self.assertNotIn("/pl031@9010000", g.nodes)
+        self.assertEqual(g.nodes["/chosen"].strings("bootargs"), ["console=ttyAMA0 rdinit=/init"])
+        self.assertEqual(reference_problems(g), [])
+
+    def test_linux_guest_disables_by_default_with_references_intact(self):
+        r = self.run_tool(system_xml())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        g = self.guest()
+        self.assertFalse(g.nodes["/pl061@9030000"].enabled())
+        self.assertIn("/gpio-keys/poweroff", g.nodes)  # its GPIO controller is still there
+        self.assertNotIn("omitted", r.stdout)
+        self.assertEqual(reference_problems(g), [])
+
+    def bootargs(self, extra, dts=None):
+        r = self.run_tool(system_xml(), extra=extra, dts=dts)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        return self.guest().nodes["/chosen"].props.get("bootargs")
+
+    def test_bootargs_rules(self):
+        self.assertEqual(self.bootargs([]), b"console=ttyAMA0 rdinit=/init\0")
+        self.assertEqual(self.bootargs(["--bootargs", ""]), b"\0")
+        self.assertEqual(self.bootargs(["--bootargs", "quiet"]), b"quiet\0")
+        self.assertIsNone(self.bootargs(RAW))  # a raw guest gets no Linux command line
+        self.assertEqual(self.bootargs(RAW + ["--bootargs", ""]), b"\0")
+        self.assertEqual(self.bootargs(RAW + ["--bootargs", "mode=1"]), b"mode=1\0")
+        dts = """/dts-v1/; / { #address-cells = <2>; #size-cells = <2>;
+            chosen { bootargs = "from the dts"; };
+            memory@40000000 { device_type = "memory"; reg = <0 0x40000000 0 0x10000000>; };
+        };"""
+        self.assertEqual(self.bootargs([], dts=dts), b"from the dts\0")
+        self.assertEqual(self.bootargs(["--bootargs", "given"], dts=dts), b"given\0")
+        self.assertEqual(self.bootargs(["--bootargs", ""], dts=dts), b"\0")
+        no_args = dts.replace('bootargs = "from the dts";', "")
+        self.assertEqual(self.bootargs([], dts=no_args), b"console=ttyAMA0 rdinit=/init\0")
+        self.assertIsNone(self.bootargs(RAW, dts=no_args))
+
+    def test_build_seeds_never_reach_the_guest(self):
+        with open(QEMU_DTS) as f:
+            seeded = with_seeds(f.read())
+        self.assertIn("kaslr-seed", seeded)
+        for extra in ([], RAW):
+            r = self.run_tool(system_xml(), extra=extra, board_text=seeded)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            chosen = self.guest().nodes["/chosen"]
+            self.assertNotIn("kaslr-seed", chosen.props)
+            self.assertNotIn("rng-seed", chosen.props)
+        dts = """/dts-v1/; / { #address-cells = <2>; #size-cells = <2>;
+            chosen { kaslr-seed = <1 2>; rng-seed = <3 4 5 6>; };
+            memory@40000000 { device_type = "memory"; reg = <0 0x40000000 0 0x10000000>; };
+        };"""
+        r = self.run_tool(system_xml(), dts=dts)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        chosen = self.guest().nodes["/chosen"]
+        self.assertNotIn("kaslr-seed", chosen.props)
+        self.assertNotIn("rng-seed", chosen.props)
+        # The board files themselves carry none.
+        for dts_path in (QEMU_DTS, GicV3Tests.QEMU_V3_DTS):
+            with open(dts_path) as f:
+                self.assertNotIn("seed", f.read(), dts_path)
+
+    def build_secret(self):
+        with open(os.path.join(self.t.dir.name, "c.c")) as f:
+            m = re.search(r"\.build_secret = \{([^}]*)\}", f.read())
+        self.assertIsNotNone(m)
+        return [int(v, 16) for v in m.group(1).split(",")]
+
+    def test_build_secret_is_fresh_for_every_build(self):
+        self.assertEqual(self.run_tool(system_xml()).returncode, 0)
+        a = self.build_secret()
+        self.assertEqual(self.run_tool(system_xml()).returncode, 0)
+        b = self.build_secret()
+        self.assertEqual((len(a), len(b)), (32, 32))
+        self.assertTrue(all(0 <= v < 256 for v in a + b))
+        self.assertNotEqual(a, b)
+
+    def test_dtb_keeps_room_for_the_boot_seeds(self):
+        """The tool refuses a guest DTB the VMM could not add its seeds to (the bound of
+        src/core/seed.c, which SeedEditTests checks from the C side)."""
+        r, path, keep = padded_guest_dtb(2 * MIB - SEED_ROOM)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        size = os.path.getsize(path)
+        self.assertTrue(2 * MIB - SEED_ROOM - 4 < size <= 2 * MIB - SEED_ROOM, size)
+        r, path, keep = padded_guest_dtb(2 * MIB - SEED_ROOM + 4)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("less the %d bytes the VMM adds at boot" % SEED_ROOM, r.stderr)
+
     def test_user_dts_syntax_error(self):
         r = self.run_tool(system_xml(), dts="/dts-v1/; / { oops")
         self.assertEqual(r.returncode, 1)
@@ -337,6 +524,125 @@ class GicV3Tests(unittest.TestCase):
         self.assertIn("describes a GICv3", r.stderr)
 
 
+class SeedEditTests(unittest.TestCase):
+    """The VMM's boot-time seed edit (src/core/fdt.c, seed.c), built for the host and run on the
+    DTBs the tool makes, checked with libfdt and dtc: the tree is valid, only the seeds changed,
+    the size grew by what they take."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = Tmp()
+        cls.tool = os.path.join(cls.tmp.dir.name, "fdt_edit")
+        src = [os.path.join(ROOT, p) for p in ("tests/tools/fdt_edit.c", "src/core/fdt.c",
+                                               "src/core/seed.c", "src/core/chacha20.c",
+                                               "src/core/mem.c")]
+        r = subprocess.run(["cc", "-std=c11", "-O1", "-g", "-Wall", "-Wextra", "-Werror",
+                            "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                            "-I" + os.path.join(ROOT, "include")] + src + ["-o", cls.tool],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cls.build_error = r.stdout if r.returncode else None
+
+    def edit(self, dtb_path, capacity=2 * MIB):
+        self.assertIsNone(self.build_error)
+        out = dtb_path + ".seeded"
+        r = subprocess.run([self.tool, dtb_path, out, str(capacity)], stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+        return r, out
+
+    def check_seeded(self, before_path, after_path):
+        with open(before_path, "rb") as f:
+            before = f.read()
+        with open(after_path, "rb") as f:
+            after = bytearray(f.read())
+        self.assertEqual(libfdt.fdt_check_full(after, len(after)), 0)
+        r = subprocess.run(["dtc", "-I", "dtb", "-O", "dts", "-o", os.devnull, after_path],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        a, b = fdt.DeviceTree(before, before_path), fdt.DeviceTree(bytes(after), after_path)
+        self.assertEqual(sorted(list(a.nodes) + (["/chosen"] if "/chosen" not in a.nodes else [])),
+                         sorted(b.nodes))
+        for path, node in b.nodes.items():
+            props = dict(node.props)
+            if path == "/chosen":
+                self.assertEqual(props.pop("kaslr-seed"), bytes(range(0x11, 0x19)))
+                self.assertEqual(props.pop("rng-seed"), bytes((i * 7 + 1) & 0xff
+                                                                for i in range(64)))
+            old = dict(a.nodes[path].props) if path in a.nodes else {}
+            old.pop("kaslr-seed", None)
+            old.pop("rng-seed", None)
+            self.assertEqual(props, old, path)
+        # Growth: each new property with its 12-byte header and its name unless the strings
+        # block has it, an old one by the difference of the padded sizes, a /chosen node when
+        # there was none; totalsize never shrinks.
+        hdr = libfdt.Fdt(bytearray(before))
+        strings = before[hdr.off_dt_strings():hdr.off_dt_strings() + hdr.size_dt_strings()]
+        chosen = a.nodes["/chosen"].props if "/chosen" in a.nodes else {}
+        grow = 0 if "/chosen" in a.nodes else 16
+        for name, size in (("kaslr-seed", 8), ("rng-seed", 64)):
+            if name in chosen:
+                grow += size - (len(chosen[name]) + 3) // 4 * 4
+            else:
+                grow += 12 + size + (0 if name.encode() + b"\0" in strings else len(name) + 1)
+        self.assertEqual(libfdt.Fdt(after).totalsize(), len(before) + max(grow, 0))
+
+    def test_seeds_in_the_tools_guest_dtbs(self):
+        for extra in ([], RAW):
+            r, t = run_tool(system_xml(), extra=extra)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            path = os.path.join(t.dir.name, "guest.dtb")
+            r, out = self.edit(path)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.check_seeded(path, out)
+
+    def test_seeds_in_a_board_dtb_with_other_seeds(self):
+        t = Tmp()
+        with open(QEMU_DTS) as f:
+            path = t.dtb("seeded", with_seeds(f.read()))
+        r, out = self.edit(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.check_seeded(path, out)
+
+    def test_seeds_in_a_dtb_without_chosen(self):
+        t = Tmp()
+        path = t.dtb("nochosen", """/dts-v1/; / { model = "m"; #address-cells = <1>;
+            cpus { #address-cells = <1>; #size-cells = <0>; cpu@0 { reg = <0>; }; };
+        };""")
+        r, out = self.edit(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.check_seeded(path, out)
+
+    def test_seeds_in_a_debian_board_dtb(self):
+        name = "amlogic/meson-gxbb-odroidc2.dtb"
+        debian_board_dtb(name)
+        r, out = self.edit(BOARD_DTBS[name])
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.check_seeded(BOARD_DTBS[name], out)
+
+    def test_slot_limit_agrees_with_the_tool(self):
+        r, path, keep = padded_guest_dtb(2 * MIB - SEED_ROOM)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        r, out = self.edit(path)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertLessEqual(os.path.getsize(out), 2 * MIB)
+        # Four bytes less room than the tool leaves: refused, with the reason.
+        r, out = self.edit(path, 2 * MIB - 4)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("has no room left for the edit", r.stderr)
+
+    def test_malformed_dtb_refused(self):
+        t = Tmp()
+        with open(QEMU_DTS) as f:
+            path = t.dtb("board", f.read())
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+        off = int.from_bytes(data[8:12], "big")
+        data[off:off + 4] = b"\0\0\0\x07"  # an unknown token
+        bad = t.file("bad.dtb", bytes(data))
+        r, out = self.edit(bad)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("malformed structure block", r.stderr)
+
+
 BOARD_DTBS = {}
 
 
@@ -384,6 +690,48 @@ class BoardDtbTests(unittest.TestCase):
         self.assertEqual(p.uart_tty, "ttymxc1")
         self.assertEqual(p.memory, [(0x40000000, 0x80000000)])
 
+    def test_board_guest_dtbs_in_both_modes(self):
+        for board, dtb in (("odroidc2", "amlogic/meson-gxbb-odroidc2.dtb"),
+                           ("odroidc4", "amlogic/meson-sm1-odroid-c4.dtb"),
+                           ("imx8mm_evk", "freescale/imx8mm-evk.dtb")):
+            dt = debian_board_dtb(dtb)
+            plat = platform.Platform(dt)
+            for mode in ("disable", "omit"):
+                t = Tmp()
+                out = os.path.join(t.dir.name, "g.dtb")
+                argv = [sys.executable, TOOL, "--system",
+                        os.path.join(ROOT, "board", board, "systems/simple.system"),
+                        "--board-dtb", BOARD_DTBS[dtb], "--kernel", t.file("linux", fake_kernel()),
+                        "--out-c", os.path.join(t.dir.name, "c.c"), "--out-dtb", out,
+                        "--unreachable-devices", mode]
+                r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   text=True)
+                what = "%s %s" % (board, mode)
+                self.assertEqual(r.returncode, 0, what + ": " + r.stderr)
+                g = fdt.load(out)
+                self.assertEqual(reference_problems(g), [], what)
+                self.assertEqual(dtc_reference_warnings(out), [], what)
+                for path in ("/cpus/cpu@0", "/psci", "/chosen", plat.timer.path, plat.gic.path):
+                    self.assertIn(path, g.nodes, what)
+                # The console and every bus on the way to it stay, enabled.
+                n = g.nodes.get(plat.uart.path)
+                self.assertIsNotNone(n, what)
+                while n is not None:
+                    self.assertTrue(n.enabled(), "%s: %s" % (what, n.path))
+                    n = n.parent
+                self.assertIn("guest keeps ", r.stdout, what)
+                lost = re.findall(r"guest will not have (\S+) \(0x[0-9a-f]+\): (\w+)", r.stdout)
+                self.assertTrue(lost, what)
+                for path, how in lost:
+                    self.assertEqual(how, "disabled" if mode == "disable" else "omitted", what)
+                    if mode == "omit":
+                        self.assertNotIn(path, g.nodes, what)
+                    else:
+                        self.assertFalse(g.nodes[path].enabled(), what)
+            if board.startswith("odroid"):
+                self.assertIn("has a hardware RNG", r.stdout)
+                self.assertIn("the VMM has no driver for", r.stdout)
+
     def test_board_system_files_check_out(self):
         for board, dtb in (("odroidc2", "amlogic/meson-gxbb-odroidc2.dtb"),
                            ("odroidc4", "amlogic/meson-sm1-odroid-c4.dtb"),
@@ -401,6 +749,79 @@ class BoardDtbTests(unittest.TestCase):
             self.assertIn("guest will not have", r.stdout)
             plat = platform.Platform(dt)
             self.assertTrue(g.nodes[plat.uart.path].enabled(), board)
+
+
+class MakeDependencyTests(unittest.TestCase):
+    """make remakes the generated guest DTB and configuration when any input changes, make
+    variables included, and only then (`make BOOTARGS=x` in an old build directory used to keep
+    the old command line). No SDK needed for these files."""
+
+    def setUp(self):
+        self.t = Tmp()
+        self.build = os.path.join(self.t.dir.name, "build")
+        self.img = os.path.join(self.t.dir.name, "img")
+        os.makedirs(self.img)
+        self.kernel = self.t.file("img/linux", fake_kernel())
+        self.t.file("img/rootfs.cpio.gz", b"\x1f\x8b" + b"\0" * 100)
+        self.dtb = os.path.join(self.build, "gen/guest.dtb")
+        # Nothing from an outer make or the caller's environment.
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "BOOTARGS", "GUEST_PROTOCOL",
+                                 "UNREACHABLE_DEVICES", "TRACE_MMIO", "STRICT_DEVICES")}
+
+    def make(self, *variables):
+        argv = ["make", "-s", "-C", ROOT, "BUILD_DIR=" + self.build, "IMAGE_DIR=" + self.img,
+                "MICROKIT_SDK="] + list(variables) + [self.dtb]
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env=self.env)
+        self.assertEqual(r.returncode, 0, " ".join(variables) + ":\n" + r.stdout)
+        return r.stdout
+
+    def guest(self):
+        return fdt.load(self.dtb)
+
+    def bootargs(self):
+        return self.guest().nodes["/chosen"].props.get("bootargs")
+
+    def mtime(self):
+        return os.stat(self.dtb).st_mtime_ns
+
+    def test_every_input_remakes_the_generated_files(self):
+        raw = ("GUEST_PROTOCOL=raw", "GUEST_LOAD_ADDR=0x40080000")
+        self.make("BOOTARGS=first")
+        self.assertEqual(self.bootargs(), b"first\0")
+        made = self.mtime()
+        out = self.make("BOOTARGS=first")
+        self.assertEqual(self.mtime(), made, "remade with nothing changed: " + out)
+        self.assertNotIn("vmm-config", out)
+        self.make("BOOTARGS=second")
+        self.assertEqual(self.bootargs(), b"second\0")
+        self.make()
+        self.assertEqual(self.bootargs(), b"console=ttyAMA0 rdinit=/init\0")
+        self.make("BOOTARGS=")
+        self.assertEqual(self.bootargs(), b"\0")
+        self.make("BOOTARGS=it's \"quoted\"")
+        self.assertEqual(self.bootargs(), b"it's \"quoted\"\0")
+        self.make(*raw)
+        g = self.guest()
+        self.assertNotIn("bootargs", g.nodes["/chosen"].props)
+        self.assertNotIn("/pl031@9010000", g.nodes)
+        self.make(*raw, "UNREACHABLE_DEVICES=disable")
+        self.assertFalse(self.guest().nodes["/pl031@9010000"].enabled())
+        self.make(*raw, "UNREACHABLE_DEVICES=disable", "GUEST_ENTRY=0x40080100")
+        with open(os.path.join(self.build, "gen/vm_config.c")) as f:
+            self.assertIn(".entry = 0x40080100ull", f.read())
+        self.make("TRACE_MMIO=1")
+        with open(os.path.join(self.build, "gen/vm_config.c")) as f:
+            self.assertIn(".trace_mmio = 1", f.read())
+        # A newer input file: the kernel image.
+        made = self.mtime()
+        os.utime(self.kernel, ns=(made + 1000000, made + 1000000))  # a millisecond newer
+        self.make("TRACE_MMIO=1")
+        self.assertNotEqual(self.mtime(), made)
+        made = self.mtime()
+        self.make("TRACE_MMIO=1")
+        self.assertEqual(self.mtime(), made)
 
 
 class LayoutTests(unittest.TestCase):

@@ -1,9 +1,13 @@
 """Building the guest's device tree from the board's (or the user's) and the system file."""
 import libfdt
 
-from . import ToolError
+from . import ToolError, dtrefs, fdt
 
 DTB_MAX = 2 * 1024 * 1024
+# What the VMM's kaslr-seed and rng-seed may add at boot (src/core/seed.c): a /chosen node, and
+# the two properties with their names.
+SEED_ROOM = 16 + (12 + 8 + 11) + (12 + 64 + 9)
+SEED_PROPS = ("kaslr-seed", "rng-seed")
 GICV3_REDIST_STRIDE = 0x20000
 
 
@@ -38,6 +42,11 @@ class Editor:
     def setstr(self, path, name, value):
         self.fdt.setprop_str(self.off(path), name, value)
 
+    def has(self, path, name):
+        # pylibfdt answers a quiet NOTFOUND with the error number instead of a property.
+        return not isinstance(self.fdt.getprop(self.off(path), name, quiet=(libfdt.NOTFOUND,)),
+                              int)
+
     def delprop(self, path, name):
         self.fdt.delprop(self.off(path), name, quiet=(libfdt.NOTFOUND,))
 
@@ -60,9 +69,15 @@ def reachable(addr, size, windows):
 def device_report(dt, windows, emulated):
     """Device nodes the guest cannot reach: (node, address) for every enabled MMIO node whose
     registers lie outside the VM's mappings and the VMM's emulated regions."""
+    return [(n, a) for n, a in unreachable_nodes(dt, windows, emulated) if n.enabled()]
+
+
+def unreachable_nodes(dt, windows, emulated):
+    """(node, address) for every MMIO node, enabled or not, with registers the guest cannot
+    reach."""
     out = []
     for node in dt.nodes.values():
-        if not dt.is_mmio_node(node) or not node.enabled():
+        if not dt.is_mmio_node(node):
             continue
         regs = dt.reg(node)
         if not regs:
@@ -73,38 +88,78 @@ def device_report(dt, windows, emulated):
     return out
 
 
-def build(dt, plat, system, layout, bootargs, generated):
+class Report:
+    """What the build did to the board's tree, for the tool's output lines."""
+
+    def __init__(self):
+        self.unreachable = []  # (path, address): disabled, or (user DTS) only reported
+        self.omitted = []      # (path, address, nodes below it)
+        self.kept = []         # (path, address, reachable node inside it)
+        self.removed = []      # (path, property, why): a node that referred to a lost node
+        self.dropped = []      # (path, [properties], why)
+        self.stale = []        # (path, property, lost path)
+
+
+def build(dt, plat, system, layout, bootargs, generated, omit=False):
+    """Return the guest DTB bytes and a Report."""
     try:
-        return _build(dt, plat, system, layout, bootargs, generated)
+        return _build(dt, plat, system, layout, bootargs, generated, omit)
     except (libfdt.FdtException, TypeError, SystemError) as e:
         raise ToolError("%s: cannot derive the guest device tree: %s" %
                         (dt.path, str(e).splitlines()[0]))
 
 
-def _build(dt, plat, system, layout, bootargs, generated):
-    """Return the guest DTB bytes and the list of (node path, address) disabled or reported.
+def _under(path, top):
+    return path == top or path.startswith(top.rstrip("/") + "/")
 
-    generated: True when the DTB comes from the board's tree (we own it: unreachable devices are
-    disabled); False for a user's DTS (unreachable devices are only reported)."""
+
+def _build(dt, plat, system, layout, bootargs, generated, omit):
+    """generated: True when the DTB comes from the board's tree (we own it: unreachable devices
+    are disabled or, with omit, deleted); False for a user's DTS (unreachable devices are only
+    reported). bootargs None: leave /chosen/bootargs as it is (none in a generated tree)."""
     ram_base, ram_size, _ = system.guest_ram()
     ed = Editor(dt.data, dt.path)
     root = dt.root
     ac = root.u32("#address-cells", 2)
     sc = root.u32("#size-cells", 1)
     nvcpus = len(system.vcpus)
+    report = Report()
 
     windows = [(a, s) for a, s, _ in system.vm_device_maps()] + [(ram_base, ram_size)]
     emulated = [plat.gicd]
     if plat.gic_version == 3:
         emulated.append((plat.gicr[0], nvcpus * GICV3_REDIST_STRIDE))
-    problems = device_report(dt, windows, emulated)
+    lost = [(n, a) for n, a in unreachable_nodes(dt, windows, emulated)
+            if not _under(n.path, plat.gic.path)]
 
     if generated:
+        # Nodes that stay whatever else goes: what every guest needs, each device the guest can
+        # reach and every node on the way to it (a bus whose own registers are out of reach
+        # still holds a UART that is not).
+        lost_paths = {n.path for n, _ in lost}
+        keep = {"/", "/chosen", "/aliases", "/cpus", "/psci", plat.timer.path, plat.gic.path}
+        if plat.uart is not None:
+            keep.add(plat.uart.path)
+        holds = {}  # kept node -> a reachable device inside it (the console if it is one)
+        devices = [n for n in dt.nodes.values() if dt.is_mmio_node(n) and n.path not in lost_paths]
+        devices.sort(key=lambda n: n is not plat.uart)
+        for node in devices:
+            keep.add(node.path)
+            anc = node.parent
+            while anc is not None:
+                keep.add(anc.path)
+                holds.setdefault(anc.path, node.path)
+                anc = anc.parent
+        for node in dt.root.children:
+            if node.props.get("device_type") == b"memory\0":
+                keep.add(node.path)
+
         # Memory: exactly guest RAM.
         for node in list(dt.root.children):
             if node.props.get("device_type") == b"memory\0":
                 ed.delnode(node.path)
         mem = ed.addnode("/", "memory@%x" % ram_base)
+        keep.add(mem)
         ed.setstr(mem, "device_type", "memory")
         ed.setprop(mem, "reg", encode_reg(ram_base, ram_size, ac, sc))
 
@@ -118,14 +173,29 @@ def _build(dt, plat, system, layout, bootargs, generated):
 
         _cpus(dt, ed, nvcpus)
         _gic(dt, plat, ed, nvcpus)
-        for node, _ in problems:
-            if node.path == plat.gic.path or node.path.startswith(plat.gic.path + "/"):
+        gone = []  # deleted subtrees
+        for node, addr in lost:
+            if node.path in keep:
+                if node.enabled() or omit:
+                    report.kept.append((node.path, addr, holds.get(node.path, node.path)))
                 continue
-            ed.setstr(node.path, "status", "disabled")
+            if not omit:
+                if node.enabled():
+                    ed.setstr(node.path, "status", "disabled")
+                    report.unreachable.append((node.path, addr))
+                continue
+            if any(_under(node.path, g) for g in gone):
+                continue
+            below = sum(1 for p in dt.nodes if _under(p, node.path)) - 1
+            ed.delnode(node.path)
+            gone.append(node.path)
+            report.omitted.append((node.path, addr, below))
+    else:
+        report.unreachable = [(n.path, a) for n, a in lost if n.enabled()]
 
     if not ed.exists("/chosen"):
         ed.addnode("/", "chosen")
-    if generated or "bootargs" not in (dt.nodes.get("/chosen").props if "/chosen" in dt.nodes else {}):
+    if bootargs is not None:
         ed.setstr("/chosen", "bootargs", bootargs)
     if generated and plat.uart is not None:
         ed.setstr("/chosen", "stdout-path", plat.uart.path)
@@ -133,12 +203,50 @@ def _build(dt, plat, system, layout, bootargs, generated):
         ed.setprop("/chosen", "linux,initrd-start", layout.initrd_addr.to_bytes(8, "big"))
         ed.setprop("/chosen", "linux,initrd-end",
                    (layout.initrd_addr + layout.initrd_size).to_bytes(8, "big"))
+    # Seeds are the VMM's to write, fresh at every boot: none from the build may reach a guest.
+    for prop in SEED_PROPS:
+        ed.delprop("/chosen", prop)
     blob = ed.blob()
-    if len(blob) > DTB_MAX:
-        raise ToolError("%s: guest device tree is %d bytes, over the 2 MiB Linux accepts" %
-                        (dt.path, len(blob)))
-    return blob, [(n.path, a) for n, a in problems
-                  if not (n.path == plat.gic.path or n.path.startswith(plat.gic.path + "/"))]
+    if generated:
+        blob = _repair_references(blob, dt.path, keep, report)
+    if len(blob) + SEED_ROOM > DTB_MAX:
+        raise ToolError("%s: guest device tree is %d bytes, over the 2 MiB Linux accepts less "
+                        "the %d bytes the VMM adds at boot" % (dt.path, len(blob), SEED_ROOM))
+    return blob, report
+
+
+def _repair_references(blob, path, keep, report):
+    """Make every phandle reference of the tree hold again after nodes were deleted (unreachable
+    devices, CPUs the VM does not have): a node the guest keeps (see `keep`) or a device node
+    loses the properties that refer to lost nodes; any other node (a consumer without registers:
+    gpio-keys, a thermal zone's cooling map, a regulator) goes. Aliases to lost nodes go too."""
+    for _ in range(32):
+        dt = fdt.DeviceTree(blob, path)
+        problems = dtrefs.broken_refs(dt)
+        stale = dtrefs.stale_paths(dt)
+        if not problems and not stale:
+            return blob
+        ed = Editor(blob, path)
+        gone = []
+        for node, prop, why in problems:
+            if any(_under(node.path, g) for g in gone):
+                continue
+            if node.path in keep or _under(node.path, "/cpus") or dt.is_mmio_node(node):
+                props = [p for p in dtrefs.companions(node, prop) if ed.has(node.path, p)]
+                for p in props:
+                    ed.delprop(node.path, p)
+                if props:
+                    report.dropped.append((node.path, props, why))
+            else:
+                ed.delnode(node.path)
+                gone.append(node.path)
+                report.removed.append((node.path, prop, why))
+        for node, prop, lost in stale:
+            if not any(_under(node.path, g) for g in gone):
+                ed.delprop(node.path, prop)
+                report.stale.append((node.path, prop, lost))
+        blob = ed.blob()
+    raise ToolError("%s: the guest device tree's references do not settle" % path)
 
 
 def _cpus(dt, ed, nvcpus):

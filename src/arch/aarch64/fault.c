@@ -1,6 +1,5 @@
 /* Stage-2 faults (emulated MMIO, unmapped accesses), trapped instructions and guest HVCs. */
 #include <vmm/esr.h>
-#include <vmm/insn.h>
 #include <vmm/log.h>
 #include <vmm/psci.h>
 #include <vmm/reset.h>
@@ -18,14 +17,11 @@ static const struct mmio_region *find_mmio(const struct vm *vm, uint64_t addr)
     return NULL;
 }
 
-static void report_abort(const struct vm_exit *exit, const struct data_abort *da, const char *what)
+static void report_abort(struct vm *vm, const struct vm_exit *exit, const struct data_abort *da,
+                         const char *what)
 {
-    enum { MAX_REPORTS = 64 };
-    static unsigned reports;
-    if (reports >= MAX_REPORTS)
+    if (!log_limit_pass(&vm->log.abort, LOG_ERROR, "fault", "reports of accesses nothing answers"))
         return;
-    if (++reports == MAX_REPORTS)
-        LOG_WARNING("fault", "further unanswered accesses will not be reported");
     unsigned ec = esr_class_of(exit->esr);
     if (exit->instruction_fault) {
         LOG_ERR("fault",
@@ -55,95 +51,22 @@ static uint64_t width_mask(unsigned width)
     return width >= 8 ? ~UINT64_C(0) : (UINT64_C(1) << (width * 8)) - 1;
 }
 
-static bool read_guest_u64(void *ctx, uint64_t ipa, uint64_t *value)
-{
-    const struct vm *vm = ctx;
-    if (ipa & 7 || !range_inside(ipa, 8, vm->cfg->ram_base, vm->cfg->ram_size))
-        return false;
-    vmm_memcpy(value, (const uint8_t *)vm->ram + (ipa - vm->cfg->ram_base), 8);
-    return true;
-}
-
-/* The instruction at the guest's PC, through its stage-1 tables when its MMU is on. */
-static bool fetch_insn(struct vm *vm, unsigned vcpu, uint64_t pc, uint32_t *insn)
-{
-    uint64_t ipa;
-    if (!s1_translate(pc, hyp_vcpu_read_sysreg(vcpu, VCPU_SCTLR_EL1),
-                      hyp_vcpu_read_sysreg(vcpu, VCPU_TCR_EL1),
-                      hyp_vcpu_read_sysreg(vcpu, VCPU_TTBR0_EL1),
-                      hyp_vcpu_read_sysreg(vcpu, VCPU_TTBR1_EL1), read_guest_u64, vm, &ipa))
-        return false;
-    if (ipa & 3 || !range_inside(ipa, 4, vm->cfg->ram_base, vm->cfg->ram_size))
-        return false;
-    *insn = read_le32((const uint8_t *)vm->ram + (ipa - vm->cfg->ram_base));
-    return true;
-}
-
-static uint64_t load_value(const struct ldst *d, uint64_t raw)
-{
-    struct data_abort da = {
-        .valid = true, .width = d->size, .sign_extend = d->sign_extend, .reg64 = d->dest64
-    };
-    return data_abort_load_value(&da, raw);
-}
-
-/* ISV=0: decode the instruction itself and emulate it, write-back included. */
-static bool emulate_without_syndrome(struct vm *vm, const struct vm_exit *exit,
-                                     const struct mmio_region *r, uint32_t *insn_out)
-{
-    struct ldst d;
-    struct vcpu_regs regs;
-    *insn_out = 0;
-    if (!hyp_vcpu_read_regs(exit->vcpu, &regs, VCPU_REGS_ALL) ||
-        !fetch_insn(vm, exit->vcpu, regs.pc, insn_out) || !insn_decode_ldst(*insn_out, &d))
-        return false;
-    uint64_t offset = exit->addr - r->base;
-    unsigned count = d.pair ? 2 : 1;
-    if (offset + (uint64_t)count * d.size > r->size)
-        return false;
-    bool el1h = ((regs.spsr >> 2) & 3) == 1 && (regs.spsr & 1);
-    uint64_t sp = el1h ? hyp_vcpu_read_sysreg(exit->vcpu, VCPU_SP_EL1) : regs.sp;
-    const unsigned rts[2] = { d.rt, d.rt2 };
-    for (unsigned i = 0; i < count; i++) {
-        uint64_t value = 0;
-        if (!d.load && rts[i] != 31)
-            value = regs.x[rts[i]] & width_mask(d.size);
-        if (r->handler(vm, r->ctx, exit->vcpu, offset + i * d.size, d.size, !d.load, &value) !=
-            MMIO_OK)
-            return false;
-        if (d.load && rts[i] != 31)
-            regs.x[rts[i]] = load_value(&d, value & width_mask(d.size));
-    }
-    if (d.writeback) {
-        uint64_t base = d.rn == 31 ? sp : regs.x[d.rn];
-        base += (uint64_t)d.offset;
-        if (d.rn != 31)
-            regs.x[d.rn] = base;
-        else if (el1h)
-            hyp_vcpu_write_sysreg(exit->vcpu, VCPU_SP_EL1, base);
-        else
-            regs.sp = base;
-    }
-    regs.pc += AARCH64_INSN_SIZE;
-    return hyp_vcpu_write_regs(exit->vcpu, &regs, VCPU_REGS_ALL);
-}
-
 enum refusal { NO_DEVICE, DEVICE_REFUSED, NOT_EMULATED };
 
 /* Nothing answers this access (no device, the device refused it, or its instruction is not one
  * the VMM can emulate): report it and let the guest take an external abort, as on hardware. */
 static void refuse_access(struct vm *vm, const struct vm_exit *exit, const struct data_abort *da,
-                          enum refusal why, const struct mmio_region *r, uint32_t insn,
+                          enum refusal why, const struct mmio_region *r, const char *detail,
                           struct exit_reply *reply)
 {
-    char what[96];
+    char what[160];
     if (why == DEVICE_REFUSED)
         fmt_format(what, sizeof(what), "%s", r->name);
     else if (why == NOT_EMULATED)
-        fmt_format(what, sizeof(what), "instruction 0x%08x cannot be emulated", insn);
+        fmt_format(what, sizeof(what), "%s", detail);
     else
         fmt_format(what, sizeof(what), "not RAM nor a device this VM has");
-    report_abort(exit, da, what);
+    report_abort(vm, exit, da, what);
     if (vm_inject_abort(vm, exit->vcpu, exit->instruction_fault, da->write))
         reply->resume = true;
     else
@@ -178,7 +101,7 @@ static void emulate_with_syndrome(struct vm *vm, const struct vm_exit *exit,
         value = (da->rt == 31 ? 0 : regs.x[da->rt]) & width_mask(da->width);
     if (r->handler(vm, r->ctx, exit->vcpu, exit->addr - r->base, da->width, da->write, &value) !=
         MMIO_OK) {
-        refuse_access(vm, exit, da, DEVICE_REFUSED, r, 0, reply);
+        refuse_access(vm, exit, da, DEVICE_REFUSED, r, NULL, reply);
         return;
     }
     if (!da->write && da->rt != 31)
@@ -202,12 +125,12 @@ void vm_handle_vm_fault(struct vm *vm, const struct vm_exit *exit, struct exit_r
         emulate_with_syndrome(vm, exit, r, &da, reply);
         return;
     }
-    uint32_t insn = 0;
-    if (r && emulate_without_syndrome(vm, exit, r, &insn)) {
+    char why[160];
+    if (r && vm_emulate_no_syndrome(vm, exit, why, sizeof(why))) {
         reply->resume = true;
         return;
     }
-    refuse_access(vm, exit, &da, r ? NOT_EMULATED : NO_DEVICE, r, insn, reply);
+    refuse_access(vm, exit, &da, r ? NOT_EMULATED : NO_DEVICE, r, why, reply);
 }
 
 /* Finish a PSCI call: returns true when the calling vCPU should run on. */
@@ -216,7 +139,8 @@ static bool psci_finish(struct vm *vm, unsigned vcpu, enum psci_action action)
     switch (action) {
     case PSCI_ACT_RETURN: return true;
     case PSCI_ACT_CPU_OFF:
-        LOG_INFO("psci", "vCPU %u: CPU_OFF", vcpu);
+        LOG_LIMITED(&vm->log.power, "vCPU power reports", LOG_INFO, "psci", "vCPU %u: CPU_OFF",
+                    vcpu);
         vm->power[vcpu] = VCPU_OFF;
         hyp_vcpu_stop(vcpu);
         return false;
@@ -282,7 +206,7 @@ static void handle_sysreg(struct vm *vm, const struct vm_exit *exit, struct exit
     if (!sr.read && vm->gic.version == 3 && is_gicv3_sgi_register(&sr)) {
         vgic_v3_write_sgir(&vm->gic, exit->vcpu, value);
     } else {
-        LOG_WARNING("fault",
+        LOG_LIMITED(&vm->log.sysreg, "reports of system registers not emulated", LOG_WARN, "fault",
                     "vCPU %u: %s of system register S%u_%u_C%u_C%u_%u (x%u) at pc 0x%llx is "
                     "not emulated: %s",
                     exit->vcpu, sr.read ? "MRS" : "MSR", sr.op0, sr.op1, sr.crn, sr.crm, sr.op2,
@@ -331,9 +255,9 @@ void vm_handle_vcpu_fault(struct vm *vm, const struct vm_exit *exit, struct exit
         return;
     case ESR_EC_SYSREG: handle_sysreg(vm, exit, reply); return;
     default:
-        LOG_ERR("fault", "vCPU %u: unhandled trap: ESR 0x%llx, class 0x%02x (%s), ISS 0x%x",
-                exit->vcpu, (unsigned long long)exit->esr, ec, esr_class_name(ec),
-                esr_iss(exit->esr));
+        LOG_LIMITED(&vm->log.trap, "unhandled traps and faults", LOG_ERROR, "fault",
+                    "vCPU %u: unhandled trap: ESR 0x%llx, class 0x%02x (%s), ISS 0x%x", exit->vcpu,
+                    (unsigned long long)exit->esr, ec, esr_class_name(ec), esr_iss(exit->esr));
         vm_stop(vm, "unhandled trap");
         return;
     }

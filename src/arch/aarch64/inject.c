@@ -16,7 +16,8 @@ bool vm_inject_abort(struct vm *vm, unsigned vcpu, bool instruction, bool write)
     if (vcpu >= vm->cfg->num_vcpus || !hyp_vcpu_read_regs(vcpu, &regs, 3))
         return false;
     if (regs.spsr & SPSR_M_AARCH32) {
-        LOG_ERR("fault", "vCPU %u: AArch32 guest state; cannot inject an abort", vcpu);
+        LOG_LIMITED(&vm->log.trap, "unhandled traps and faults", LOG_ERROR, "fault",
+                    "vCPU %u: AArch32 guest state; cannot inject an abort", vcpu);
         return false;
     }
     bool from_el0 = ((regs.spsr >> 2) & 3) == 0;

@@ -6,7 +6,6 @@
 #include <vmm/vm.h>
 
 #define MIGRATE_TYPE_NO_TRUSTED_OS 2u
-#define MAX_UNKNOWN_REPORTS 16u
 
 /* Calls a guest may probe that the VMM deliberately does not offer: answered quietly. */
 struct known_call {
@@ -65,13 +64,16 @@ const char *psci_function_name(uint32_t fid)
     }
 }
 
-/* vCPU index named by an MPIDR (Aff0 = index, higher affinity levels zero), or -1. */
+/* The affinity fields of an MPIDR (Aff3 in bits 32-39, Aff2-Aff0 in bits 0-23). */
+#define MPIDR_AFFINITY_BITS UINT64_C(0xff00ffffff)
+
+/* vCPU index named by a PSCI target (Aff0 = index, higher affinity levels zero), or -1. PSCI
+ * requires every bit outside the affinity fields to be zero (bits 24-31 and 40-63). */
 static int vcpu_of_mpidr(const struct vm *vm, uint64_t mpidr)
 {
-    uint64_t aff = mpidr & UINT64_C(0xff00ffffff);
-    if (aff >= vm->cfg->num_vcpus)
+    if ((mpidr & ~MPIDR_AFFINITY_BITS) || mpidr >= vm->cfg->num_vcpus)
         return -1;
-    return (int)aff;
+    return (int)mpidr;
 }
 
 static uint64_t ret(int64_t v)
@@ -84,8 +86,11 @@ static uint64_t cpu_on(struct vm *vm, unsigned caller, uint64_t mpidr, uint64_t 
 {
     int target = vcpu_of_mpidr(vm, mpidr);
     if (target < 0) {
-        LOG_WARNING("psci", "vCPU %u: CPU_ON for MPIDR 0x%llx, which this VM does not have", caller,
-                    (unsigned long long)mpidr);
+        LOG_LIMITED(&vm->log.cpu_on, "reports of CPU_ON for MPIDRs this VM does not have", LOG_WARN,
+                    "psci", "vCPU %u: CPU_ON for MPIDR 0x%llx, %s: INVALID_PARAMETERS", caller,
+                    (unsigned long long)mpidr,
+                    (mpidr & ~MPIDR_AFFINITY_BITS) ? "which sets bits PSCI requires to be zero"
+                                                   : "which this VM does not have");
         return ret(PSCI_RET_INVALID_PARAMETERS);
     }
     if (vm->power[target] == VCPU_ON)
@@ -96,12 +101,14 @@ static uint64_t cpu_on(struct vm *vm, unsigned caller, uint64_t mpidr, uint64_t 
     regs.spsr = GUEST_BOOT_SPSR;
     regs.x[0] = context;
     if (!hyp_vcpu_write_regs((unsigned)target, &regs, VCPU_REGS_ALL)) {
-        LOG_ERR("psci", "vCPU %u: CPU_ON could not set up vCPU %d", caller, target);
+        LOG_LIMITED(&vm->log.power, "vCPU power reports", LOG_ERROR, "psci",
+                    "vCPU %u: CPU_ON could not set up vCPU %d", caller, target);
         return ret(PSCI_RET_INTERNAL_FAILURE);
     }
     vm->power[target] = VCPU_ON;
-    LOG_INFO("psci", "vCPU %u: CPU_ON starts vCPU %d at 0x%llx", caller, target,
-             (unsigned long long)entry);
+    LOG_LIMITED(&vm->log.power, "vCPU power reports", LOG_INFO, "psci",
+                "vCPU %u: CPU_ON starts vCPU %d at 0x%llx", caller, target,
+                (unsigned long long)entry);
     vm_vcpu_run(vm, (unsigned)target, entry);
     return ret(PSCI_RET_SUCCESS);
 }
@@ -142,13 +149,12 @@ uint64_t vm_psci_call(struct vm *vm, unsigned vcpu, const uint64_t args[4],
         /* No CPU errata workarounds are offered; SMCCC_VERSION itself is always there. */
         return (uint32_t)a1 == SMCCC_VERSION ? ret(PSCI_RET_SUCCESS) : ret(PSCI_RET_NOT_SUPPORTED);
     default: {
-        static unsigned unknown_reports;
         const char *known = known_unsupported_name(fid);
         if (known) {
-            LOG_DBG("psci", "vCPU %u: %s (0x%08x) is not offered", vcpu, known, fid);
-        } else if (unknown_reports < MAX_UNKNOWN_REPORTS) {
-            unknown_reports++;
-            LOG_WARNING("psci",
+            LOG_LIMITED(&vm->log.smc, "reports of SMC/HVC calls not offered", LOG_DEBUG, "psci",
+                        "vCPU %u: %s (0x%08x) is not offered", vcpu, known, fid);
+        } else {
+            LOG_LIMITED(&vm->log.smc, "reports of SMC/HVC calls not offered", LOG_WARN, "psci",
                         "vCPU %u: unknown SMC/HVC function 0x%08x (x1=0x%llx x2=0x%llx "
                         "x3=0x%llx): answered NOT_SUPPORTED",
                         vcpu, fid, (unsigned long long)a1, (unsigned long long)a2,

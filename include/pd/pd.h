@@ -1,0 +1,28 @@
+/*
+ * The seam between a native protection domain's program (components/<name>/) and the Microkit.
+ *
+ * A component's logic calls only these; src/seL4/pd_seam.c implements them with Microkit calls
+ * (the only component-side file that includes microkit.h) and turns Microkit's entry points into
+ * pd_init / pd_notified. Host tests link tests/host/sim_pd.c instead, which records what was
+ * done, so every component's logic runs under ASan/UBSan on the host.
+ */
+#ifndef PD_PD_H
+#define PD_PD_H
+
+#include <stdint.h>
+
+/* Provided by the component. */
+void pd_init(void);
+void pd_notified(unsigned channel);
+
+/* Provided by the seam. */
+void pd_notify(unsigned channel);
+void pd_irq_ack(unsigned channel);
+void pd_puts(const char *s); /* debug console (seL4's, when the kernel has one) */
+/* The physical counter and its frequency. */
+uint64_t pd_counter_now(void);
+uint64_t pd_counter_freq(void);
+/* This PD's name as the system file gives it. */
+const char *pd_name(void);
+
+#endif
