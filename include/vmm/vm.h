@@ -83,6 +83,9 @@ struct vm {
     uint64_t wake_pc[VM_MAX_VCPUS];
     uint64_t wake_deadline[VM_MAX_VCPUS]; /* physical counter; 0 = none */
     bool draining[VM_MAX_VCPUS];          /* running the reset drain stub */
+    /* Passthrough interrupts (bit n = cfg->irqs[n]) EOI'd while disabled at the distributor:
+     * acknowledged to seL4 when the guest enables them again. */
+    uint32_t deferred_acks;
     struct vm_ptimer ptimer;
     struct seed_state seeds; /* the guest's fresh kaslr-seed and rng-seed at each boot */
     struct mmio_region mmio[VM_MAX_MMIO];
@@ -160,6 +163,9 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
 /* A notification on Microkit channel `channel` (passthrough IRQs, the wake-up timer, device
  * backends); one on a channel the VM does not use is reported. */
 void vm_notified(struct vm *vm, unsigned channel);
+/* After a distributor write: passthrough interrupts whose acknowledgement waited for the guest
+ * to enable them (see vm.c) are acknowledged now. */
+void vm_passthrough_enabled(struct vm *vm);
 /* True if `channel` is one of the VM's (a PD that serves channels of its own asks first). */
 bool vm_owns_channel(const struct vm *vm, unsigned channel);
 
