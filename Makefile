@@ -72,7 +72,7 @@ else
 KERNEL_BLOB := $(GUEST_KERNEL)
 endif
 
-VMM_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c) src/seL4/microkit_seam.c \
+VMM_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c src/virtio/*.c) src/seL4/microkit_seam.c \
             vmm/main.c vmm/libc_shim.c
 VMM_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(VMM_SRCS)) $(OBJ)/vm_config.o $(OBJ)/guest_images.o
 
@@ -146,7 +146,7 @@ $(GEN)/vm_config.c $(GEN)/guest.dtb &: $(SYSTEM_FILE) $(BUILD_DIR)/board.dtb $(K
 # libsel4's headers use GNU C (asm); only the seam includes them.
 $(OBJ)/src/seL4/microkit_seam.o: TARGET_CFLAGS += -std=gnu11
 
-$(OBJ)/%.o: %.c $(wildcard include/vmm/*.h src/vgic/*.h) | sdk-check packages
+$(OBJ)/%.o: %.c $(wildcard include/vmm/*.h include/proto/*.h src/vgic/*.h src/virtio/*.h) | sdk-check packages
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(TARGET_CFLAGS) -c $< -o $@
 
@@ -182,15 +182,15 @@ else
 endif
 
 # ---- tests -------------------------------------------------------------------------------------
-HOST_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c tests/host/*.c)
+HOST_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c src/virtio/*.c tests/host/*.c)
 HOST_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/host
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
-$(BUILD_DIR)/host/tests-clang: $(HOST_SRCS) $(wildcard include/vmm/*.h src/vgic/*.h tests/host/*.h) | packages
+$(BUILD_DIR)/host/tests-clang: $(HOST_SRCS) $(wildcard include/vmm/*.h include/proto/*.h src/vgic/*.h src/virtio/*.h tests/host/*.h) | packages
 	@mkdir -p $(dir $@)
 	clang $(HOST_CFLAGS) $(SAN_FLAGS) $(HOST_SRCS) -o $@
 
-$(BUILD_DIR)/host/tests-gcc: $(HOST_SRCS) $(wildcard include/vmm/*.h src/vgic/*.h tests/host/*.h) | packages
+$(BUILD_DIR)/host/tests-gcc: $(HOST_SRCS) $(wildcard include/vmm/*.h include/proto/*.h src/vgic/*.h src/virtio/*.h tests/host/*.h) | packages
 	@mkdir -p $(dir $@)
 	gcc $(HOST_CFLAGS) $(SAN_FLAGS) $(HOST_SRCS) -o $@
 

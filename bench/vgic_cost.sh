@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 OUT=${BUILD_DIR:-build}/bench
 mkdir -p "$OUT"
 command -v valgrind >/dev/null || { echo "vgic_cost: valgrind is needed (apt-get install valgrind)"; exit 1; }
-cc -std=c11 -O2 -g -Iinclude -Itests/host src/core/*.c src/arch/aarch64/*.c src/vgic/*.c \
+cc -std=c11 -O2 -g -Iinclude -Itests/host src/core/*.c src/arch/aarch64/*.c src/vgic/*.c src/virtio/*.c \
     tests/host/sim_hyp.c tests/host/fixture.c bench/vgic_cost.c -o "$OUT/vgic_cost"
 
 instructions() {

@@ -11,9 +11,10 @@
 #include <vmm/hyp.h>
 #include <vmm/psci.h>
 #include <vmm/vgic.h>
+#include <vmm/virtio.h>
 
 #define VM_MAX_VCPUS VGIC_MAX_VCPUS
-#define VM_MAX_MMIO 8
+#define VM_MAX_MMIO 16 /* the distributor, redistributors, virtio devices */
 
 struct vm;
 
@@ -91,6 +92,8 @@ struct vm {
     uint64_t exits_by_kind[EXIT_UNKNOWN + 1];
     uint64_t exits_wfx;
     struct vm_log_limits log;
+    struct virtio_dev virtio[VIRTIO_MAX_DEVICES]; /* emulated virtio-mmio devices */
+    unsigned num_virtio;
 };
 
 /* Make `vcpu` take a synchronous external abort (data or instruction) at its EL1 vector, as the
@@ -155,7 +158,8 @@ bool vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size, const char *name,
 
 /* Handle one exit; fills the reply. */
 void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply);
-/* A notification on Microkit channel `channel` (passthrough IRQs). */
+/* A notification on Microkit channel `channel` (the wake-up timer, passthrough IRQs, virtio
+ * backends). */
 void vm_notified(struct vm *vm, unsigned channel);
 
 /* Handlers used by vm_handle_exit, one per exit class (fault.c, psci.c, vm.c). */
