@@ -359,9 +359,9 @@ static void console_backend(struct virtio_dev *d, bool guest_running)
     struct virtio_console *c = &d->u.console;
     struct ring *tx_free = &c->conn.ring[CONN_TX_FREE], *rx_active = &c->conn.ring[CONN_RX_ACTIVE];
     struct ring_entry e;
-    /* A backend that keeps to the protocol returns at most every buffer once per notification;
-     * the budget only stops one that does not. */
-    unsigned budget = 2 * (tx_free->capacity + rx_active->capacity);
+    /* A backend that keeps to the protocol hands back at most every buffer once while this
+     * runs (none is lent meanwhile); the budget only stops one that does not. */
+    unsigned budget = 2 * (c->tx_bufs + c->rx_bufs);
     while (!c->conn_dead) {
         while (budget && ring_pop(tx_free, &e)) {
             budget--;
