@@ -560,8 +560,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t a = rd64(r + 8), b = rd64(r + 16);
         struct exit_reply rep;
         struct vm_exit e = { .vcpu = vcpu, .lr_index = -1 };
-        if (fx.vm.state != VM_RUNNING)
+        /* A resetting VM's vCPUs run the drain stub, as they would; a VM still not running
+         * gets a fresh VMM, whose vCPUs start with empty list registers (sim keeps them across
+         * boots, as seL4 does, and a new vGIC knows nothing of what they held). */
+        if (fx.vm.state == VM_RESETTING)
+            fx_run_drain_stubs();
+        if (fx.vm.state != VM_RUNNING) {
+            for (unsigned v = 0; v < VGIC_MAX_VCPUS; v++)
+                memset(sim.vcpu[v].lr_used, 0, sizeof(sim.vcpu[v].lr_used));
             boot(v3, nvcpus, virtio);
+        }
         uint32_t tx_head0 = virtio ? ring_head(CONN_TX_ACTIVE) : 0;
         uint32_t rx_head0 = virtio ? ring_head(CONN_RX_FREE) : 0;
         bool scribbled = false;
