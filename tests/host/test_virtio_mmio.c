@@ -174,6 +174,20 @@ TEST(virtio_mmio_bad_widths_report_and_change_nothing)
     /* The VM goes on: none of this is an abort. */
     CHECK(fx.vm.state == VM_RUNNING);
     CHECK(sim_console_lacks("external abort"));
+    /* Every offset, every width a register does not take, zeros and ones: nothing changes
+     * (the configuration space is read-only for the console). */
+    static const unsigned widths[] = { 1, 2, 4, 8 };
+    for (uint32_t off = 0; off < FX_VIRTIO_SIZE; off++) {
+        for (unsigned w = 0; w < 4; w++) {
+            if ((off < VIO_CONFIG && widths[w] == 4 && off % 4 == 0) ||
+                off + widths[w] > FX_VIRTIO_SIZE)
+                continue;
+            vio_access(off, widths[w], 1, 0);
+            vio_access(off, widths[w], 1, ~0ull);
+        }
+    }
+    CHECK(same(&before));
+    CHECK(fx.vm.state == VM_RUNNING);
 }
 
 TEST(virtio_mmio_direction_and_holes)
@@ -199,6 +213,37 @@ TEST(virtio_mmio_direction_and_holes)
     vio_write(VIO_QUEUE_RESET, 1);
     CHECK(sim_console_has("offset 0xc0 (no register) is not a valid access (nothing is there)"));
     CHECK(same(&before));
+    /* A 32-bit write to any offset with no writable register changes nothing. */
+    static const uint32_t writable[] = { VIO_DEVICE_FEATURES_SEL,
+                                         VIO_DRIVER_FEATURES,
+                                         VIO_DRIVER_FEATURES_SEL,
+                                         VIO_QUEUE_SEL,
+                                         VIO_QUEUE_NUM,
+                                         VIO_QUEUE_READY,
+                                         VIO_QUEUE_NOTIFY,
+                                         VIO_INTERRUPT_ACK,
+                                         VIO_STATUS,
+                                         VIO_QUEUE_DESC_LOW,
+                                         VIO_QUEUE_DESC_HIGH,
+                                         VIO_QUEUE_DRIVER_LOW,
+                                         VIO_QUEUE_DRIVER_HIGH,
+                                         VIO_QUEUE_DEVICE_LOW,
+                                         VIO_QUEUE_DEVICE_HIGH,
+                                         VIO_SHM_SEL };
+    unsigned tried = 0;
+    for (uint32_t off = 0; off < VIO_CONFIG; off += 4) {
+        bool w = false;
+        for (unsigned i = 0; i < sizeof(writable) / sizeof(writable[0]); i++)
+            w |= writable[i] == off;
+        if (w)
+            continue;
+        vio_write(off, 0);
+        vio_write(off, 0xffffffffu);
+        tried++;
+    }
+    CHECK_EQ(tried, 64 - 16);
+    CHECK(same(&before));
+    CHECK_EQ(vio_read(VIO_MAGIC), 0x74726976u);
 }
 
 /* FEATURES_OK sticks only for a subset of the offered features that includes VERSION_1. */
