@@ -36,7 +36,7 @@ struct virtio_mem {
 
 /* One split virtqueue, as the driver set it up. */
 struct virtq {
-    uint16_t num; /* QueueNum */
+    uint32_t num; /* QueueNum as written; checked (at most VIRTQ_MAX_SIZE) when enabled */
     bool ready;   /* QueueReady */
     uint64_t desc, driver, device;
     uint8_t *desc_p, *avail_p, *used_p; /* the three areas in the VMM, once checked */

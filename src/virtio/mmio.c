@@ -207,7 +207,7 @@ static void wr_queue_num(struct virtio_dev *d, uint32_t off, uint32_t v)
     (void)off;
     struct virtq *q = queue_to_set_up(d, "QueueNum", v);
     if (q) /* checked when the queue is enabled */
-        q->num = v > 0xffffu ? 0 : (uint16_t)v;
+        q->num = v;
 }
 
 static uint32_t rd_queue_ready(struct virtio_dev *d, uint32_t off)

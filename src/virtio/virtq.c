@@ -95,7 +95,7 @@ int virtq_pop_avail(struct virtio_dev *d, unsigned qi, uint16_t *head)
                            idx, outstanding, q->last_avail, q->num);
         return -1;
     }
-    uint16_t slot = q->last_avail & (q->num - 1);
+    uint16_t slot = (uint16_t)(q->last_avail & (q->num - 1));
     uint16_t h = load16(q->avail_p + 4 + 2u * slot);
     if (h >= q->num) {
         virtio_guest_error(d, virtio_queue_name(d, qi),

@@ -370,7 +370,7 @@ static void virtio_mmio(unsigned vcpu, const uint8_t *r, uint64_t a, uint64_t b)
 static void virtio_descriptor(const uint8_t *r, uint64_t a, uint64_t b)
 {
     const struct virtq *q = &fx.vm.virtio[0].vq[r[2] & 1];
-    unsigned num = q->num ? q->num : 1;
+    unsigned num = q->num && q->num <= VIRTQ_MAX_SIZE ? q->num : 1; /* as the guest set it */
     uint16_t idx = (uint16_t)(r[3] % (num + (r[3] >> 7)));
     uint8_t *p = ram_at(q->desc + 16u * idx, 16);
     if (!p)
@@ -396,7 +396,7 @@ static void virtio_driver(unsigned vcpu, const uint8_t *r, uint64_t b)
 {
     unsigned qi = r[2] & 1;
     const struct virtq *q = &fx.vm.virtio[0].vq[qi];
-    unsigned num = q->num ? q->num : 1;
+    unsigned num = q->num && q->num <= VIRTQ_MAX_SIZE ? q->num : 1; /* as the guest set it */
     uint8_t *avail = ram_at(q->driver, 4 + 2u * num);
     struct exit_reply rep;
     uint16_t idx = avail ? (uint16_t)(avail[2] | avail[3] << 8) : 0;

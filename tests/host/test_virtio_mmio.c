@@ -320,6 +320,8 @@ TEST(virtio_queue_num_max_and_num)
     CHECK(sim_console_has("virtio: error: console@0xa003e00: receiveq0: cannot be enabled: "
                           "QueueNum 3 is not a power of two from 1 to 128; the device needs a "
                           "reset (DEVICE_NEEDS_RESET)"));
+    CHECK(sim_console_has("QueueNum 4294967295 is not a power of two"));
+    CHECK(sim_console_has("QueueNum 65536 is not a power of two"));
     /* Every power of two up to QueueNumMax works; so does not writing QueueNum at all (the
      * maximum). */
     for (uint16_t n = 1; n <= VIO_QMAX; n *= 2) {
