@@ -371,12 +371,11 @@ static void console_backend(struct virtio_dev *d, bool guest_running)
             budget--;
             rx_take(d, &e);
         }
+        bool empty = ring_empty_before_wait(tx_free) && ring_empty_before_wait(rx_active);
         check_ring(d, CONN_TX_FREE);
         check_ring(d, CONN_RX_ACTIVE);
-        if (c->conn_dead || (ring_empty_before_wait(tx_free) && ring_empty_before_wait(rx_active)))
+        if (c->conn_dead || empty)
             break;
-        check_ring(d, CONN_TX_FREE);
-        check_ring(d, CONN_RX_ACTIVE);
         if (!budget) {
             virtio_backend_warning(d, "keeps queuing entries; the rest waits for its next "
                                       "notification");
