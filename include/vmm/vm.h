@@ -12,9 +12,10 @@
 #include <vmm/psci.h>
 #include <vmm/seed.h>
 #include <vmm/vgic.h>
+#include <vmm/virtio.h>
 
 #define VM_MAX_VCPUS VGIC_MAX_VCPUS
-#define VM_MAX_MMIO 8
+#define VM_MAX_MMIO 16 /* the distributor, redistributors, virtio devices */
 
 struct vm;
 
@@ -96,6 +97,8 @@ struct vm {
     uint64_t exits_by_kind[EXIT_UNKNOWN + 1];
     uint64_t exits_wfx;
     struct vm_log_limits log;
+    struct virtio_dev virtio[VIRTIO_MAX_DEVICES]; /* emulated virtio-mmio devices */
+    unsigned num_virtio;
 };
 
 /* Make `vcpu` take a synchronous external abort (data or instruction) at its EL1 vector, as the

@@ -148,6 +148,7 @@ void vm_log_limits_reset(struct vm *vm)
     };
     for (unsigned i = 0; i < ARRAY_SIZE(limits); i++)
         log_limit_reset(limits[i]);
+    virtio_devices_log_limits_reset(vm);
 }
 
 bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram)
@@ -172,7 +173,7 @@ bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram)
         LOG_ERR("boot", "refusing to start: %s", why);
         return false;
     }
-    if (!setup_gic(vm) || !add_gic_mmio(vm))
+    if (!setup_gic(vm) || !add_gic_mmio(vm) || !virtio_devices_init(vm))
         return false;
     return true;
 }
@@ -208,6 +209,7 @@ bool vm_boot(struct vm *vm)
     vm_seed_guest_dtb(vm);
     if (!setup_gic(vm))
         return false;
+    virtio_devices_reset(vm); /* status 0, queues off, interrupt low; backend buffers kept */
     vm_ptimer_boot(vm);
     /* Anything left masked by the previous run (a vPPI or IRQ never EOI'd) is unmasked again. */
     for (unsigned v = 0; v < cfg->num_vcpus; v++) {
@@ -342,6 +344,10 @@ void vm_notified(struct vm *vm, unsigned channel)
             vm_wake_check(vm);
             return;
         }
+    }
+    if (virtio_devices_notified(vm, channel)) {
+        vm_wake_check(vm); /* a device may have raised its interrupt */
+        return;
     }
     LOG_LIMITED(&vm->log.notify, "notifications on unused channels", LOG_WARN, "irq",
                 "notification on channel %u, which carries no guest interrupt", channel);
