@@ -276,7 +276,7 @@ FORCE:
 # libsel4's headers use GNU C (asm); only the seams and PD programs include them.
 $(OBJ)/src/seL4/%.o $(patsubst %.c,$(OBJ)/%.o,$(VMM_MAIN)): TARGET_CFLAGS += -std=gnu11
 
-$(OBJ)/%.o: %.c $(wildcard include/*/*.h src/vgic/*.h src/virtio/*.h components/*/*.h) \
+$(OBJ)/%.o: %.c $(wildcard include/*/*.h src/*/*.h components/*/*.h drivers/*/*.h) \
         $(OBJ)/build.args \
         | sdk-check packages
 	@mkdir -p $(dir $@)

@@ -7,6 +7,8 @@
 #include <pd/mmio.h>
 #include <pd/pd.h>
 
+#include "generic_timer.h"
+
 void init(void)
 {
     pd_init();
@@ -34,23 +36,17 @@ void pd_puts(const char *s)
 
 uint64_t pd_counter_now(void)
 {
-    uint64_t v;
-    __asm__ volatile("isb; mrs %0, cntpct_el0" : "=r"(v));
-    return v;
+    return generic_counter_now();
 }
 
 uint64_t pd_counter_freq(void)
 {
-    uint64_t v;
-    __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(v));
-    return v;
+    return generic_counter_freq();
 }
 
 void pd_ptimer_write(uint64_t ctl, uint64_t cval)
 {
-    /* Disable first so the old compare value cannot fire against the new control bits. */
-    __asm__ volatile("msr cntp_ctl_el0, xzr; isb; msr cntp_cval_el0, %0" ::"r"(cval));
-    __asm__ volatile("msr cntp_ctl_el0, %0; isb" ::"r"(ctl & 3));
+    generic_ptimer_write(ctl, cval);
 }
 
 const char *pd_name(void)
