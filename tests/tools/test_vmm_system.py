@@ -125,7 +125,9 @@ class ExpandTests(unittest.TestCase):
         joined = "\n".join(msgs)
         self.assertIn("'id' attribute", joined)
         self.assertIn("has no <vcpu>", joined)
-        self.assertIn("console input will not work", joined)
+        self.assertIn("console input would not work: added on channel 0", joined)
+        irqs = [(i.get("irq"), i.get("id")) for i in root.find("protection_domain").iter("irq")]
+        self.assertEqual(sorted(irqs), [("30", "1"), ("33", "0")])
 
     # -- several VMs ----------------------------------------------------------------------------
 

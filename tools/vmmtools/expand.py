@@ -248,7 +248,8 @@ class Expansion:
                           pd.vm_name)
 
     def check_passthrough_uart(self):
-        """A VM given the UART without its interrupt can print but not read."""
+        """A VM given the UART without its interrupt could print only what fits the UART's FIFO
+        and read nothing: its VMM gets the interrupt, when no other PD has it."""
         uart = self.plat.uart
         if uart is None:
             return
@@ -262,10 +263,19 @@ class Expansion:
                 r.phys is not None and overlap(r.phys, r.size, addr, size)
                 for r in (self.region_of(m, "virtual machine '%s'" % pd.vm_name)
                           for m in pd.vm_maps()))
-            if maps_uart and not any(irq == uart_irq for irq, _, _ in pd.irqs()):
-                self.warn("virtual machine '%s' is given the UART (0x%x), but protection domain "
-                          "'%s' has no <irq irq=\"%d\">: console input will not work" %
-                          (pd.vm_name, addr, pd.name, uart_irq))
+            if not maps_uart or any(irq == uart_irq for irq, _, _ in pd.irqs()):
+                continue
+            owner = [p.name for p in self.pds if any(irq == uart_irq for irq, _, _ in p.irqs())]
+            if owner:
+                self.warn("virtual machine '%s' is given the UART (0x%x), but irq %d goes to "
+                          "protection domain '%s': the guest's console will not work" %
+                          (pd.vm_name, addr, uart_irq, owner[0]))
+                continue
+            cid = self.free_channel_id(pd.name)
+            pd.el.insert(self._before_vm(pd), ET.Element("irq", irq=str(uart_irq), id=str(cid)))
+            self.warn("virtual machine '%s' is given the UART (0x%x), but protection domain '%s' "
+                      "had no <irq irq=\"%d\">, without which console input would not work: "
+                      "added on channel %d" % (pd.vm_name, addr, pd.name, uart_irq, cid))
 
     def check_names(self):
         seen = {}
