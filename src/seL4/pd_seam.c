@@ -67,3 +67,8 @@ void pd_mmio_write32(uintptr_t addr, uint32_t value)
 {
     *(volatile uint32_t *)addr = value;
 }
+
+void pd_dma_fence(void)
+{
+    __asm__ volatile("dmb sy" ::: "memory");
+}
