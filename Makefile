@@ -132,13 +132,13 @@ define write_if_changed
 endef
 
 .PHONY: all run test test-host help clean images sdk-check boards qemu-cmd packages lib FORCE \
-        guest-images-check
+        guest-images-check disks
 .DEFAULT_GOAL := all
 
 # The Debian packages this command needs (tools/ensure-packages.sh has the lists), checked before
 # anything is built; as root, missing ones are installed.
 PACKAGE_SET := $(if $(filter test test-host %/tests-clang %/tests-gcc,$(MAKECMDGOALS)),test,$(if \
-                   $(filter run,$(MAKECMDGOALS)),run,build))
+                   $(filter run disks,$(MAKECMDGOALS)),run,build))
 packages:
 	@tools/ensure-packages.sh $(PACKAGE_SET)
 
@@ -195,7 +195,7 @@ $(GEN)/vmm-system.args: FORCE
 
 # Which VMs and PDs there are is known once the system is expanded; goals that build nothing do
 # not need it.
-NO_SYSTEM_GOALS := help clean test test-host boards packages qemu-cmd images sdk-check FORCE \
+NO_SYSTEM_GOALS := help clean test test-host boards packages images sdk-check FORCE \
                    guest-images-check \
                    %/tests-clang %/tests-gcc lib $(LIB)
 ifneq ($(if $(MAKECMDGOALS),$(filter-out $(NO_SYSTEM_GOALS),$(MAKECMDGOALS)),all),)
@@ -239,7 +239,8 @@ $(foreach vm,$(SYSTEM_VMS),$(eval $(call VM_RULES,$(vm))))
 # wrote for it, the seam; the library supplies what the compiler may call (memcpy, ...).
 define COMPONENT_RULES
 $(GEN)/$(1)/config.c: $(GEN)/system.stamp ;
-$(OBJ)/$(1)/config.o: $(GEN)/$(1)/config.c $(wildcard include/*/*.h components/*/*.h) \
+$(OBJ)/$(1)/config.o: $(GEN)/$(1)/config.c \
+        $(wildcard include/*/*.h components/*/*.h drivers/*/*.h) $(COMPONENT_DEPS_$(1)) \
         $(OBJ)/build.args | sdk-check
 	@mkdir -p $$(dir $$@)
 	$(TARGET_CC) $(TARGET_CFLAGS) -c $$< -o $$@
@@ -276,7 +277,7 @@ FORCE:
 # libsel4's headers use GNU C (asm); only the seams and PD programs include them.
 $(OBJ)/src/seL4/%.o $(patsubst %.c,$(OBJ)/%.o,$(VMM_MAIN)): TARGET_CFLAGS += -std=gnu11
 
-$(OBJ)/%.o: %.c $(wildcard include/*/*.h src/vgic/*.h components/*/*.h) $(OBJ)/build.args \
+$(OBJ)/%.o: %.c $(wildcard include/*/*.h src/vgic/*.h components/*/*.h drivers/*/*.h) $(OBJ)/build.args \
         | sdk-check packages
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(TARGET_CFLAGS) -c $< -o $@
@@ -293,14 +294,25 @@ $(IMAGE_FILE) $(REPORT_FILE) &: $(SYSTEM_ELFS) $(EXPANDED) $(OBJ)/build.args | s
 	@echo "built $(IMAGE_FILE) ($(MICROKIT_BOARD), $(CONFIG), $(SYSTEM_FILE): $(SYSTEM_VMS)$(if \
 	    $(SYSTEM_COMPONENTS), + $(SYSTEM_COMPONENTS)); Microkit system: $(EXPANDED))"
 
-# The QEMU command that runs this board's image (tests and benchmarks use it too).
+# The QEMU command that runs this board's image (tests and benchmarks use it too), with what the
+# system's devices need (SYSTEM_QEMU_ARGS: a block server's disk, ...).
 QEMU_CMD = $(QEMU) -machine $(QEMU_MACHINE) -cpu $(QEMU_CPU) -m $(QEMU_MEM) \
-    -device loader,file=$(IMAGE_FILE),addr=$(LOADER_ADDR),cpu-num=0
+    -device loader,file=$(IMAGE_FILE),addr=$(LOADER_ADDR),cpu-num=0 $(SYSTEM_QEMU_ARGS)
+
+# The disk image of each block server on QEMU (QEMU_DISK_<server>, by default
+# $(BUILD_DIR)/<server>.img): made when it does not exist, never remade (it holds the guests'
+# data; delete it for a fresh one).
+define DISK_RULES
+$(QEMU_DISK_$(1)): | packages
+	$(PYTHON) tools/make-disk-image.py --out $$@ $(QEMU_DISK_LAYOUT_$(1))
+endef
+$(foreach d,$(SYSTEM_QEMU_DISKS),$(eval $(call DISK_RULES,$(d))))
+disks: $(foreach d,$(SYSTEM_QEMU_DISKS),$(QEMU_DISK_$(d)))
 
 qemu-cmd:
 	@echo "$(QEMU_CMD)"
 
-run: $(IMAGE_FILE) | packages
+run: $(IMAGE_FILE) disks | packages
 ifeq ($(strip $(QEMU_MACHINE)),)
 	@echo "error: BOARD=$(BOARD) is real hardware; see $(BOARD_DIR)/README.md to boot $(IMAGE_FILE)"; exit 1
 else

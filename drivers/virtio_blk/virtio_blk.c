@@ -57,27 +57,27 @@ uint64_t vblk_max_bytes(const struct vblk *b, uint64_t piece)
     return ((uint64_t)(b->seg_max - 2) * (per / 2)) & ~UINT64_C(511);
 }
 
+/* Descriptors for the data of a request: each segment cut at SIZE_MAX. */
+static uint64_t data_descriptors(const struct vblk *b, const struct vblk_seg *segs, unsigned n)
+{
+    uint64_t count = 0;
+    for (unsigned i = 0; i < n; i++)
+        count += b->size_max ? (segs[i].len + (uint64_t)b->size_max - 1) / b->size_max
+                             : segs[i].len != 0;
+    return count;
+}
+
 enum vblk_submit_result vblk_submit(struct vblk *b, uint32_t type, uint64_t sector,
                                     const struct vblk_seg *segs, unsigned nsegs, uint32_t cookie)
 {
-    struct vq_buf bufs[VQ_MAX_NUM];
-    unsigned n = 1;
     bool device_writes = type == VBLK_T_IN || type == VBLK_T_GET_ID;
-    for (unsigned i = 0; i < nsegs; i++) {
-        uint64_t pa = segs[i].paddr;
-        uint32_t left = segs[i].len;
-        while (left) {
-            uint32_t len = b->size_max && left > b->size_max ? b->size_max : left;
-            if (n - 1 >= b->seg_max)
-                return VBLK_TOO_BIG;
-            bufs[n++] = (struct vq_buf){ pa, len, device_writes };
-            pa += len;
-            left -= len;
-        }
-    }
-    if (n + 1 > b->q.num_free)
+    uint64_t data = data_descriptors(b, segs, nsegs);
+    if (data > b->seg_max)
+        return VBLK_TOO_BIG;
+    int got = vq_alloc(&b->q, (unsigned)data + 2);
+    if (got < 0)
         return VBLK_FULL;
-    uint16_t head = b->q.free_head; /* vq_add takes the chain from the free list's head */
+    uint16_t head = (uint16_t)got;
     volatile uint8_t *h = b->hdr + 16u * head;
     for (unsigned k = 0; k < 4; k++) {
         h[k] = (uint8_t)(type >> (8 * k));
@@ -86,11 +86,20 @@ enum vblk_submit_result vblk_submit(struct vblk *b, uint32_t type, uint64_t sect
     for (unsigned k = 0; k < 8; k++)
         h[8 + k] = (uint8_t)(sector >> (8 * k));
     b->status[head] = STATUS_UNSET;
-    bufs[0] = (struct vq_buf){ b->hdr_pa + 16u * head, 16, false };
-    bufs[n++] = (struct vq_buf){ b->status_pa + head, 1, true };
-    int got = vq_add(&b->q, bufs, n);
-    if (got != head) /* cannot happen: room was checked */
-        return VBLK_FULL;
+    unsigned k = 0;
+    vq_set(&b->q, head, k++, b->hdr_pa + 16u * head, 16, false);
+    for (unsigned i = 0; i < nsegs; i++) {
+        uint64_t pa = segs[i].paddr;
+        uint32_t left = segs[i].len;
+        while (left) {
+            uint32_t len = b->size_max && left > b->size_max ? b->size_max : left;
+            vq_set(&b->q, head, k++, pa, len, device_writes);
+            pa += len;
+            left -= len;
+        }
+    }
+    vq_set(&b->q, head, k, b->status_pa + head, 1, true);
+    vq_add_chain(&b->q, head);
     b->cookie[head] = cookie;
     return VBLK_QUEUED;
 }

@@ -181,31 +181,44 @@ const char *vq_setup(uintptr_t regs, unsigned index, struct vq *q, void *mem, ui
     return NULL;
 }
 
-int vq_add(struct vq *q, const struct vq_buf *bufs, unsigned n)
+int vq_alloc(struct vq *q, unsigned n)
 {
     if (n == 0 || n > q->num_free)
         return -1;
-    uint16_t head = q->free_head, i = head;
-    for (unsigned k = 0; k < n; k++) {
-        volatile struct vq_desc *d = &q->desc[i];
-        d->addr = bufs[k].paddr;
-        d->len = bufs[k].len;
-        uint16_t flags = bufs[k].writable ? VQ_DESC_F_WRITE : 0;
-        if (k + 1 < n) {
-            flags |= VQ_DESC_F_NEXT;
-            d->next = q->next[i];
-            i = q->next[i];
-        } else {
-            d->next = 0;
-        }
-        d->flags = flags;
-    }
-    q->free_head = q->next[i]; /* i is the chain's last descriptor */
+    uint16_t head = q->free_head, last = head;
+    for (unsigned k = 1; k < n; k++)
+        last = q->next[last];
+    q->free_head = q->next[last];
     q->num_free = (uint16_t)(q->num_free - n);
     q->chain_len[head] = (uint16_t)n;
+    q->fill_at = head;
+    q->fill_k = 0;
+    return head;
+}
+
+void vq_set(struct vq *q, uint16_t head, unsigned k, uint64_t paddr, uint32_t len, bool writable)
+{
+    /* Buffers are set in order: follow the chain's own links from where the last one went. */
+    if (k == 0 || (unsigned)q->fill_k + 1u != k) {
+        q->fill_at = head;
+        for (unsigned i = 0; i < k; i++)
+            q->fill_at = q->next[q->fill_at];
+    } else {
+        q->fill_at = q->next[q->fill_at];
+    }
+    q->fill_k = (uint16_t)k;
+    volatile struct vq_desc *d = &q->desc[q->fill_at];
+    bool more = k + 1 < q->chain_len[head];
+    d->addr = paddr;
+    d->len = len;
+    d->next = more ? q->next[q->fill_at] : 0;
+    d->flags = (uint16_t)((writable ? VQ_DESC_F_WRITE : 0) | (more ? VQ_DESC_F_NEXT : 0));
+}
+
+void vq_add_chain(struct vq *q, uint16_t head)
+{
     q->avail[2 + (q->avail_idx & (q->num - 1))] = head;
     q->avail_idx++;
-    return head;
 }
 
 void vq_publish(struct vq *q)

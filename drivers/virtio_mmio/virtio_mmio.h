@@ -67,13 +67,6 @@ struct vq_desc {
     uint16_t next;
 };
 
-/* A buffer of a chain: device-readable ones first, then device-writable ones. */
-struct vq_buf {
-    uint64_t paddr;
-    uint32_t len;
-    bool writable;
-};
-
 struct vq {
     uint16_t num; /* a power of two, at most VQ_MAX_NUM */
     volatile struct vq_desc *desc;
@@ -84,6 +77,7 @@ struct vq {
     uint16_t num_free, free_head;
     uint16_t next[VQ_MAX_NUM];      /* the free list, and each chain's links (private) */
     uint16_t chain_len[VQ_MAX_NUM]; /* descriptors of the chain headed here (0: not queued) */
+    uint16_t fill_at, fill_k;       /* vq_set's place in the chain being filled */
     uint64_t bad_used;              /* used entries naming no queued chain (ignored) */
 };
 
@@ -110,9 +104,13 @@ void vmmio_notify(uintptr_t regs, unsigned queue);
 /* True if the device says it needs a reset (it gave up on something). */
 bool vmmio_needs_reset(uintptr_t regs);
 
-/* Queue a chain of `n` buffers; returns its head, or -1 if fewer than `n` descriptors are free
- * (or n is 0). The chain is visible to the device after vq_publish. */
-int vq_add(struct vq *q, const struct vq_buf *bufs, unsigned n);
+/* Take a chain of `n` descriptors from the free list; returns its head, or -1 if fewer than `n`
+ * are free (or n is 0). Fill its buffers with vq_set, in order (device-readable ones first),
+ * then vq_add_chain makes it available at the next vq_publish. */
+int vq_alloc(struct vq *q, unsigned n);
+/* Buffer `k` of the chain headed by `head` (vq_alloc's order). */
+void vq_set(struct vq *q, uint16_t head, unsigned k, uint64_t paddr, uint32_t len, bool writable);
+void vq_add_chain(struct vq *q, uint16_t head);
 /* Makes the chains added since the last call available (the caller then notifies). */
 void vq_publish(struct vq *q);
 /* 1: a used chain (*head, *len written by the device), freed; 0: none; -1: a used entry that
