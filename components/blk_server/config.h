@@ -21,7 +21,9 @@
 #include <stdint.h>
 
 #define BLK_SERVER_MAX_CLIENTS 8
+#ifndef BLK_DATA_CHUNK           /* the fuzzer makes it smaller, to be quick */
 #define BLK_DATA_CHUNK 0x200000u /* 2 MiB: one large page */
+#endif
 #define BLK_MAX_CHUNKS 8
 #define BLK_NAME_MAX 32
 
