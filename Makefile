@@ -83,9 +83,14 @@ TARGET_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-stack-protector -fno-pic
                  -mno-outline-atomics -O2 -g -Wall -Wextra -Werror -Wno-unused-function \
                  -Iinclude -Icomponents -Idrivers -I$(SDK_BOARD)/include
 
+# VMM_PROFILE=1: the VMM program counts the counter ticks it spends handling events and says so
+# when the guest powers off (bench/blk_ratio.py).
+VMM_PROFILE ?=
+
 # What the objects, the link and the system image are made with (fixed here: target-specific
 # additions below must not change it).
-BUILD_ARGS := $(TARGET_CC) $(TARGET_CFLAGS) $(TARGET_LD) $(MICROKIT_SDK) $(MICROKIT_BOARD) $(CONFIG)
+BUILD_ARGS := $(TARGET_CC) $(TARGET_CFLAGS) $(TARGET_LD) $(MICROKIT_SDK) $(MICROKIT_BOARD) $(CONFIG) \
+              $(if $(VMM_PROFILE),VMM_PROFILE)
 
 # A value as one shell word.
 shquote = '$(subst ','\'',$(1))'
@@ -276,6 +281,7 @@ FORCE:
 
 # libsel4's headers use GNU C (asm); only the seams and PD programs include them.
 $(OBJ)/src/seL4/%.o $(patsubst %.c,$(OBJ)/%.o,$(VMM_MAIN)): TARGET_CFLAGS += -std=gnu11
+$(patsubst %.c,$(OBJ)/%.o,$(VMM_MAIN)): TARGET_CFLAGS += $(if $(VMM_PROFILE),-DVMM_PROFILE)
 
 $(OBJ)/%.o: %.c $(wildcard include/*/*.h src/vgic/*.h src/virtio/*.h components/*/*.h \
         drivers/*/*.h) $(OBJ)/build.args \

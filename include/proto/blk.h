@@ -32,7 +32,7 @@
 #include <stdint.h>
 
 #define BLK_SECTOR_SIZE 512u
-#define BLK_MIN_REQUEST_SECTORS 1024u /* 512 KiB */
+#define BLK_MIN_REQUEST_SECTORS 2048u /* 1 MiB */
 #define BLK_ID_BYTES 20u
 
 enum blk_op {

@@ -1,8 +1,10 @@
 /*
  * The virtio block device (virtio 1.2, 5.2; device ID 2): one request queue, features
- * VERSION_1, SIZE_MAX, SEG_MAX, BLK_SIZE, FLUSH, and RO when the declaration or the block server
- * says read-only. Its backend is the block server (components/blk_server), reached over a
- * connection (proto/conn.h, proto/blk.h) on which the VMM is the client.
+ * VERSION_1, INDIRECT_DESC, SIZE_MAX, SEG_MAX, BLK_SIZE, FLUSH, and RO when the declaration or
+ * the block server says read-only. With indirect descriptors a request of up to 254 pages takes
+ * one entry of the queue, so Linux keeps many at once. Its backend is the block server
+ * (components/blk_server), reached over a connection (proto/conn.h, proto/blk.h) on which the VMM
+ * is the client.
  *
  * A request is checked whole before anything is sent: the chain (the transport checks each
  * descriptor: inside guest RAM, readable before writable, no loops), then the 16-byte header
@@ -29,7 +31,7 @@
 #include "virtio_internal.h"
 
 #define BLK_QUEUE_SIZE 256u
-#define BLK_SEG_MAX 126u    /* data descriptors per request: a queue of 256 holds two */
+#define BLK_SEG_MAX 254u    /* data descriptors per request: with its header and status, 256 */
 #define BLK_SIZE_MAX 4096u  /* bytes per data descriptor */
 #define BLK_CONFIG_SIZE 36u /* up to num_queues */
 #define BLK_HDR_SLOT 32u    /* bytes of page 0 per request header */
@@ -50,9 +52,10 @@
 #define F_BLK_SIZE 6
 #define F_FLUSH 9
 
-#define BASE_FEATURES                                                                           \
-    (UINT64_C(1) << VIRTIO_F_VERSION_1 | UINT64_C(1) << F_SIZE_MAX | UINT64_C(1) << F_SEG_MAX | \
-     UINT64_C(1) << F_BLK_SIZE | UINT64_C(1) << F_FLUSH)
+#define BASE_FEATURES                                                                   \
+    (UINT64_C(1) << VIRTIO_F_VERSION_1 | UINT64_C(1) << VIRTIO_F_INDIRECT_DESC |        \
+     UINT64_C(1) << F_SIZE_MAX | UINT64_C(1) << F_SEG_MAX | UINT64_C(1) << F_BLK_SIZE | \
+     UINT64_C(1) << F_FLUSH)
 
 _Static_assert(BLK_QUEUE_SIZE <= VIRTQ_MAX_SIZE, "queue size within the maximum");
 _Static_assert(VIRTIO_BLK_MAX_REQS <= 64, "request slots are a 64-bit mask");

@@ -134,6 +134,12 @@ struct virtq_chain {
     uint16_t head, next;
     enum virtq_dir dir;
     bool done, in_writable;
+    /* The table the chain's descriptors are read from: the queue's, or (after a descriptor with
+     * VIRTQ_DESC_F_INDIRECT, when the driver negotiated VIRTIO_F_INDIRECT_DESC) an indirect
+     * table in guest RAM, which then holds the rest of the chain. */
+    const uint8_t *table;
+    uint32_t table_num;
+    bool indirect;
     unsigned count;
     uint64_t total;
     uint32_t seen[VIRTQ_MAX_SIZE / 32];

@@ -22,7 +22,8 @@
 #define F_RO (1u << 5)
 #define F_BLK_SIZE (1u << 6)
 #define F_FLUSH (1u << 9)
-#define ALL (F_SIZE_MAX | F_SEG_MAX | F_BLK_SIZE | F_FLUSH)
+#define F_INDIRECT (1u << 28)
+#define ALL (F_SIZE_MAX | F_SEG_MAX | F_BLK_SIZE | F_FLUSH | F_INDIRECT)
 
 /* The next used entry is `head`, with `status` in its status byte and `len` written. */
 static bool used_is(uint16_t head, uint8_t status, uint32_t len)
@@ -71,7 +72,7 @@ TEST(virtio_blk_features_and_configuration)
     /* No disk yet: capacity 0. */
     CHECK_EQ(bvx_config(0), 0);
     CHECK_EQ(bvx_config(8), 4096); /* SIZE_MAX */
-    CHECK_EQ(bvx_config(12), 126); /* SEG_MAX */
+    CHECK_EQ(bvx_config(12), 254); /* SEG_MAX */
     CHECK_EQ(bvx_config(20), 512); /* BLK_SIZE */
     uint32_t gen = vio_read(VIO_CONFIG_GENERATION);
     CHECK(!vio_line());
@@ -235,24 +236,28 @@ TEST(virtio_blk_bad_requests_are_answered_not_sent)
     header(H, 1, 0);
     struct bvx_seg out_in[] = { { H, 16, false }, { B, 512, true }, { S, 1, true } };
     CHECK(refused(out_in, 3, 1, S));
-    /* More data descriptors than SEG_MAX (127 of 512 bytes), and one beyond SIZE_MAX. */
-    header(H, 0, 0);
-    static struct bvx_seg many[130];
-    many[0] = (struct bvx_seg){ H, 16, false };
-    for (unsigned i = 0; i < 127; i++)
-        many[1 + i] = (struct bvx_seg){ B + 512u * i, 512, true };
-    many[128] = (struct bvx_seg){ S, 1, true };
-    CHECK(refused(many, 129, 1, S));
+    /* More data descriptors than SEG_MAX: a write of 256 descriptors, the first holding the
+     * header and data, the last data and... no: the status alone; 255 of data. */
+    header(H, 1, 0);
+    static struct bvx_seg many[256];
+    many[0] = (struct bvx_seg){ H, 16 + 512, false };
+    for (unsigned i = 1; i < 255; i++)
+        many[i] = (struct bvx_seg){ B + 512u * i, 512, false };
+    many[255] = (struct bvx_seg){ S, 1, true };
+    CHECK(refused(many, 256, 1, S));
     struct bvx_seg big[] = { { H, 16, false }, { B, 8192, true }, { S, 1, true } };
+    header(H, 0, 0);
     CHECK(refused(big, 3, 1, S));
-    /* 126 of them are fine. */
-    many[127] = (struct bvx_seg){ S, 1, true };
+    /* 254 of them are fine (a read: header, 254 data, status). */
+    many[0] = (struct bvx_seg){ H, 16, false };
+    for (unsigned i = 1; i < 255; i++)
+        many[i] = (struct bvx_seg){ B + 512u * i, 512, true };
     *vio_ram(S) = 0xee;
-    uint16_t h = bvx_chain(many, 128);
+    uint16_t h = bvx_chain(many, 256);
     uint32_t id, len;
     CHECK(bvx_used(&id, &len));
     CHECK_EQ(id, h);
-    CHECK_EQ(len, 126 * 512 + 1);
+    CHECK_EQ(len, 254 * 512 + 1);
     CHECK_EQ(*vio_ram(S), 0);
     /* Unknown types: UNSUPP. */
     header(H, 3, 0);
@@ -271,6 +276,84 @@ TEST(virtio_blk_bad_requests_are_answered_not_sent)
     /* After all that the device still works. */
     h = bvx_request(0, 1, 1, 512, 0);
     CHECK(used_is(h, 0, 513));
+}
+
+/* An indirect table at `table` holding `segs`, published as one descriptor. */
+static uint16_t indirect_chain(uint64_t table, const struct bvx_seg *segs, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        uint8_t *p = vio_ram(table + 16u * i);
+        uint16_t flags = (uint16_t)((segs[i].writable ? VIO_D_WRITE : 0) |
+                                    (i + 1 < n ? VIO_D_NEXT : 0)),
+                 next = (uint16_t)(i + 1);
+        memcpy(p, &segs[i].gpa, 8);
+        memcpy(p + 8, &segs[i].len, 4);
+        memcpy(p + 12, &flags, 2);
+        memcpy(p + 14, &next, 2);
+    }
+    uint16_t head = bvx.next_desc;
+    vdrv_desc(0, head, table, 16u * n, VIO_D_INDIRECT, 0);
+    bvx.next_desc = (uint16_t)((head + 1) % BVX_Q);
+    vdrv_avail(0, head);
+    vdrv_notify(0);
+    bvx_pump();
+    return head;
+}
+
+TEST(virtio_blk_indirect_descriptors)
+{
+    const uint64_t T = VIO_DATA + 0x8000; /* the indirect table */
+    CHECK(bvx_boot(true, false));
+    CHECK(bvx_driver(ALL));
+    header(BVX_HDR, 0, 3);
+    struct bvx_seg segs[] = { { BVX_HDR, 16, false },
+                              { BVX_BUF, 1024, true },
+                              { BVX_BUF + 4096, 512, true },
+                              { BVX_STATUS, 1, true } };
+    *vio_ram(BVX_STATUS) = 0xee;
+    uint16_t h = indirect_chain(T, segs, 4);
+    uint32_t id, len;
+    CHECK(bvx_used(&id, &len));
+    CHECK_EQ(id, h);
+    CHECK_EQ(len, 1537);
+    CHECK_EQ(*vio_ram(BVX_STATUS), 0);
+    CHECK_EQ(vio_ram(BVX_BUF)[0], (BVX_START + 3) & 0xff);
+    CHECK_EQ(vio_ram(BVX_BUF + 4096)[0], (BVX_START + 5) & 0xff);
+    CHECK(!DEV->needs_reset);
+    /* An indirect table inside an indirect table: the device needs a reset. */
+    struct bvx_seg nested[] = { { BVX_HDR, 16, false }, { T + 0x100, 32, false } };
+    uint16_t indirect_flag = VIO_D_INDIRECT;
+    for (unsigned k = 0; k < 2; k++) /* written as a chain, then entry 1 made indirect */
+        memcpy(vio_ram(T + 16u * k), &nested[k].gpa, 8);
+    uint32_t lens[2] = { 16, 32 };
+    uint16_t flags0 = VIO_D_NEXT, next0 = 1;
+    memcpy(vio_ram(T + 8), &lens[0], 4);
+    memcpy(vio_ram(T + 12), &flags0, 2);
+    memcpy(vio_ram(T + 14), &next0, 2);
+    memcpy(vio_ram(T + 24), &lens[1], 4);
+    memcpy(vio_ram(T + 28), &indirect_flag, 2);
+    vdrv_desc(0, bvx.next_desc, T, 32, VIO_D_INDIRECT, 0);
+    vdrv_avail(0, bvx.next_desc);
+    vdrv_notify(0);
+    CHECK(DEV->needs_reset);
+    CHECK(sim_console_has("is indirect inside an indirect table"));
+    /* A driver that did not negotiate VIRTIO_F_INDIRECT_DESC may not use it. */
+    CHECK(bvx_driver(ALL & ~F_INDIRECT));
+    indirect_chain(T, segs, 4);
+    CHECK(DEV->needs_reset);
+    CHECK(sim_console_has("VIRTIO_F_INDIRECT_DESC was not negotiated"));
+    /* A table of a size that is not whole descriptors, or outside guest RAM. */
+    CHECK(bvx_driver(ALL));
+    vdrv_desc(0, 0, T, 24, VIO_D_INDIRECT, 0);
+    vdrv_avail(0, 0);
+    vdrv_notify(0);
+    CHECK(sim_console_has("is an indirect table whose size is not 1 to 256 descriptors"));
+    CHECK(bvx_driver(ALL));
+    vdrv_desc(0, 0, FX_RAM_BASE + FX_RAM_SIZE - 16, 32, VIO_D_INDIRECT, 0);
+    vdrv_avail(0, 0);
+    vdrv_notify(0);
+    CHECK(sim_console_has("is an indirect table not inside guest RAM"));
+    CHECK_EQ(bvx.server.client[0].count.refused, 0);
 }
 
 TEST(virtio_blk_broken_chains_need_a_reset)
@@ -490,7 +573,7 @@ TEST(virtio_blk_server_limits_too_small_for_the_device)
     CHECK(bvx_boot(false, false));
     bvx_fake_ready(1000, 64, false);
     CHECK(sim_console_has("the block server takes at most 64 sectors per request; this device "
-                          "needs 1008: no disk"));
+                          "needs 2032: no disk"));
     CHECK(bvx_driver(ALL));
     CHECK_EQ(bvx_config(0), 0);
     uint16_t h = bvx_request(0, 0, 1, 512, 0);
@@ -514,4 +597,28 @@ TEST(virtio_blk_chain_changed_while_at_the_server)
     CHECK(sim_console_has("changed while its request was at the block server"));
     CHECK_EQ(vio_ram(BVX_BUF + 612)[0], 0x77); /* nothing beyond what the chain holds now */
     CHECK_EQ(BLK->req_free, 0xffff);
+}
+
+TEST(virtio_blk_completion_wakes_a_sleeping_vcpu)
+{
+    /* The guest waits for its read in WFI: the answer must wake it at once, not at its next
+     * timer deadline. */
+    CHECK(bvx_boot(false, false));
+    bvx_fake_ready(1000, 2048, false);
+    CHECK(bvx_driver(ALL));
+    fx_gicd_write(0, 0x000, 1); /* distributor on */
+    fx_gicd_write(0, 0x100 + 4 * (FX_VIRTIO_IRQ / 32), 1u << (FX_VIRTIO_IRQ % 32)); /* enable */
+    uint16_t h = bvx_request(0, 1, 1, 512, 0);
+    struct ring_entry e;
+    CHECK(bvx_fake_take(&e, NULL));
+    struct exit_reply r;
+    sim.vcpu[0].cntv_ctl = 1;
+    sim.vcpu[0].cntv_cval = sim.now + 1000000; /* the next tick, far away */
+    fx_wfx(0, 0, &r);
+    CHECK(!r.resume);
+    CHECK(fx.vm.sleeping[0]);
+    bvx_fake_answer(e.offset, BLK_S_OK, e.id);
+    CHECK(used_is(h, 0, 513));
+    CHECK(!fx.vm.sleeping[0]);
+    CHECK(sim.vcpu[0].running);
 }

@@ -287,10 +287,10 @@ class ExpandTests(unittest.TestCase):
             (dev,) = [d for d in vm["virtio"] if d["type"] == "blk"]
             self.assertEqual(dev["read_only"], i == 1)
             for side, pd in ((c["conn"], "disk"), (dev["conn"], "vmm_" + vm["vm"])):
-                self.assertEqual(side["tx_size"], 0x400000)
+                self.assertEqual(side["tx_size"], 0x800000)
                 self.assertEqual(side["tx_data"] % 0x200000, 0)
                 maps = {m.get("mr"): int(m.get("vaddr"), 0) for m in pds[pd].findall("map")}
-                for k in range(2):
+                for k in range(4):
                     mr = "disk_%s_data%d" % (vm["vm"], k)
                     self.assertEqual(regions[mr].get("page_size"), "0x200000")
                     self.assertEqual(maps[mr], side["tx_data"] + k * 0x200000)
