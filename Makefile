@@ -164,6 +164,9 @@ help:
 	@echo "  UNREACHABLE_DEVICES=omit|disable (board devices the VM lacks: deleted from the guest DTB,"
 	@echo "  the default for raw guests, or status = \"disabled\", the default for Linux)"
 	@echo "make boards  build simple.system for every board whose SDK is here, and report"
+	@echo "make disks   make the QEMU disk image of each block server if it does not exist"
+	@echo "  (QEMU_DISK_<server>=file: your own); make qemu-cmd prints the QEMU command"
+	@echo "  VMM_PROFILE=1: the VMM counts its counter ticks and says so at guest power-off"
 
 sdk-check:
 ifeq ($(strip $(MICROKIT_SDK)),)

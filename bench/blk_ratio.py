@@ -4,8 +4,8 @@ image, booted natively in QEMU with virtio-blk-device and under the VMM on seL4 
 that disk through the block server, bench/blk_disk.system), interleaved.
 
 Inside the guest (bench/blkbench.c, added to the initramfs; busybox's dd has O_DIRECT but says no
-time): sequential write and read of 64 MiB in 1 MiB blocks with O_DIRECT, and 4 KiB random reads
-with O_DIRECT for a few seconds.
+time): sequential write and read of 120 MiB in 1 MiB blocks with O_DIRECT, and 4 KiB random
+reads with O_DIRECT for a few seconds.
 Prints each run, the medians, the ratios VMM/native, and, from boots under `-icount shift=0` (one
 instruction per virtual nanosecond, so the counter counts instructions: 16 per tick at 62.5 MHz)
 of a debug build made with VMM_PROFILE=1 (the VMM counts the ticks it spends handling events and
@@ -84,8 +84,8 @@ def measure(argv, dev, log, seconds):
     g = Guest(argv, log)
     try:
         g.run("echo 1 > /proc/sys/kernel/printk")
-        w = blkbench(g.run("blkbench %s write 64" % dev))["mib_s"]
-        r = blkbench(g.run("blkbench %s read 64" % dev))["mib_s"]
+        w = blkbench(g.run("blkbench %s write 120" % dev))["mib_s"]
+        r = blkbench(g.run("blkbench %s read 120" % dev))["mib_s"]
         rnd = blkbench(g.run("blkbench %s rand %d" % (dev, seconds), timeout=seconds + 120))
         return w, r, rnd["iops"]
     finally:

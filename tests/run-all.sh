@@ -200,6 +200,8 @@ if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
         --build-dir "$BUILD_DIR/e2e-two-vms" --sdk "$SDK"
     run_suite "two Linux VMs, a partition each of one virtio-blk disk" /usr/bin/python3 \
         tests/e2e/two_vms_disk.py --build-dir "$BUILD_DIR/e2e-two-vms-disk" --sdk "$SDK"
+    run_suite "a VM's disk on a RAM disk in the block server" /usr/bin/python3 \
+        tests/e2e/ramdisk.py --build-dir "$BUILD_DIR/e2e-ramdisk" --sdk "$SDK"
     run_suite "example: a PD of your own owns a VM and serves its own channel" /usr/bin/python3 \
         tests/e2e/example.py --example vm_with_channel --build-dir "$BUILD_DIR/e2e-example" \
         --sdk "$SDK" --images "$BUILD_DIR/images" --expect "vmm: the bell rang" \

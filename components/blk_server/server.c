@@ -314,15 +314,22 @@ static bool take_completions(struct blk_server *s)
     return any;
 }
 
+/* The last notification goes with the server's wait for its next event: the client (a VMM,
+ * of higher priority) then runs once the server is done, not in the middle of it. */
 static void send_notifications(struct blk_server *s)
 {
+    int last = -1;
     for (unsigned i = 0; i < s->num_clients; i++) {
         struct blk_client *c = &s->client[i];
         if (c->notify) {
             c->notify = false;
-            pd_notify(c->conn.channel);
+            if (last >= 0)
+                pd_notify(s->client[last].conn.channel);
+            last = (int)i;
         }
     }
+    if (last >= 0)
+        pd_notify_last(s->client[last].conn.channel);
 }
 
 /* Serves until nothing moves: completions, then one request of each client in turn (a
@@ -530,9 +537,10 @@ void blk_server_notified(struct blk_server *s, unsigned channel)
     if (!s->ready)
         return;
     if (s->st.kind == BLK_STORAGE_VIRTIO && channel == s->irq_channel) {
+        /* Acknowledged at the device first: a completion after this raises the line again. */
         storage_irq(&s->st);
-        serve(s);
         pd_irq_ack(channel);
+        serve(s);
         return;
     }
     serve(s); /* a client's channel: every client is looked at anyway */

@@ -22,6 +22,14 @@ void pd_notify(unsigned channel)
     microkit_notify(channel);
 }
 
+void pd_notify_last(unsigned channel)
+{
+    if (microkit_have_signal)
+        microkit_notify(channel); /* the one deferred action is taken */
+    else
+        microkit_deferred_notify(channel);
+}
+
 void pd_irq_ack(unsigned channel)
 {
     microkit_irq_ack(channel);

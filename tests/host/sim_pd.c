@@ -68,6 +68,11 @@ void pd_notify(unsigned channel)
     sim_pd.pending[channel]++;
 }
 
+void pd_notify_last(unsigned channel)
+{
+    pd_notify(channel);
+}
+
 void pd_irq_ack(unsigned channel)
 {
     if (channel >= SIM_PD_CHANNELS) {

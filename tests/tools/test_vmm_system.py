@@ -4,6 +4,7 @@ device declarations turned into backend PDs, regions and channels, the wake-up t
 manual's form, and one clear line for each mistake."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -492,6 +493,42 @@ class ExpandTests(unittest.TestCase):
         data = subprocess.run(["objcopy", "-O", "binary", "--only-section=.data", obj, "/dev/stdout"],
                               stdout=subprocess.PIPE, check=True).stdout
         self.assertIn(b"\xab" * 4096, data)
+
+    def test_make_disk_image(self):
+        """tools/make-disk-image.py: an MBR with the partitions asked for, each a clean ext4 with
+        its label; an existing image is kept as it is."""
+        out = tempfile.TemporaryDirectory()
+        self.addCleanup(out.cleanup)
+        img = os.path.join(out.name, "d.img")
+        tool = os.path.join(ROOT, "tools/make-disk-image.py")
+        subprocess.run([sys.executable, tool, "--out", img, "--partitions", "2",
+                        "--partition-mib", "16", "--label", "1=vm-a", "--label", "2=vm-b"],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(img, "rb") as f:
+            data = f.read()
+        self.assertEqual(len(data), (1 + 2 * 16) << 20)
+        self.assertEqual(data[510:512], b"\x55\xaa")
+        import struct
+        for i, label in enumerate(("vm-a", "vm-b")):
+            _, _, ptype, _, start, count = struct.unpack_from("<B3sB3sII", data, 446 + 16 * i)
+            self.assertEqual((ptype, start, count), (0x83, 2048 + i * 32768, 32768))
+            part = os.path.join(out.name, "p%d" % i)
+            with open(part, "wb") as f:
+                f.write(data[start * 512:(start + count) * 512])
+            fsck = shutil.which("e2fsck") or "/usr/sbin/e2fsck"
+            self.assertEqual(subprocess.run([fsck, "-fn", part], stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL).returncode, 0)
+            dumpe2fs = shutil.which("dumpe2fs") or "/usr/sbin/dumpe2fs"
+            info = subprocess.run([dumpe2fs, "-h", part], stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True).stdout
+            self.assertRegex(info, r"Filesystem volume name:\s+%s" % label)
+        with open(img, "r+b") as f:
+            f.write(b"mine")
+        res = subprocess.run([sys.executable, tool, "--out", img, "--partitions", "1"],
+                             stdout=subprocess.PIPE, text=True, check=True)
+        self.assertIn("kept as it is", res.stdout)
+        with open(img, "rb") as f:
+            self.assertEqual(f.read(4), b"mine")
 
     def test_tool_every_example_expands(self):
         for name in sorted(os.listdir(SYSTEMS)):
