@@ -26,7 +26,7 @@ struct virtio_dev;
 
 #define VIRTIO_MAX_DEVICES 8 /* per VM */
 #define VIRTIO_MAX_QUEUES 2  /* of any device type here */
-#define VIRTQ_MAX_SIZE 256u  /* the largest QueueNumMax any device offers */
+#define VIRTQ_MAX_SIZE 512u  /* the largest QueueNumMax any device offers */
 #define VIRTIO_MMIO_MIN_SIZE 0x200u
 
 /* Guest RAM as the devices see it: every guest address is checked against it. */

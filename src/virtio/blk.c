@@ -1,8 +1,8 @@
 /*
  * The virtio block device (virtio 1.2, 5.2; device ID 2): one request queue, features
  * VERSION_1, INDIRECT_DESC, SIZE_MAX, SEG_MAX, BLK_SIZE, FLUSH, and RO when the declaration or
- * the block server says read-only. With indirect descriptors a request of up to 254 pages takes
- * one entry of the queue, so Linux keeps many at once. Its backend is the block server
+ * the block server says read-only. With indirect descriptors a request of up to 256 pages (1 MiB)
+ * takes one entry of the queue, so Linux keeps many at once. Its backend is the block server
  * (components/blk_server), reached over a connection (proto/conn.h, proto/blk.h) on which the VMM
  * is the client.
  *
@@ -30,8 +30,8 @@
 
 #include "virtio_internal.h"
 
-#define BLK_QUEUE_SIZE 256u
-#define BLK_SEG_MAX 254u    /* data descriptors per request: with its header and status, 256 */
+#define BLK_QUEUE_SIZE 512u
+#define BLK_SEG_MAX 256u    /* data descriptors per request: 1 MiB of 4 KiB pages */
 #define BLK_SIZE_MAX 4096u  /* bytes per data descriptor */
 #define BLK_CONFIG_SIZE 36u /* up to num_queues */
 #define BLK_HDR_SLOT 32u    /* bytes of page 0 per request header */

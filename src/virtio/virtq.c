@@ -159,7 +159,7 @@ static const char *enter_indirect(struct virtq_chain *c, uint64_t addr, uint32_t
     if (flags & VIRTQ_DESC_F_NEXT)
         return "is indirect and has NEXT too";
     if (len == 0 || len % 16 || len / 16 > VIRTQ_MAX_SIZE)
-        return "is an indirect table whose size is not 1 to 256 descriptors of 16 bytes";
+        return "is an indirect table whose size is not 1 to 512 descriptors of 16 bytes";
     if (addr & 7)
         return "is an indirect table not aligned to 8 bytes";
     if (!(table = virtio_gpa(&c->d->mem, addr, len)))

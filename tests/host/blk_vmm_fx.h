@@ -17,7 +17,7 @@
 #define BVX_START 2048u         /* the VM's range of it */
 #define BVX_SECTORS 4096u       /* 2 MiB */
 #define BVX_SERVER_CH 7u        /* the server's channel to the VMM */
-#define BVX_Q 256u              /* the guest's queue size */
+#define BVX_Q 512u              /* the guest's queue size */
 #define BVX_HDR (VIO_DATA)      /* request headers in guest RAM, 16 bytes apart */
 #define BVX_STATUS (VIO_DATA + 0x1000u)
 #define BVX_BUF (VIO_DATA + 0x10000u) /* data buffers */

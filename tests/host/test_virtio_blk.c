@@ -65,14 +65,14 @@ TEST(virtio_blk_features_and_configuration)
     CHECK_EQ(vio_read(VIO_DEVICE_FEATURES), 1); /* VERSION_1 */
     CHECK_EQ(vio_read(VIO_DEVICE_ID), 2);
     vio_write(VIO_QUEUE_SEL, 0);
-    CHECK_EQ(vio_read(VIO_QUEUE_NUM_MAX), 256);
+    CHECK_EQ(vio_read(VIO_QUEUE_NUM_MAX), 512);
     vio_write(VIO_QUEUE_SEL, 1);
     CHECK_EQ(vio_read(VIO_QUEUE_NUM_MAX), 0); /* one queue */
     CHECK(bvx_driver(ALL));
     /* No disk yet: capacity 0. */
     CHECK_EQ(bvx_config(0), 0);
     CHECK_EQ(bvx_config(8), 4096); /* SIZE_MAX */
-    CHECK_EQ(bvx_config(12), 254); /* SEG_MAX */
+    CHECK_EQ(bvx_config(12), 256); /* SEG_MAX */
     CHECK_EQ(bvx_config(20), 512); /* BLK_SIZE */
     uint32_t gen = vio_read(VIO_CONFIG_GENERATION);
     CHECK(!vio_line());
@@ -236,28 +236,29 @@ TEST(virtio_blk_bad_requests_are_answered_not_sent)
     header(H, 1, 0);
     struct bvx_seg out_in[] = { { H, 16, false }, { B, 512, true }, { S, 1, true } };
     CHECK(refused(out_in, 3, 1, S));
-    /* More data descriptors than SEG_MAX: a write of 256 descriptors, the first holding the
-     * header and data, the last data and... no: the status alone; 255 of data. */
+    /* More data descriptors than SEG_MAX: a write whose first descriptor holds the header and
+     * data, then 256 more of data, then the status byte: 257 of data. */
     header(H, 1, 0);
-    static struct bvx_seg many[256];
+    static struct bvx_seg many[260];
     many[0] = (struct bvx_seg){ H, 16 + 512, false };
-    for (unsigned i = 1; i < 255; i++)
+    for (unsigned i = 1; i < 258; i++)
         many[i] = (struct bvx_seg){ B + 512u * i, 512, false };
-    many[255] = (struct bvx_seg){ S, 1, true };
-    CHECK(refused(many, 256, 1, S));
+    many[257] = (struct bvx_seg){ S, 1, true };
+    CHECK(refused(many, 258, 1, S));
     struct bvx_seg big[] = { { H, 16, false }, { B, 8192, true }, { S, 1, true } };
     header(H, 0, 0);
     CHECK(refused(big, 3, 1, S));
-    /* 254 of them are fine (a read: header, 254 data, status). */
+    /* 256 of them are fine (a read: header, 256 data, status). */
     many[0] = (struct bvx_seg){ H, 16, false };
-    for (unsigned i = 1; i < 255; i++)
+    for (unsigned i = 1; i < 257; i++)
         many[i] = (struct bvx_seg){ B + 512u * i, 512, true };
+    many[257] = (struct bvx_seg){ S, 1, true };
     *vio_ram(S) = 0xee;
-    uint16_t h = bvx_chain(many, 256);
+    uint16_t h = bvx_chain(many, 258);
     uint32_t id, len;
     CHECK(bvx_used(&id, &len));
     CHECK_EQ(id, h);
-    CHECK_EQ(len, 254 * 512 + 1);
+    CHECK_EQ(len, 256 * 512 + 1);
     CHECK_EQ(*vio_ram(S), 0);
     /* Unknown types: UNSUPP. */
     header(H, 3, 0);
@@ -347,7 +348,7 @@ TEST(virtio_blk_indirect_descriptors)
     vdrv_desc(0, 0, T, 24, VIO_D_INDIRECT, 0);
     vdrv_avail(0, 0);
     vdrv_notify(0);
-    CHECK(sim_console_has("is an indirect table whose size is not 1 to 256 descriptors"));
+    CHECK(sim_console_has("is an indirect table whose size is not 1 to 512 descriptors"));
     CHECK(bvx_driver(ALL));
     vdrv_desc(0, 0, FX_RAM_BASE + FX_RAM_SIZE - 16, 32, VIO_D_INDIRECT, 0);
     vdrv_avail(0, 0);
@@ -573,7 +574,7 @@ TEST(virtio_blk_server_limits_too_small_for_the_device)
     CHECK(bvx_boot(false, false));
     bvx_fake_ready(1000, 64, false);
     CHECK(sim_console_has("the block server takes at most 64 sectors per request; this device "
-                          "needs 2032: no disk"));
+                          "needs 2048: no disk"));
     CHECK(bvx_driver(ALL));
     CHECK_EQ(bvx_config(0), 0);
     uint16_t h = bvx_request(0, 0, 1, 512, 0);
