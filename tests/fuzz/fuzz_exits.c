@@ -656,7 +656,7 @@ static bool blk_backend(const uint8_t *r, uint64_t a, uint64_t b)
     case 3: {
         struct blk_info *info = blk_info_of();
         info->capacity = (r[3] & 1) ? b : b % 4096;
-        info->max_sectors_per_request = (r[4] & 1) ? (uint32_t)a : 1008 + (uint32_t)(a % 2000);
+        info->max_sectors_per_request = (r[4] & 1) ? (uint32_t)a : 2048 + (uint32_t)(a % 2000);
         info->read_only = r[5] & 1;
         __atomic_store_n(&info->magic, BLK_INFO_MAGIC, __ATOMIC_RELEASE);
         vm_notified(&fx.vm, FX_VIRTIO_CH);

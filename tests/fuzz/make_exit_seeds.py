@@ -112,7 +112,7 @@ def blk_setup(features=BLK_FEATURES, fresh=False):
 
 
 def blk_ready(capacity=1000, ro=False):
-    # r[2] = 3: blk_info; r[3] bit 0 clear: capacity b % 4096; r[4] clear: 1008 + a % 2000
+    # r[2] = 3: blk_info; r[3] bit 0 clear: capacity b % 4096; r[4] clear: 2048 + a % 2000
     return rec(14, 0, bytes([3, 0, 0, 1 if ro else 0, 0, 0]), 0, capacity)
 
 
