@@ -90,6 +90,32 @@ fuzz_serial_mux() {
     fi
 }
 
+# The block server against hostile clients and a misbehaving device (tests/fuzz/fuzz_blk_server.c),
+# with 64 KiB data chunks instead of 2 MiB so that each run is quick.
+fuzz_blk_server() {
+    local bin=$BUILD_DIR/fuzz/fuzz_blk_server log=$BUILD_DIR/fuzz/fuzz_blk_server.log
+    mkdir -p "$BUILD_DIR/fuzz/corpus-blk-server"
+    clang -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Icomponents -Idrivers -Itests/host \
+        -DBLK_DATA_CHUNK=0x10000u -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+        components/blk_server/server.c components/blk_server/storage.c \
+        components/blk_server/partition.c drivers/virtio_blk/virtio_blk.c \
+        drivers/virtio_mmio/virtio_mmio.c tests/host/sim_pd.c tests/host/sim_virtio_blk.c \
+        tests/fuzz/fuzz_blk_server.c -o "$bin" ||
+        { echo "fuzz_blk_server: 0 passed, 1 failed"; return 1; }
+    # The seeds (tests/fuzz/make_blk_seeds.py) start it with requests at the device, a deaf client...
+    if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -seed=1 \
+        -artifact_prefix="$BUILD_DIR/fuzz/blk-server-" "$BUILD_DIR/fuzz/corpus-blk-server" \
+        tests/fuzz/seeds/blk_server >"$log" 2>&1; then
+        echo "fuzz_blk_server: $(grep -E '^Done [0-9]+ runs' "$log")"
+        echo "fuzz_blk_server: 1 passed, 0 failed"
+    else
+        tail -40 "$log"
+        echo "fuzz_blk_server: crash input and log kept in $BUILD_DIR/fuzz/"
+        echo "fuzz_blk_server: 0 passed, 1 failed"
+        return 1
+    fi
+}
+
 # The device tree editor on any blob (tests/fuzz/fuzz_fdt.c), seeded with the boards' DTBs (a
 # first byte gives the room for edits).
 fuzz_fdt() {
@@ -162,6 +188,7 @@ run_suite "default guest images booted natively in QEMU" /usr/bin/python3 tests/
 run_suite "fuzz the exit handlers (${FUZZ_SECONDS}s)" fuzz
 run_suite "fuzz the device tree editor (${FUZZ_SECONDS}s)" fuzz_fdt
 run_suite "fuzz the serial multiplexer (${FUZZ_SECONDS}s)" fuzz_serial_mux
+run_suite "fuzz the block server (${FUZZ_SECONDS}s)" fuzz_blk_server
 run_suite "fuzz the build tools' DTB paths (${FUZZ_SECONDS}s)" fuzz_dtb
 
 if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
@@ -173,6 +200,10 @@ if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
         --build-dir "$BUILD_DIR/e2e-seed" --sdk "$SDK" --system seed_manual.system
     run_suite "two Linux VMs, virtio consoles on one UART" /usr/bin/python3 tests/e2e/two_vms.py \
         --build-dir "$BUILD_DIR/e2e-two-vms" --sdk "$SDK"
+    run_suite "two Linux VMs, a partition each of one virtio-blk disk" /usr/bin/python3 \
+        tests/e2e/two_vms_disk.py --build-dir "$BUILD_DIR/e2e-two-vms-disk" --sdk "$SDK"
+    run_suite "a VM's disk on a RAM disk in the block server" /usr/bin/python3 \
+        tests/e2e/ramdisk.py --build-dir "$BUILD_DIR/e2e-ramdisk" --sdk "$SDK"
     run_suite "example: a PD of your own owns a VM and serves its own channel" /usr/bin/python3 \
         tests/e2e/example.py --example vm_with_channel --build-dir "$BUILD_DIR/e2e-example" \
         --sdk "$SDK" --images "$BUILD_DIR/images" --expect "vmm: the bell rang" \

@@ -80,6 +80,13 @@ def check_sdk_gic(gen_config, plat, board_dtb):
 VIRTIO_TYPES = {"console": "VMM_VIRTIO_CONSOLE", "blk": "VMM_VIRTIO_BLK", "net": "VMM_VIRTIO_NET"}
 
 
+def c_virtio_type_config(d):
+    """What a device type adds to its initialiser (the union u of struct vmm_virtio_device)."""
+    if d["type"] == "blk":
+        return "\n        .u.blk = {.read_only = %d}," % (1 if d.get("read_only") else 0)
+    return ""
+
+
 def c_virtio(devices):
     """The VM's virtio devices as struct vmm_virtio_device initialisers."""
     out = []
@@ -92,9 +99,10 @@ def c_virtio(devices):
         .size = 0x%x,
         .irq = %d,
         .conn = {.queue = 0x%xul, .capacity = %d, .tx_data = 0x%xul, .tx_size = 0x%x,
-                 .rx_data = 0x%xul, .rx_size = 0x%x, .channel = %d},
+                 .rx_data = 0x%xul, .rx_size = 0x%x, .channel = %d},%s
     }""" % (VIRTIO_TYPES[d["type"]], d["name"], d["base"], d["size"], d["irq"], c["queue"],
-            c["capacity"], c["tx_data"], c["tx_size"], c["rx_data"], c["rx_size"], c["channel"]))
+            c["capacity"], c["tx_data"], c["tx_size"], c["rx_data"], c["rx_size"], c["channel"],
+            c_virtio_type_config(d)))
     return ",\n".join(out) or "    {0}"
 
 

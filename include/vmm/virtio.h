@@ -13,6 +13,7 @@
 #ifndef VMM_VIRTIO_H
 #define VMM_VIRTIO_H
 
+#include <proto/blk.h>
 #include <proto/conn.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,7 +26,7 @@ struct virtio_dev;
 
 #define VIRTIO_MAX_DEVICES 8 /* per VM */
 #define VIRTIO_MAX_QUEUES 2  /* of any device type here */
-#define VIRTQ_MAX_SIZE 256u  /* the largest QueueNumMax any device offers */
+#define VIRTQ_MAX_SIZE 512u  /* the largest QueueNumMax any device offers */
 #define VIRTIO_MMIO_MIN_SIZE 0x200u
 
 /* Guest RAM as the devices see it: every guest address is checked against it. */
@@ -71,6 +72,43 @@ struct virtio_console {
     uint64_t bad_entries, tx_dropped;
 };
 
+/* The block device's side of its connection to the block server (src/virtio/blk.c,
+ * proto/blk.h). The VMM is the client: page 0 of the data region holds one request header per
+ * request slot (the slot is the id in ring entries), the other pages the requests' data,
+ * allocated per request as a run of whole pages. Each slot remembers which guest chain it
+ * serves and the device's epoch then: a completion from before a reset is dropped. */
+#define VIRTIO_BLK_MAX_REQS 64u    /* requests at the block server at once */
+#define VIRTIO_BLK_PAGE 4096u      /* the data region's allocation unit */
+#define VIRTIO_BLK_MAX_PAGES 4096u /* 16 MiB of data region at most */
+struct virtio_blk_req {
+    uint32_t epoch; /* the device's epoch when it went to the server */
+    uint16_t head;  /* the guest's chain */
+    uint8_t type;   /* VIRTIO_BLK_T_* */
+    uint32_t first_page, pages;
+    uint32_t len;    /* data bytes */
+    uint8_t *status; /* the guest's status byte, in guest RAM */
+};
+struct virtio_blk {
+    struct conn conn;
+    const struct blk_info *info; /* in the queue region, written by the server */
+    bool conn_dead;              /* a ring went corrupt: every request fails from now on */
+    bool ready;                  /* the server's blk_info was read */
+    bool refused;                /* the server's limits do not fit this device's: never ready */
+    uint64_t capacity;           /* sectors offered to the guest (0 until ready) */
+    uint32_t max_sectors;        /* per request, the server's */
+    bool server_ro;
+    uint32_t epoch; /* bumped by every reset and queue stop */
+    unsigned num_reqs, pages;
+    uint64_t req_free; /* slots not at the server */
+    uint64_t page_used[VIRTIO_BLK_MAX_PAGES / 64];
+    struct virtio_blk_req req[VIRTIO_BLK_MAX_REQS];
+    bool held; /* a chain taken from the queue that waits for a slot or data pages */
+    uint16_t held_head;
+    bool notify_backend;
+    /* Counted, and reported (rate-limited). */
+    uint64_t bad_entries, dropped, refused_reqs;
+};
+
 struct virtio_dev {
     const struct vmm_virtio_device *cfg;
     const struct virtio_ops *ops;
@@ -91,6 +129,7 @@ struct virtio_dev {
     struct log_limit log_access, log_guest, log_backend;
     union {
         struct virtio_console console;
+        struct virtio_blk blk;
     } u;
 };
 

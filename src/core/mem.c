@@ -1,10 +1,34 @@
 /* memcpy/memset/memcmp for a VMM without libc. Word-sized copies keep image loading fast. */
 #include <vmm/util.h>
 
+/* 16 bytes at a time, in 128-bit (SIMD) registers. */
+typedef uint64_t vmm_v128 __attribute__((vector_size(16)));
+
 void vmm_memcpy(void *dst, const void *src, size_t n)
 {
     uint8_t *d = dst;
     const uint8_t *s = src;
+    /* Bulk copies (virtio data: pages, sectors) move 128 bytes per iteration in 16-byte
+     * registers: under QEMU's TCG each access costs far more than the instruction, so fewer,
+     * wider accesses copy several times faster than 8-byte ones. */
+    if ((((uintptr_t)d | (uintptr_t)s) & 15) == 0) {
+        while (n >= 128) {
+            const vmm_v128 *v = (const vmm_v128 *)(const void *)s;
+            vmm_v128 a = v[0], b = v[1], c = v[2], e = v[3], f = v[4], g = v[5], h = v[6], i = v[7];
+            vmm_v128 *w = (vmm_v128 *)(void *)d;
+            w[0] = a;
+            w[1] = b;
+            w[2] = c;
+            w[3] = e;
+            w[4] = f;
+            w[5] = g;
+            w[6] = h;
+            w[7] = i;
+            d += 128;
+            s += 128;
+            n -= 128;
+        }
+    }
     if ((((uintptr_t)d | (uintptr_t)s) & 7) == 0) {
         while (n >= 32) {
             uint64_t a = ((const uint64_t *)s)[0], b = ((const uint64_t *)s)[1];

@@ -24,6 +24,14 @@ void pd_notify(unsigned channel)
     microkit_notify(channel);
 }
 
+void pd_notify_last(unsigned channel)
+{
+    if (microkit_have_signal)
+        microkit_notify(channel); /* the one deferred action is taken */
+    else
+        microkit_deferred_notify(channel);
+}
+
 void pd_irq_ack(unsigned channel)
 {
     microkit_irq_ack(channel);
@@ -62,4 +70,9 @@ uint32_t pd_mmio_read32(uintptr_t addr)
 void pd_mmio_write32(uintptr_t addr, uint32_t value)
 {
     *(volatile uint32_t *)addr = value;
+}
+
+void pd_dma_fence(void)
+{
+    __asm__ volatile("dmb sy" ::: "memory");
 }

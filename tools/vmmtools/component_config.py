@@ -65,7 +65,62 @@ const struct hello_config hello_config = {
 """ % conn(comp["serial"])
 
 
-WRITERS = {"timer": timer, "serial_mux": serial_mux, "hello": hello}
+BLK_STORAGE = {"virtio": "BLK_STORAGE_VIRTIO", "ramdisk": "BLK_STORAGE_RAMDISK"}
+
+
+def blk_server(comp):
+    """The block server: its storage, and its clients. The Microkit tool writes physical
+    addresses into the variables named in comp["setvars"] (in .data, so the ELF has bytes for
+    them); a RAM disk image is included whole, in writable memory."""
+    out = ["#include <blk_server/config.h>", ""]
+    for sym in comp["setvars"]:
+        out.append("uint64_t %s __attribute__((section(\".data\")));" % sym)
+    for c in comp["clients"]:
+        for sym in c["data_paddr"]:
+            out.append("uint64_t %s __attribute__((section(\".data\")));" % sym)
+    if comp["storage"] == "ramdisk":
+        # The image, page-aligned, in the ELF's writable data: the RAM disk the server serves.
+        asm = ('.pushsection .data\n.balign 4096\n.global blk_ramdisk\n'
+               'blk_ramdisk:\n.incbin %s\n.popsection\n' % c_string(comp["ramdisk"]))
+        out += ["", "extern uint8_t blk_ramdisk[];",
+                "__asm__(%s);" % c_string(asm).replace("\n", "\\n")]
+    clients = []
+    for c in comp["clients"]:
+        paddr = ", ".join("&%s" % sym for sym in c["data_paddr"]) or "0"
+        clients.append("""        {
+            .name = %s,
+            .conn = %s,
+            .data_paddr = {%s},
+            .partition = %d,
+            .start = %dul,
+            .sectors = %dul,
+            .read_only = %d,
+        }""" % (c_string(c["name"]), conn(c["conn"]), paddr, c["partition"], c["start"],
+               c["sectors"], 1 if c["read_only"] else 0))
+    if comp["storage"] == "virtio":
+        storage = """    .regs = 0x%xul,
+    .irq_channel = %d,
+    .dma = 0x%xul,
+    .dma_paddr = &%s,
+    .dma_size = 0x%x,""" % (comp["regs"], comp["irq_channel"], comp["dma"], comp["dma_paddr"],
+                            comp["dma_size"])
+    else:
+        storage = """    .ramdisk = blk_ramdisk,
+    .ramdisk_size = 0x%xul,""" % comp["ramdisk_size"]
+    out.append("""
+const struct blk_server_config blk_server_config = {
+    .storage = %s,
+%s
+    .num_clients = %d,
+    .clients = {
+%s
+    },
+};
+""" % (BLK_STORAGE[comp["storage"]], storage, len(comp["clients"]), ",\n".join(clients)))
+    return "\n".join(out)
+
+
+WRITERS = {"timer": timer, "serial_mux": serial_mux, "hello": hello, "blk_server": blk_server}
 
 
 def generate(comp, system_path):
