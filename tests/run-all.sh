@@ -90,6 +90,39 @@ fuzz_serial_mux() {
     fi
 }
 
+# The network side: the virtual switch against hostile ports (tests/fuzz/fuzz_vswitch.c) and the
+# echo service's IPv4 stack on any frame (tests/fuzz/fuzz_echo.c), from the seeds of
+# tests/fuzz/make_net_seeds.py.
+fuzz_net_target() {
+    local name=$1 max_len=$2; shift 2
+    local bin=$BUILD_DIR/fuzz/$name log=$BUILD_DIR/fuzz/$name.log
+    mkdir -p "$BUILD_DIR/fuzz/corpus-$name"
+    clang -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Icomponents -Idrivers -Itests/host \
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all "$@" -o "$bin" ||
+        { echo "$name: 0 passed, 1 failed"; return 1; }
+    if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len="$max_len" -seed=1 \
+        -artifact_prefix="$BUILD_DIR/fuzz/$name-" "$BUILD_DIR/fuzz/corpus-$name" \
+        "tests/fuzz/seeds/${name#fuzz_}" >"$log" 2>&1; then
+        echo "$name: $(grep -E '^Done [0-9]+ runs' "$log")"
+        echo "$name: 1 passed, 0 failed"
+    else
+        tail -40 "$log"
+        echo "$name: crash input and log kept in $BUILD_DIR/fuzz/"
+        echo "$name: 0 passed, 1 failed"
+        return 1
+    fi
+}
+
+fuzz_vswitch() {
+    fuzz_net_target fuzz_vswitch 4096 components/vswitch/vswitch.c \
+        components/vswitch/vswitch_port.c components/vswitch/vswitch_report.c \
+        components/lib/limit.c tests/host/sim_pd.c tests/fuzz/fuzz_vswitch.c
+}
+
+fuzz_echo() {
+    fuzz_net_target fuzz_echo 2048 components/echo/echo_stack.c tests/fuzz/fuzz_echo.c
+}
+
 # The device tree editor on any blob (tests/fuzz/fuzz_fdt.c), seeded with the boards' DTBs (a
 # first byte gives the room for edits).
 fuzz_fdt() {
@@ -163,6 +196,8 @@ run_suite "fuzz the exit handlers (${FUZZ_SECONDS}s)" fuzz
 run_suite "fuzz the device tree editor (${FUZZ_SECONDS}s)" fuzz_fdt
 run_suite "fuzz the serial multiplexer (${FUZZ_SECONDS}s)" fuzz_serial_mux
 run_suite "fuzz the build tools' DTB paths (${FUZZ_SECONDS}s)" fuzz_dtb
+run_suite "fuzz the virtual switch (${FUZZ_SECONDS}s)" fuzz_vswitch
+run_suite "fuzz the echo service's IPv4 stack (${FUZZ_SECONDS}s)" fuzz_echo
 
 if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
     run_suite "end-to-end Linux boot (SDK $SDK)" /usr/bin/python3 tests/e2e/linux_boot.py \
