@@ -276,7 +276,8 @@ FORCE:
 # libsel4's headers use GNU C (asm); only the seams and PD programs include them.
 $(OBJ)/src/seL4/%.o $(patsubst %.c,$(OBJ)/%.o,$(VMM_MAIN)): TARGET_CFLAGS += -std=gnu11
 
-$(OBJ)/%.o: %.c $(wildcard include/*/*.h src/vgic/*.h components/*/*.h) $(OBJ)/build.args \
+$(OBJ)/%.o: %.c $(wildcard include/*/*.h src/vgic/*.h src/virtio/*.h components/*/*.h) \
+        $(OBJ)/build.args \
         | sdk-check packages
 	@mkdir -p $(dir $@)
 	$(TARGET_CC) $(TARGET_CFLAGS) -c $< -o $@
@@ -310,9 +311,11 @@ endif
 # ---- tests -------------------------------------------------------------------------------------
 # Components and drivers are tested on the host too: all but their PD entry points (main.c).
 COMPONENT_HOST_SRCS := $(filter-out %/main.c,$(wildcard components/*/*.c drivers/*/*.c))
-HOST_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c tests/host/*.c) $(COMPONENT_HOST_SRCS)
+HOST_SRCS := $(wildcard src/core/*.c src/arch/aarch64/*.c src/vgic/*.c src/virtio/*.c tests/host/*.c) \
+             $(COMPONENT_HOST_SRCS)
 HOST_CFLAGS := -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Icomponents -Idrivers -Itests/host
-HOST_HDRS := $(wildcard include/*/*.h src/vgic/*.h tests/host/*.h components/*/*.h drivers/*/*.h)
+HOST_HDRS := $(wildcard include/*/*.h src/vgic/*.h src/virtio/*.h tests/host/*.h components/*/*.h \
+                drivers/*/*.h)
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 
 $(BUILD_DIR)/host/tests-clang: $(HOST_SRCS) $(HOST_HDRS) | packages

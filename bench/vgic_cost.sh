@@ -8,8 +8,8 @@ OUT=${BUILD_DIR:-build}/bench
 mkdir -p "$OUT"
 command -v valgrind >/dev/null || { echo "vgic_cost: valgrind is needed (apt-get install valgrind)"; exit 1; }
 cc -std=c11 -O2 -g -Iinclude -Itests/host src/core/*.c src/arch/aarch64/*.c src/vgic/*.c \
-    tests/host/sim_hyp.c tests/host/fixture.c tests/host/dtb_build.c bench/vgic_cost.c \
-    -o "$OUT/vgic_cost"
+    src/virtio/*.c tests/host/sim_hyp.c tests/host/fixture.c tests/host/dtb_build.c \
+    tests/host/virtio_fx.c bench/vgic_cost.c -o "$OUT/vgic_cost"
 
 instructions() {
     valgrind --tool=callgrind --callgrind-out-file="$OUT/cg.out" "$OUT/vgic_cost" "$1" "$2" \

@@ -49,9 +49,9 @@ fuzz() {
     mkdir -p "$BUILD_DIR/fuzz/corpus"
     clang -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Itests/host \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-        src/core/*.c src/arch/aarch64/*.c src/vgic/*.c tests/host/sim_hyp.c tests/host/fixture.c \
-        tests/host/dtb_build.c tests/fuzz/fuzz_exits.c -o "$bin" ||
-        { echo "fuzz: 0 passed, 1 failed"; return 1; }
+        src/core/*.c src/arch/aarch64/*.c src/vgic/*.c src/virtio/*.c tests/host/sim_hyp.c \
+        tests/host/fixture.c tests/host/dtb_build.c tests/host/virtio_fx.c \
+        tests/fuzz/fuzz_exits.c -o "$bin" || { echo "fuzz: 0 passed, 1 failed"; return 1; }
     # The seeds (tests/fuzz/make_exit_seeds.py) start it from states where list registers fill.
     if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -seed=1 "$BUILD_DIR/fuzz/corpus" \
         tests/fuzz/seeds/exits >"$BUILD_DIR/fuzz/fuzz.log" 2>&1; then

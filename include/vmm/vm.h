@@ -12,9 +12,10 @@
 #include <vmm/psci.h>
 #include <vmm/seed.h>
 #include <vmm/vgic.h>
+#include <vmm/virtio.h>
 
 #define VM_MAX_VCPUS VGIC_MAX_VCPUS
-#define VM_MAX_MMIO 8
+#define VM_MAX_MMIO 16 /* the distributor, redistributors, virtio devices */
 
 struct vm;
 
@@ -83,6 +84,9 @@ struct vm {
     uint64_t wake_pc[VM_MAX_VCPUS];
     uint64_t wake_deadline[VM_MAX_VCPUS]; /* physical counter; 0 = none */
     bool draining[VM_MAX_VCPUS];          /* running the reset drain stub */
+    /* Passthrough interrupts (bit n = cfg->irqs[n]) EOI'd while disabled at the distributor:
+     * acknowledged to seL4 when the guest enables them again. */
+    uint32_t deferred_acks;
     struct vm_ptimer ptimer;
     struct seed_state seeds; /* the guest's fresh kaslr-seed and rng-seed at each boot */
     struct mmio_region mmio[VM_MAX_MMIO];
@@ -93,6 +97,8 @@ struct vm {
     uint64_t exits_by_kind[EXIT_UNKNOWN + 1];
     uint64_t exits_wfx;
     struct vm_log_limits log;
+    struct virtio_dev virtio[VIRTIO_MAX_DEVICES]; /* emulated virtio-mmio devices */
+    unsigned num_virtio;
 };
 
 /* Make `vcpu` take a synchronous external abort (data or instruction) at its EL1 vector, as the
@@ -160,6 +166,9 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
 /* A notification on Microkit channel `channel` (passthrough IRQs, the wake-up timer, device
  * backends); one on a channel the VM does not use is reported. */
 void vm_notified(struct vm *vm, unsigned channel);
+/* After a distributor write: passthrough interrupts whose acknowledgement waited for the guest
+ * to enable them (see vm.c) are acknowledged now. */
+void vm_passthrough_enabled(struct vm *vm);
 /* True if `channel` is one of the VM's (a PD that serves channels of its own asks first). */
 bool vm_owns_channel(const struct vm *vm, unsigned channel);
 

@@ -29,6 +29,8 @@ static enum mmio_result gic_frame_access(struct vm *vm, const void *ctx, unsigne
     }
     frame->write(&vm->gic, vcpu, offset, width, *value);
     vm_ptimer_check_claim(vm); /* enabling INTID 30 claims the physical timer */
+    if (vm->deferred_acks)
+        vm_passthrough_enabled(vm);
     return MMIO_OK;
 }
 
@@ -53,14 +55,40 @@ static const struct vmm_irq_passthrough *passthrough_of_irq(const struct vm *vm,
     return NULL;
 }
 
-/* The guest EOI'd a passthrough interrupt: the line is the device's again; unmask it in seL4. */
+/*
+ * The guest EOI'd a passthrough interrupt: the line is the device's again; unmask it in seL4. A
+ * guest that masked the interrupt at the distributor first (Linux does for threaded one-shot
+ * handlers, which clear the device after the EOI and unmask at the end) gets the unmask when it
+ * enables the interrupt again: a line still high from before would otherwise be reported at once
+ * and delivered a second time after the device was cleared.
+ */
 static void ack_passthrough(unsigned vcpu, unsigned irq, void *cookie)
 {
     struct vm *vm = cookie;
-    const struct vmm_irq_passthrough *p = passthrough_of_irq(vm, irq);
     vgic_deassert(&vm->gic, vcpu, irq);
+    for (unsigned i = 0; i < vm->cfg->num_irqs && i < 32; i++) {
+        if (vm->cfg->irqs[i].irq != irq)
+            continue;
+        if (vgic_irq_enabled(&vm->gic, vcpu, irq))
+            hyp_irq_ack(vm->cfg->irqs[i].channel);
+        else
+            vm->deferred_acks |= 1u << i;
+        return;
+    }
+    const struct vmm_irq_passthrough *p = passthrough_of_irq(vm, irq);
     if (p)
         hyp_irq_ack(p->channel);
+}
+
+void vm_passthrough_enabled(struct vm *vm)
+{
+    for (uint32_t m = vm->deferred_acks; m; m &= m - 1) {
+        unsigned i = (unsigned)__builtin_ctz(m);
+        if (vgic_irq_enabled(&vm->gic, 0, vm->cfg->irqs[i].irq)) {
+            vm->deferred_acks &= ~(1u << i);
+            hyp_irq_ack(vm->cfg->irqs[i].channel);
+        }
+    }
 }
 
 /* The guest EOI'd the virtual timer: let seL4 report it again. */
@@ -120,6 +148,7 @@ void vm_log_limits_reset(struct vm *vm)
     };
     for (unsigned i = 0; i < ARRAY_SIZE(limits); i++)
         log_limit_reset(limits[i]);
+    virtio_devices_log_limits_reset(vm);
 }
 
 bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram)
@@ -144,7 +173,7 @@ bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram)
         LOG_ERR("boot", "refusing to start: %s", why);
         return false;
     }
-    if (!setup_gic(vm) || !add_gic_mmio(vm))
+    if (!setup_gic(vm) || !add_gic_mmio(vm) || !virtio_devices_init(vm))
         return false;
     return true;
 }
@@ -180,12 +209,14 @@ bool vm_boot(struct vm *vm)
     vm_seed_guest_dtb(vm);
     if (!setup_gic(vm))
         return false;
+    virtio_devices_reset(vm); /* status 0, queues off, interrupt low; backend buffers kept */
     vm_ptimer_boot(vm);
     /* Anything left masked by the previous run (a vPPI or IRQ never EOI'd) is unmasked again. */
     for (unsigned v = 0; v < cfg->num_vcpus; v++) {
         vm_vcpu_reset_sysregs(v);
         hyp_ack_vppi(v, cfg->vtimer_irq);
     }
+    vm->deferred_acks = 0;
     for (unsigned i = 0; i < cfg->num_irqs; i++)
         hyp_irq_ack(cfg->irqs[i].channel);
 
@@ -313,6 +344,10 @@ void vm_notified(struct vm *vm, unsigned channel)
             vm_wake_check(vm);
             return;
         }
+    }
+    if (virtio_devices_notified(vm, channel)) {
+        vm_wake_check(vm); /* a device may have raised its interrupt */
+        return;
     }
     LOG_LIMITED(&vm->log.notify, "notifications on unused channels", LOG_WARN, "irq",
                 "notification on channel %u, which carries no guest interrupt", channel);

@@ -5,14 +5,23 @@
  * the guest programming the shared physical timer, stage-1 tables for ISV=0 fetches,
  * system-register traps, unknown classes, the guest reprogramming its virtual timer and then
  * waiting in WFI or WFE, load/store pairs and writeback forms across the boundaries of RAM,
- * devices and unmapped space with the MMU off and on). The VMM must never crash, never touch
+ * devices and unmapped space with the MMU off and on; with a virtio console (data[0] bit 2):
+ * virtio-mmio accesses of any offset and width, descriptors and available rings the guest builds
+ * in its RAM (loops, huge lengths, addresses outside RAM), notifications, and a backend that
+ * behaves, hands back anything, or scribbles over the shared rings). The VMM must never crash,
+ * never touch
  * memory outside its state (ASan/UBSan), never overwrite a list register that still holds an
  * interrupt (the simulated hypervisor aborts if it does), never put an interrupt that cannot be
  * signalled (the lowest priority) into a list register, and always keep the last free list
  * register for an interrupt of higher priority than every one held (checked after every exit).
  * A pair it emulates must have moved exactly its RAM elements; one it refuses must have changed
- * no register and no RAM (the fuzzer aborts otherwise).
+ * no register and no RAM (the fuzzer aborts otherwise). The virtio console's interrupt line must
+ * be high exactly while its InterruptStatus is not zero, every buffer of its connection must be
+ * in exactly one place, every entry it queues for the backend must name one of its buffers, and
+ * it must never write what belongs to the backend (the RX data, the backend's rings and
+ * indices).
  */
+#include <proto/serial.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +33,7 @@
 
 #include "fixture.h"
 #include "sim_hyp.h"
+#include "virtio_fx.h"
 
 static uint64_t rd64(const uint8_t *p)
 {
@@ -93,9 +103,19 @@ static uint64_t dist_end(bool v3)
     return FX_GICD + (v3 ? GICV3_DIST_SIZE : GICV2_DIST_SIZE);
 }
 
-static int boot(bool v3, unsigned vcpus)
+static bool edge_seen; /* the guest made the virtio interrupt edge-triggered since boot */
+/* A virtual PPI exit named the virtio SPI (the kernel reports only PPIs; the record may name
+ * anything) and raised its line: until the device lowers it, the line is not the device's. */
+static bool line_forced;
+
+static int boot(bool v3, unsigned vcpus, bool virtio)
 {
-    if (!(v3 ? fx_boot_v3(vcpus) : fx_boot(vcpus)))
+    edge_seen = line_forced = false;
+    if (virtio) {
+        if (!fx_boot_virtio(vcpus, v3))
+            return 0;
+        fb_attach();
+    } else if (!(v3 ? fx_boot_v3(vcpus) : fx_boot(vcpus)))
         return 0;
     memset(dev_mem, 0, sizeof(dev_mem));
     return vm_add_mmio(&fx.vm, RAM_END, DEV_SIZE, "fuzz device A", dev_access, dev_mem[0]) &&
@@ -316,24 +336,246 @@ static void pair_across_boundary(unsigned vcpu, bool v3, const uint8_t *r, uint6
         fail("base changed without write-back", insn);
 }
 
+/* ---- the virtio console ------------------------------------------------------------------ */
+
+static uint8_t *ram_at(uint64_t gpa, uint64_t len)
+{
+    return range_inside(gpa, len, FX_RAM_BASE, FX_RAM_SIZE) ? fx.ram + (gpa - FX_RAM_BASE) : NULL;
+}
+
+static void virtio_fail(const char *what)
+{
+    fprintf(stderr, "fuzz_exits: virtio: %s\n", what);
+    abort();
+}
+
+/* A register access of any width at any offset; often a register, a 32-bit access, and a
+ * queue address inside RAM. r[2]: width, write; r[3]: register or any offset; r[4]: Rt;
+ * r[5]: 32-bit; r[6]: address-like value. */
+static void virtio_mmio(unsigned vcpu, const uint8_t *r, uint64_t a, uint64_t b)
+{
+    static const unsigned widths[4] = { 1, 2, 4, 8 };
+    struct exit_reply rep;
+    unsigned width = (r[5] & 1) ? 4 : widths[r[2] & 3];
+    uint64_t off = (r[3] & 1) ? (a & 0xfc) : a % FX_VIRTIO_SIZE;
+    if (r[6] & 1)
+        b = VIO_QAREA(r[6] >> 7) + ((b & 0x3f) << 6);
+    sim.vcpu[vcpu].regs.x[r[4] % 31] = b;
+    fx_mmio(vcpu, FX_VIRTIO_BASE + off, width, (r[2] >> 2) & 1, r[4] % 32, 0, 1, &rep);
+}
+
+/* The guest writes one descriptor of a queue, where it told the device the table is: index
+ * r[3], address a (anywhere, in RAM, at its end, among the data buffers: r[4]), length b (any,
+ * small, tiny: r[5]), flags r[6], next r[7] (raw when bit 7). */
+static void virtio_descriptor(const uint8_t *r, uint64_t a, uint64_t b)
+{
+    const struct virtq *q = &fx.vm.virtio[0].vq[r[2] & 1];
+    unsigned num = q->num && q->num <= VIRTQ_MAX_SIZE ? q->num : 1; /* as the guest set it */
+    uint16_t idx = (uint16_t)(r[3] % (num + (r[3] >> 7)));
+    uint8_t *p = ram_at(q->desc + 16u * idx, 16);
+    if (!p)
+        return;
+    const uint64_t addrs[4] = { a, FX_RAM_BASE + a % FX_RAM_SIZE, RAM_END - (a & 0xfff),
+                                VIO_DATA + (a & 0xffff) };
+    const uint32_t lens[4] = { (uint32_t)b, (uint32_t)b & 0xffff, (uint32_t)b & 0x3f,
+                               (uint32_t)b & 0x1ff };
+    uint64_t addr = addrs[r[4] & 3];
+    uint32_t len = lens[r[5] & 3];
+    uint16_t flags = (uint16_t)((r[6] & 0x80) ? r[6] | (b >> 48) : r[6] & 3);
+    uint16_t next = (uint16_t)((r[7] & 0x80) ? (b >> 32) : (r[7] & 0x7f) % num);
+    memcpy(p, &addr, 8);
+    memcpy(p + 8, &len, 4);
+    memcpy(p + 12, &flags, 2);
+    memcpy(p + 14, &next, 2);
+}
+
+/* The guest publishes a head (r[4]) in the available ring and notifies, or moves the index
+ * anywhere, sets the flags, notifies a queue, or takes its interrupt (reads and acknowledges
+ * InterruptStatus). r[2]: queue; r[3]: what. */
+static void virtio_driver(unsigned vcpu, const uint8_t *r, uint64_t b)
+{
+    unsigned qi = r[2] & 1;
+    const struct virtq *q = &fx.vm.virtio[0].vq[qi];
+    unsigned num = q->num && q->num <= VIRTQ_MAX_SIZE ? q->num : 1; /* as the guest set it */
+    uint8_t *avail = ram_at(q->driver, 4 + 2u * num);
+    struct exit_reply rep;
+    uint16_t idx = avail ? (uint16_t)(avail[2] | avail[3] << 8) : 0;
+    switch (r[3] % 6) {
+    case 0:
+    case 1:
+        if (avail) {
+            uint16_t head = (uint16_t)((r[4] & 0x80) ? r[4] : r[4] % num);
+            memcpy(avail + 4 + 2u * (idx % num), &head, 2);
+            idx++;
+            memcpy(avail + 2, &idx, 2);
+        }
+        if (r[3] % 6 == 1)
+            break;
+        /* fall through: notify */
+    case 4:
+        sim.vcpu[vcpu].regs.x[1] = (r[5] & 1) ? (uint32_t)b : qi;
+        fx_mmio(vcpu, FX_VIRTIO_BASE + VIO_QUEUE_NOTIFY, 4, 1, 1, 0, 0, &rep);
+        break;
+    case 2:
+        if (avail)
+            memcpy(avail + 2, &b, 2);
+        sim.vcpu[vcpu].regs.x[1] = qi;
+        fx_mmio(vcpu, FX_VIRTIO_BASE + VIO_QUEUE_NOTIFY, 4, 1, 1, 0, 0, &rep);
+        break;
+    case 3:
+        if (avail)
+            avail[0] = (uint8_t)(b & 1);
+        break;
+    default:
+        fx_mmio(vcpu, FX_VIRTIO_BASE + VIO_INTERRUPT_STATUS, 4, 0, 2, 0, 0, &rep);
+        if (r[4] & 1)
+            sim.vcpu[vcpu].regs.x[2] = b;
+        fx_mmio(vcpu, FX_VIRTIO_BASE + VIO_INTERRUPT_ACK, 4, 1, 2, 0, 0, &rep);
+        break;
+    }
+}
+
+/* The backend: takes output (giving the buffers back or not), sends input, hands back any
+ * entry, scribbles over the shared region, or only notifies. Returns true if it wrote the
+ * shared region other than through the protocol. */
+static bool virtio_backend(const uint8_t *r, uint64_t a, uint64_t b)
+{
+    switch (r[2] % 5) {
+    case 0: fb_take_output(r[3] % 17, r[4] & 1); return false;
+    case 1: fb_send_input(&b, r[3] % 9); return false;
+    case 2: {
+        uint64_t off = (r[3] & 1) ? a % FX_BACKEND_SIZE : a % conn_queue_bytes(FX_VIRTIO_CAP);
+        size_t n = FX_BACKEND_SIZE - off < 8 ? FX_BACKEND_SIZE - off : 8;
+        memcpy(fx_backend + off, &b, n);
+        fb_notify_vmm();
+        return true;
+    }
+    case 3: {
+        unsigned ring = (r[3] & 1) ? CONN_RX_ACTIVE : CONN_TX_FREE;
+        uint64_t offset = (r[4] & 1) ? a : (a % 10) * SERIAL_BUF_SIZE + ((r[4] >> 1) & 1);
+        uint32_t len = (r[5] & 1) ? (uint32_t)b : (uint32_t)(b % (SERIAL_BUF_SIZE + 2));
+        uint32_t id = (r[6] & 1) ? (uint32_t)(b >> 32) : (uint32_t)((b >> 32) % 10);
+        fb_push(ring, offset, len, id);
+        fb_notify_vmm();
+        return false;
+    }
+    default: fb_notify_vmm(); return false;
+    }
+}
+
+/* What only the backend may write: the RX data, its own rings (TX_FREE, RX_ACTIVE) but for their
+ * tails, and the tails of the VMM's rings (TX_ACTIVE, RX_FREE). */
+static uint8_t backend_before[FX_BACKEND_SIZE];
+static bool backend_owned[FX_BACKEND_SIZE]; /* filled once */
+
+static bool backend_part(uint64_t off)
+{
+    if (off >= FX_BACKEND_RX)
+        return true;
+    if (off >= conn_queue_bytes(FX_VIRTIO_CAP))
+        return false; /* TX data: the VMM's */
+    for (unsigned ring = 0; ring < CONN_RINGS; ring++) {
+        uint64_t start = conn_ring_offset(FX_VIRTIO_CAP, ring);
+        if (off < start || off >= start + RING_BYTES(FX_VIRTIO_CAP))
+            continue;
+        bool tail = off - start >= offsetof(struct ring_shm, tail) &&
+                    off - start < offsetof(struct ring_shm, pad1);
+        /* The backend produces TX_FREE and RX_ACTIVE (the VMM writes only their tails) and
+         * consumes TX_ACTIVE and RX_FREE (it writes only their tails). */
+        return (ring == CONN_TX_FREE || ring == CONN_RX_ACTIVE) ? !tail : tail;
+    }
+    return false;
+}
+
+/* Entries the VMM queued during the record on one of its rings name its buffers. */
+static void check_queued(unsigned ring, uint32_t head0)
+{
+    const struct virtio_console *c = &fx.vm.virtio[0].u.console;
+    const struct ring_shm *s =
+        (const struct ring_shm *)(fx_backend + conn_ring_offset(FX_VIRTIO_CAP, ring));
+    uint32_t head1 = s->head, n = head1 - head0;
+    if (n > FX_VIRTIO_CAP)
+        head0 = head1 - FX_VIRTIO_CAP; /* the backend took some meanwhile: the newest */
+    for (uint32_t i = head0; i != head1; i++) {
+        const struct ring_entry *e = &s->entries[i % FX_VIRTIO_CAP];
+        bool tx = ring == CONN_TX_ACTIVE;
+        if (e->id >= (tx ? c->tx_bufs : c->rx_bufs) || e->offset != e->id * SERIAL_BUF_SIZE ||
+            (tx ? e->len == 0 || e->len > SERIAL_BUF_SIZE : e->len != SERIAL_BUF_SIZE))
+            virtio_fail("queued an entry that is not one of its buffers");
+    }
+}
+
+static uint32_t ring_head(unsigned ring)
+{
+    return ((const struct ring_shm *)(fx_backend + conn_ring_offset(FX_VIRTIO_CAP, ring)))->head;
+}
+
+static void check_virtio(uint32_t tx_head0, uint32_t rx_head0, bool scribbled)
+{
+    const struct virtio_dev *d = &fx.vm.virtio[0];
+    const struct virtio_console *c = &d->u.console;
+    /* The interrupt line follows InterruptStatus (unless the guest made it edge-triggered). */
+    const struct vgic_bank *bank = &fx.vm.gic.spi[FX_VIRTIO_IRQ / 32];
+    uint32_t bit = 1u << (FX_VIRTIO_IRQ % 32);
+    edge_seen |= (bank->edge & bit) != 0;
+    bool line = bank->line & bit;
+    line_forced &= line;
+    if (line && !d->isr && !line_forced)
+        virtio_fail("interrupt line high with InterruptStatus 0");
+    if (d->isr && !line && !edge_seen && fx.vm.state == VM_RUNNING)
+        virtio_fail("InterruptStatus set but the line is low");
+    /* Every buffer in one place. */
+    uint64_t all_tx = (1ull << c->tx_bufs) - 1, all_rx = (1ull << c->rx_bufs) - 1, held = 0;
+    for (unsigned i = 0; i < c->rx_held_count; i++)
+        held |= 1ull << c->rx_held[(c->rx_held_first + i) % VIRTIO_CONSOLE_MAX_BUFS];
+    uint64_t fill = c->tx_fill >= 0 ? 1ull << c->tx_fill : 0;
+    if ((c->tx_free & c->tx_lent) || (fill & (c->tx_free | c->tx_lent)) ||
+        (c->tx_free | c->tx_lent | fill) != all_tx || (c->rx_lent & c->rx_idle) ||
+        (held & (c->rx_lent | c->rx_idle)) || (c->rx_lent | c->rx_idle | held) != all_rx ||
+        c->rx_held_count > c->rx_bufs)
+        virtio_fail("a buffer is in two places or none");
+    if (scribbled)
+        return;
+    check_queued(CONN_TX_ACTIVE, tx_head0);
+    check_queued(CONN_RX_FREE, rx_head0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sim_reset();
     unsigned vcpus = size && (data[0] & 1) ? 2 : 1;
-    bool v3 = size && (data[0] & 2);
-    if (!boot(v3, vcpus))
+    bool v3 = size && (data[0] & 2), virtio = size && (data[0] & 4);
+    if (!backend_owned[FX_BACKEND_RX]) {
+        for (uint64_t i = 0; i < FX_BACKEND_SIZE; i++)
+            backend_owned[i] = backend_part(i);
+    }
+    if (!boot(v3, vcpus, virtio))
         return 0;
     unsigned nvcpus = fx.cfg.num_vcpus;
     check_injections(0);
     for (size_t off = 1; off + 24 <= size; off += 24) {
         const uint8_t *r = data + off;
-        unsigned op = r[0] % 11, vcpu = r[1] % nvcpus;
+        unsigned op = r[0] % 15, vcpu = r[1] % nvcpus;
         unsigned injections_before = sim.num_inj;
         uint64_t a = rd64(r + 8), b = rd64(r + 16);
         struct exit_reply rep;
         struct vm_exit e = { .vcpu = vcpu, .lr_index = -1 };
-        if (fx.vm.state != VM_RUNNING)
-            boot(v3, nvcpus);
+        /* A resetting VM's vCPUs run the drain stub, as they would; a VM still not running
+         * gets a fresh VMM, whose vCPUs start with empty list registers (sim keeps them across
+         * boots, as seL4 does, and a new vGIC knows nothing of what they held). */
+        if (fx.vm.state == VM_RESETTING)
+            fx_run_drain_stubs();
+        if (fx.vm.state != VM_RUNNING) {
+            for (unsigned v = 0; v < VGIC_MAX_VCPUS; v++)
+                memset(sim.vcpu[v].lr_used, 0, sizeof(sim.vcpu[v].lr_used));
+            boot(v3, nvcpus, virtio);
+        }
+        uint32_t tx_head0 = virtio ? ring_head(CONN_TX_ACTIVE) : 0;
+        uint32_t rx_head0 = virtio ? ring_head(CONN_RX_FREE) : 0;
+        bool scribbled = false;
+        unsigned boots_before = fx.vm.boots;
+        if (virtio)
+            memcpy(backend_before, fx_backend, sizeof(backend_before));
         switch (op) {
         case 0: /* distributor access */
         case 1: {
@@ -379,6 +621,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 5: /* virtual PPI */
             e.kind = EXIT_VPPI;
             e.irq = (r[2] & 1) ? FX_VTIMER : (uint32_t)a;
+            line_forced |= e.irq == FX_VIRTIO_IRQ;
             fx_exit(&e, &rep);
             break;
         case 6: { /* the guest EOIs a list register (or the kernel reports a bogus one) */
@@ -413,6 +656,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         case 10: /* a pair across RAM, device and unmapped boundaries, MMU off or on */
             pair_across_boundary(vcpu, v3, r, a, b);
             break;
+        case 11: /* virtio-mmio register access */
+            if (virtio)
+                virtio_mmio(vcpu, r, a, b);
+            break;
+        case 12: /* the guest writes a descriptor */
+            if (virtio)
+                virtio_descriptor(r, a, b);
+            break;
+        case 13: /* the guest publishes, notifies, takes its interrupt */
+            if (virtio)
+                virtio_driver(vcpu, r, b);
+            break;
+        case 14: /* the backend */
+            if (virtio)
+                scribbled = virtio_backend(r, a, b);
+            break;
         default: /* any trapped instruction class; often a GICv3 SGI register write */
             if (r[3] & 1) {
                 fx_msr_sgi1r(vcpu, b);
@@ -425,6 +684,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (sim.num_inj >= injections_before)
             check_injections(injections_before);
+        if (virtio && fx.vm.num_virtio) {
+            /* The VMM wrote nothing of the backend's (a boot zeroes it all: skip then). */
+            if (op != 14 && fx.vm.boots == boots_before &&
+                memcmp(fx_backend, backend_before, FX_BACKEND_SIZE)) {
+                for (uint64_t i = 0; i < FX_BACKEND_SIZE; i++) {
+                    if (backend_owned[i] && fx_backend[i] != backend_before[i])
+                        virtio_fail("the VMM wrote the backend's part of the connection");
+                }
+            }
+            check_virtio(tx_head0, rx_head0, scribbled || fx.vm.boots != boots_before);
+        }
+    }
+    if (virtio && fx.vm.num_virtio && getenv("FUZZ_EXITS_SUMMARY")) {
+        /* To see where a seed leaves the device (make_exit_seeds.py's). */
+        const struct virtio_dev *d = &fx.vm.virtio[0];
+        fprintf(stderr,
+                "virtio: status 0x%x isr 0x%x, used rx %u tx %u, output %zu bytes, "
+                "input held %u\n",
+                d->status | (d->needs_reset ? 0x40u : 0), d->isr, d->vq[0].used_idx,
+                d->vq[1].used_idx, fb.out_len, d->u.console.rx_held_count);
     }
     return 0;
 }

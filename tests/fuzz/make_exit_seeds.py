@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Write seed inputs for fuzz_exits (tests/fuzz/seeds/exits/): short guest programs that switch
 the distributor on, enable interrupts, give them priorities (the lowest among them), make them
-pending and let the guest take some, so the fuzzer starts from states where list registers fill.
+pending and let the guest take some, so the fuzzer starts from states where list registers fill;
+and virtio console drivers that negotiate, set their queues up and move data both ways, so it
+starts from a live device.
 The record format is fuzz_exits.c's: 24 bytes, op, vCPU, flags, then two 64-bit values."""
 import os
 import struct
@@ -32,6 +34,65 @@ def timer_wfi(ctl, cval, fired, vcpu=0):
     return rec(9, vcpu, bytes([0, 1 if fired else 0, 200, 200, 0, 0]), ctl, cval)
 
 
+# ---- the virtio console (fuzz_exits.c's ops 11-14; data[0] bit 2 adds the device) ----
+VIRTIO = 4
+RAM_BASE = 0x40000000
+QAREA = RAM_BASE + 0x800000  # + q * 0x10000, as tests/host/virtio_fx.h has it
+DATA = RAM_BASE + 0x900000
+QUEUE_NUM = 8
+
+
+def vio_write(off, value):
+    # r[2]: write, r[3]: register offset, r[4]: Rt x1, r[5]: 32-bit
+    return rec(11, 0, bytes([4, 1, 1, 1, 0, 0]), off, value)
+
+
+def vio_read(off):
+    return rec(11, 0, bytes([0, 1, 1, 1, 0, 0]), off, 0)
+
+
+def queue_areas(q):
+    desc = QAREA + q * 0x10000
+    driver = desc + 16 * QUEUE_NUM
+    device = (driver + 6 + 2 * QUEUE_NUM + 3) & ~3
+    return desc, driver, device
+
+
+def virtio_setup():
+    out = vio_write(0x70, 0) + vio_write(0x70, 1) + vio_write(0x70, 3) + \
+        vio_write(0x24, 1) + vio_write(0x20, 1) + vio_write(0x24, 0) + vio_write(0x20, 0) + \
+        vio_write(0x70, 0xb) + vio_read(0x70)
+    for q in (0, 1):
+        desc, driver, device = queue_areas(q)
+        out += vio_write(0x30, q) + vio_write(0x38, QUEUE_NUM) + vio_write(0x80, desc) + \
+            vio_write(0x84, 0) + vio_write(0x90, driver) + vio_write(0x94, 0) + \
+            vio_write(0xa0, device) + vio_write(0xa4, 0) + vio_write(0x44, 1)
+    return out + vio_write(0x70, 0xf)
+
+
+def descriptor(q, index, data_off, length, flags, nxt=0):
+    # r[4] = 3: address DATA + (a & 0xffff); r[5] = 1: length b & 0xffff; r[6]: flags (NEXT 1,
+    # WRITE 2); r[7]: next
+    return rec(12, 0, bytes([q, index, 3, 1, flags, nxt]), data_off, length)
+
+
+def publish(q, head, notify=True):
+    return rec(13, 0, bytes([q, 0 if notify else 1, head, 0, 0, 0]))
+
+
+def take_interrupt():
+    return rec(13, 0, bytes([0, 5, 0, 0, 0, 0]), 0, 3)
+
+
+def backend_output(give_back=True):
+    return rec(14, 0, bytes([0, 16, 1 if give_back else 0, 0, 0, 0]))
+
+
+def backend_input(data):
+    return rec(14, 0, bytes([1, len(data), 0, 0, 0, 0]), 0, int.from_bytes(data.ljust(8, b"\0"),
+                                                                           "little"))
+
+
 def seeds():
     on = gicd_write(0x000, 1) + gicd_write(0x100, 0xffff | 1 << 27)
     yield "lowest-priority-sgi", b"\0" + on + gicd_write(0x401, 0xf8, 1) + \
@@ -45,6 +106,24 @@ def seeds():
     yield "two-vcpus-spis", b"\x01" + on + gicd_write(0x104, 0xff, vcpu=0) + \
         gicd_write(0x820, 0x02020202) + gicd_write(0x204, 0xff) + eoi(1, 1) + \
         timer_wfi(1, 5000, True, 1)
+    tx, rx = 1, 0
+    yield "virtio-console-both-ways", bytes([VIRTIO]) + on + \
+        gicd_write(0x104, 1 << 16) + virtio_setup() + \
+        descriptor(tx, 0, 0, 16, 0) + publish(tx, 0) + \
+        descriptor(rx, 0, 0x100, 64, 2) + publish(rx, 0) + \
+        backend_input(b"hello") + backend_output() + take_interrupt()
+    yield "virtio-console-chains", bytes([VIRTIO]) + virtio_setup() + \
+        descriptor(tx, 0, 0, 100, 1, 1) + descriptor(tx, 1, 0x200, 300, 1, 2) + \
+        descriptor(tx, 2, 0x400, 511, 0) + publish(tx, 0) + \
+        descriptor(rx, 1, 0x1000, 3, 3, 2) + descriptor(rx, 2, 0x1100, 5, 2) + publish(rx, 1) + \
+        backend_input(b"abcdefgh") + backend_input(b"ij") + backend_output(False) + \
+        descriptor(tx, 3, 0x800, 8, 1, 3) + publish(tx, 3)
+    # More output than the eight TX buffers hold: it waits for the backend to return them (and
+    # the driver publishes descriptor 0 a second time, as a buggy one would).
+    yield "virtio-console-backpressure", bytes([VIRTIO | 1]) + virtio_setup() + b"".join(
+        descriptor(tx, i, 0x400 * i, 1000, 0) + publish(tx, i) for i in range(QUEUE_NUM)) + \
+        publish(tx, 0, notify=True) + backend_output(True) + backend_output(True) + \
+        backend_output(True) + take_interrupt()
 
 
 def main():

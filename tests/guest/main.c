@@ -216,9 +216,17 @@ static unsigned wfi_until_fired(uint64_t (*ctl)(void))
 
 static volatile uint64_t race_over;
 
+#ifdef DEBUG_STATE_PROBE
+static void probe_heartbeat(void);
+#endif
+
 static void secondary(unsigned cpu)
 {
     cpu_alive[cpu] = 1;
+#ifdef DEBUG_STATE_PROBE
+    if (cpu == 1)
+        probe_heartbeat();
+#endif
     if (cpu == 2) {
         /* Stay on until both CPU_ON calls for this CPU have returned. */
         while (!race_over)
@@ -765,6 +773,130 @@ static void check_cpu_on_race(void)
     check("secondary_cpus_ran", cpu_alive[1] && cpu_alive[2], "", 0);
 }
 
+/* ---- opt-in probes: a guest's debug state reaches seL4's native threads (issue 12) ----------- */
+
+#ifdef DEBUG_STATE_PROBE
+/*
+ * Built only with `make PROBE=singlestep` or `PROBE=watchpoint` (tests/e2e/singlestep.py), never
+ * for `make test`: on this SDK they stop the VMM or the whole system. seL4 switches neither
+ * MDSCR_EL1 nor the breakpoint and watchpoint registers between a vCPU and native threads. CPU 0
+ * arms one (MDSCR_EL1.SS without KDE, so its own EL1 code is not stepped; or a watchpoint on EL0
+ * accesses to the low 2 GiB, where the VMM's data is) and makes an exit; CPU 1 meanwhile prints
+ * heartbeats from a loop without exits, to show what still runs.
+ */
+#define PROBE_SINGLESTEP 1
+#define PROBE_WATCHPOINT 2
+
+/* DBGBCR0_EL1: enabled, EL0 only (PMC = 0b10), all four bytes (BAS = 0b1111). */
+#define PROBE_BCR 0x1e5ul
+/* DBGWCR0_EL1: enabled, EL0 only (PAC = 0b10), loads and stores (LSC = 0b11), BAS = 0xff, and
+ * MASK = 31: every address whose bits 63:31 match DBGWVR0_EL1 (0), i.e. the low 2 GiB. */
+#define PROBE_WCR (1ul | 2ul << 1 | 3ul << 3 | 0xfful << 5 | 31ul << 24)
+#define MDSCR_SS 1ul
+#define MDSCR_MDE (1ul << 15)
+
+static volatile uint64_t probe_phase;
+
+static uint64_t read_mdscr(void)
+{
+    uint64_t v;
+    __asm__ volatile("mrs %0, mdscr_el1" : "=r"(v));
+    return v;
+}
+
+static void write_mdscr(uint64_t v)
+{
+    __asm__ volatile("msr mdscr_el1, %0; isb" ::"r"(v));
+}
+
+static uint64_t read_bcr0(void)
+{
+    uint64_t v;
+    __asm__ volatile("mrs %0, dbgbcr0_el1" : "=r"(v));
+    return v;
+}
+
+static uint64_t read_wcr0(void)
+{
+    uint64_t v;
+    __asm__ volatile("mrs %0, dbgwcr0_el1" : "=r"(v));
+    return v;
+}
+
+static void probe_line(const char *what, uint64_t value)
+{
+    puts_("probe: ");
+    puts_(what);
+    putx(value);
+    putc_('\n');
+}
+
+/* CPU 1: heartbeats from a busy loop (no exit) while CPU 0 is stuck or not; then one exit. */
+static void probe_heartbeat(void)
+{
+    while (probe_phase == 0)
+        ;
+    uint64_t step = counter_freq() / 10, next = counter() + step;
+    for (unsigned beat = 1; beat <= 10 && probe_phase == 1; beat++) {
+        while (counter() < next)
+            ;
+        next += step;
+        puts_("probe: cpu1 heartbeat ");
+        putu(beat);
+        puts_(" (no exit)\n");
+    }
+    if (probe_phase == 1) {
+        puts_("probe: cpu1 makes an exit (PSCI_VERSION over SMC)\n");
+        uint64_t v = smc(PSCI_VERSION, 0, 0, 0);
+        probe_line("cpu1 exit returned, x0 = ", v);
+    }
+    probe_phase = 3;
+    for (;;) /* no CPU_OFF: its log line would land in the middle of CPU 0's */
+        __asm__ volatile("yield");
+}
+
+static void debug_state_probe(void)
+{
+    int64_t on = (int64_t)smc(PSCI_CPU_ON, 1, (uint64_t)_start, 1);
+    while (!cpu_alive[1])
+        __asm__ volatile("yield");
+    probe_line("cpu1 started, CPU_ON = ", (uint64_t)on);
+    probe_line("control exit, nothing armed, returned x0 = ", smc(PSCI_VERSION, 0, 0, 0));
+    /* The OS Lock is set at reset and disables these debug events; Linux clears it at boot. */
+    __asm__ volatile("msr oslar_el1, xzr; isb");
+    uint64_t oslsr;
+    __asm__ volatile("mrs %0, oslsr_el1" : "=r"(oslsr));
+    probe_line("OS Lock cleared, OSLSR_EL1 = ", oslsr);
+    /* A breakpoint of the guest's own (EL0 only, at address 0, which nothing executes), to see
+     * whether the guest's debug registers survive an exit where the system does. */
+    __asm__ volatile("msr dbgbvr0_el1, xzr; msr dbgbcr0_el1, %0; isb" ::"r"(PROBE_BCR));
+    if (DEBUG_STATE_PROBE == PROBE_SINGLESTEP) {
+        write_mdscr(read_mdscr() | MDSCR_SS);
+        probe_line("MDSCR_EL1.SS set, MDSCR_EL1 = ", read_mdscr());
+    } else {
+        __asm__ volatile("msr dbgwvr0_el1, xzr; msr dbgwcr0_el1, %0; isb" ::"r"(PROBE_WCR));
+        write_mdscr(read_mdscr() | MDSCR_MDE);
+        probe_line("watchpoint on EL0 accesses below 2 GiB armed, MDSCR_EL1 = ", read_mdscr());
+    }
+    probe_line("DBGBCR0_EL1 = ", read_bcr0());
+    puts_("probe: cpu0 makes an exit (PSCI_VERSION over SMC)\n");
+    probe_phase = 1;
+    uint64_t v = smc(PSCI_VERSION, 0, 0, 0);
+    uint64_t mdscr = read_mdscr(), bcr = read_bcr0(), wcr = read_wcr0();
+    probe_phase = 2; /* stop the heartbeats before printing */
+    __asm__ volatile("msr dbgbcr0_el1, xzr; msr dbgwcr0_el1, xzr; isb");
+    write_mdscr(mdscr & ~(MDSCR_SS | MDSCR_MDE));
+    probe_line("cpu0 exit returned, x0 = ", v);
+    probe_line("after the exit MDSCR_EL1 = ", mdscr);
+    probe_line("after the exit DBGBCR0_EL1 = ", bcr);
+    probe_line("after the exit DBGWCR0_EL1 = ", wcr);
+    while (probe_phase != 3)
+        __asm__ volatile("yield");
+    puts_("probe: system survived\n");
+    smc(PSCI_SYSTEM_OFF, 0, 0, 0);
+}
+#endif
+
 /* ---- exit costs --------------------------------------------------------------------------- */
 
 static void report(const char *name, uint64_t ticks, unsigned n)
@@ -842,6 +974,11 @@ void guest_main(unsigned cpu, uint64_t arg)
     puts_("baremetal: boot ");
     putu(state[1]);
     putc_('\n');
+#ifdef DEBUG_STATE_PROBE
+    state[0] = 0;
+    debug_state_probe();
+    return;
+#endif
     if (state[1] == 2) {
         /* What the CPU interface holds right after a reset: its reset values, not what the
          * previous boot left there. */

@@ -12,6 +12,7 @@
 
 struct fixture fx;
 static uint8_t *fx_ram_buffer;
+uint8_t fx_backend[FX_BACKEND_SIZE] __attribute__((aligned(64)));
 
 static void put_le64(uint8_t *p, uint64_t v)
 {
@@ -66,6 +67,40 @@ void fx_config(unsigned vcpus)
         .initrd_end = fx.initrd + sizeof(fx.initrd),
         .initrd_addr = FX_RAM_BASE + FX_RAM_SIZE - 0x400000,
     };
+}
+
+void fx_add_virtio_console(void)
+{
+    memset(fx_backend, 0, sizeof(fx_backend));
+    fx.virtio[0] = (struct vmm_virtio_device){
+        .type = VMM_VIRTIO_CONSOLE,
+        .name = "console",
+        .base = FX_VIRTIO_BASE,
+        .size = FX_VIRTIO_SIZE,
+        .irq = FX_VIRTIO_IRQ,
+        .conn = { .queue = (uintptr_t)(fx_backend + FX_BACKEND_QUEUE),
+                  .capacity = FX_VIRTIO_CAP,
+                  .tx_data = (uintptr_t)(fx_backend + FX_BACKEND_TX),
+                  .tx_size = FX_VIRTIO_DATA,
+                  .rx_data = (uintptr_t)(fx_backend + FX_BACKEND_RX),
+                  .rx_size = FX_VIRTIO_DATA,
+                  .channel = FX_VIRTIO_CH },
+    };
+    fx.cfg.virtio = fx.virtio;
+    fx.cfg.num_virtio = 1;
+}
+
+int fx_boot_virtio(unsigned vcpus, int v3)
+{
+    fx_config(vcpus);
+    if (v3) {
+        fx.cfg.gic_version = 3;
+        fx.cfg.gicr_base = FX_GICR;
+    }
+    fx_add_virtio_console();
+    if (!vm_init(&fx.vm, &fx.cfg, fx.ram))
+        return 0;
+    return vm_boot(&fx.vm);
 }
 
 int fx_boot_v3(unsigned vcpus)

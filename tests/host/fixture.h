@@ -16,6 +16,18 @@
 #define FX_VTIMER 27u
 #define FX_PTIMER 30u
 #define FX_WAKEUP_CH 2u
+/* The virtio console fx_add_virtio_console adds (in QEMU's last virtio-mmio slot; the first
+ * slot stays an address nothing answers). */
+#define FX_VIRTIO_BASE 0x0a003e00u
+#define FX_VIRTIO_SIZE 0x200u
+#define FX_VIRTIO_IRQ 48u
+#define FX_VIRTIO_CH 3u
+#define FX_VIRTIO_CAP 16u    /* ring capacity */
+#define FX_VIRTIO_DATA 4096u /* bytes of each data region: 8 buffers */
+#define FX_BACKEND_QUEUE 0u
+#define FX_BACKEND_TX 4096u
+#define FX_BACKEND_RX 8192u
+#define FX_BACKEND_SIZE 12288u
 
 struct fixture {
     struct vmm_config cfg;
@@ -25,12 +37,21 @@ struct fixture {
     uint8_t dtb[256];
     uint8_t initrd[1024];
     struct vmm_irq_passthrough irqs[1];
+    struct vmm_virtio_device virtio[VIRTIO_MAX_DEVICES + 1];
 };
+
+/* The memory a virtio device's backend connection uses: queue region, TX and RX data. */
+extern uint8_t fx_backend[FX_BACKEND_SIZE];
 
 extern struct fixture fx;
 
 /* Fill fx with a valid configuration for `vcpus` vCPUs (images not yet loaded). */
 void fx_config(unsigned vcpus);
+/* Add a virtio console to the configuration fx_config made (FX_VIRTIO_*, its connection over
+ * fx_backend, which is zeroed). */
+void fx_add_virtio_console(void);
+/* fx_config + fx_add_virtio_console + vm_init + vm_boot (GICv3 if `v3`). */
+int fx_boot_virtio(unsigned vcpus, int v3);
 /* fx_config + vm_init + vm_boot; returns false if either failed. */
 int fx_boot(unsigned vcpus);
 /* The same with a GICv3 (distributor at FX_GICD, redistributors at FX_GICR). */

@@ -12,6 +12,7 @@
 #include "fixture.h"
 #include "sim_hyp.h"
 #include "test.h"
+#include "virtio_fx.h"
 
 #define FLOOD 1000u
 #define WINDOW_TICKS ((uint64_t)LOG_LIMIT_WINDOW_SECONDS * SIM_COUNTER_FREQ)
@@ -190,6 +191,24 @@ static void abort_into_aarch32(void)
     unmapped_read();
 }
 
+static void virtio_bad_width(void)
+{
+    vio_access(VIO_STATUS, 2, 0, 0);
+}
+
+static void virtio_bad_queue(void)
+{
+    vdrv_negotiate(VIO_F_VERSION_1_HI, 0);
+    vio_write(VIO_QUEUE_SEL, 0);
+    vio_write(VIO_QUEUE_NUM, 3);
+    vio_write(VIO_QUEUE_READY, 1);
+}
+
+static void virtio_backend_bad_entry(void)
+{
+    fb_push(CONN_TX_FREE, 0, 1, 99);
+}
+
 struct flood {
     const char *name;
     unsigned vcpus, gic;
@@ -197,40 +216,47 @@ struct flood {
     const char *line;     /* in each report */
     const char *summary;  /* what the summary says was suppressed */
     unsigned per_trigger; /* lines each trigger causes */
+    bool virtio;          /* the VM has the fixture's virtio console */
 };
 
 static const struct flood floods[] = {
     { "unanswered access", 1, 2, unmapped_read, "not RAM nor a device",
-      "reports of accesses nothing answers", 1 },
+      "reports of accesses nothing answers", 1, false },
     { "system register", 1, 2, sysreg_trap, "S3_0_C15_C0_0 (x1) at pc",
-      "reports of system registers not emulated", 1 },
+      "reports of system registers not emulated", 1, false },
     { "unknown SMC", 1, 2, unknown_smc, "unknown SMC/HVC function 0xc2001234",
-      "reports of SMC/HVC calls not offered", 1 },
+      "reports of SMC/HVC calls not offered", 1, false },
     { "CPU_ON missing vCPU", 1, 2, cpu_on_missing_vcpu, "which this VM does not have",
-      "reports of CPU_ON for MPIDRs this VM does not have", 1 },
+      "reports of CPU_ON for MPIDRs this VM does not have", 1, false },
     { "CPU_ON reserved bits", 2, 2, cpu_on_reserved_bits, "which sets bits PSCI requires",
-      "reports of CPU_ON for MPIDRs this VM does not have", 1 },
-    { "CPU_ON/CPU_OFF", 2, 2, cpu_on_off, "psci: vCPU", "vCPU power reports", 2 },
+      "reports of CPU_ON for MPIDRs this VM does not have", 1, false },
+    { "CPU_ON/CPU_OFF", 2, 2, cpu_on_off, "psci: vCPU", "vCPU power reports", 2, false },
     { "GICv2 distributor", 1, 2, gicv2_bad_width, "is not a valid access",
-      "reports of invalid distributor/redistributor accesses", 1 },
+      "reports of invalid distributor/redistributor accesses", 1, false },
     { "GICv3 distributor", 1, 3, gicv3_bad_width, "of distributor offset 0x0 is not a valid",
-      "reports of invalid distributor/redistributor accesses", 1 },
+      "reports of invalid distributor/redistributor accesses", 1, false },
     { "GICv3 redistributor", 1, 3, gicv3_redist_bad_width, "of redistributor offset 0x0",
-      "reports of invalid distributor/redistributor accesses", 1 },
-    { "maintenance", 1, 2, maintenance_empty_lr, "which holds nothing", "list-register reports",
-      1 },
+      "reports of invalid distributor/redistributor accesses", 1, false },
+    { "maintenance", 1, 2, maintenance_empty_lr, "which holds nothing", "list-register reports", 1,
+      false },
     { "virtual PPI", 1, 2, vppi_out_of_range, "virtual PPI 2000 is out of range",
-      "out-of-range virtual PPIs", 1 },
+      "out-of-range virtual PPIs", 1, false },
     { "notification", 1, 2, unused_channel, "notification on channel 9",
-      "notifications on unused channels", 1 },
+      "notifications on unused channels", 1, false },
     { "unhandled trap", 1, 2, unhandled_trap, "unhandled trap: ESR", "unhandled traps and faults",
-      1 },
+      1, false },
     { "user exception", 1, 2, user_exception, "user exception at pc", "unhandled traps and faults",
-      1 },
+      1, false },
     { "unknown fault", 1, 2, unknown_fault, "unknown fault label 77", "unhandled traps and faults",
-      1 },
+      1, false },
     { "AArch32 abort", 1, 2, abort_into_aarch32, "AArch32 guest state",
-      "unhandled traps and faults", 1 },
+      "unhandled traps and faults", 1, false },
+    { "virtio register", 1, 2, virtio_bad_width, "(Status) is not a valid access",
+      "reports of invalid virtio-mmio accesses", 1, true },
+    { "virtio queue", 1, 2, virtio_bad_queue, "receiveq0: cannot be enabled",
+      "reports of virtio drivers breaking the rules", 1, true },
+    { "virtio backend", 1, 2, virtio_backend_bad_entry, "is not a buffer the backend holds",
+      "reports of a backend misbehaving", 1, true },
 };
 
 /* Each: the first burst reported, then nothing more until the next boot says how many. */
@@ -240,7 +266,11 @@ TEST(log_limit_every_guest_caused_line)
         const struct flood *f = &floods[i];
         char summary[200];
         unsigned per_trigger = f->per_trigger;
-        CHECK(f->gic == 3 ? fx_boot_v3(f->vcpus) : fx_boot(f->vcpus));
+        if (f->virtio) {
+            CHECK(fx_boot_virtio(f->vcpus, f->gic == 3));
+            fb_attach();
+        } else
+            CHECK(f->gic == 3 ? fx_boot_v3(f->vcpus) : fx_boot(f->vcpus));
         sim_reset(); /* only this flood's output */
         for (unsigned n = 0; n < FLOOD; n++)
             f->trigger();

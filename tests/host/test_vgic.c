@@ -287,3 +287,27 @@ TEST(vgic_config_limits)
     CHECK(!vgic_assert(&g, 0, 1020));
     CHECK(!vgic_assert(&g, 8, 40));
 }
+
+/* A threaded one-shot handler (Linux): the guest masks the passthrough interrupt at the
+ * distributor, EOIs it, clears the device later and unmasks at the end. seL4 is told only at
+ * the unmask, so a line that was still high at the EOI is not delivered a second time. */
+TEST(vgic_passthrough_ack_waits_for_the_unmask)
+{
+    CHECK(fx_boot(1));
+    linux_gic_init(1);
+    fx_gicd_write(0, 0x104, 1u << 1);
+    vm_notified(&fx.vm, FX_UART_CH);
+    CHECK_EQ(sim_injections_of(0, FX_UART_IRQ), 1);
+    unsigned acks = sim.irq_acks[FX_UART_CH];
+    fx_gicd_write(0, 0x184, 1u << 1); /* masked while the thread runs */
+    CHECK(fx_guest_handles(0, FX_UART_IRQ));
+    CHECK_EQ(sim.irq_acks[FX_UART_CH], acks);
+    fx_gicd_write(0, 0x104, 1u << 1); /* the thread is done: unmasked */
+    CHECK_EQ(sim.irq_acks[FX_UART_CH], acks + 1);
+    fx_gicd_write(0, 0x104, 1u << 1);
+    CHECK_EQ(sim.irq_acks[FX_UART_CH], acks + 1); /* once */
+    /* An ordinary handler: acknowledged at the EOI. */
+    vm_notified(&fx.vm, FX_UART_CH);
+    CHECK(fx_guest_handles(0, FX_UART_IRQ));
+    CHECK_EQ(sim.irq_acks[FX_UART_CH], acks + 2);
+}

@@ -1,0 +1,108 @@
+/*
+ * virtio-mmio devices the VMM emulates for its guest (virtio 1.2: register layout version 2,
+ * split virtqueues), each served by a backend PD over a connection (proto/conn.h).
+ *
+ * The transport (src/virtio/mmio.c) owns the register file, feature negotiation, queue set-up,
+ * the interrupt (one vGIC SPI per device, level-sensitive: high while InterruptStatus != 0) and
+ * reset. Virtqueues (src/virtio/virtq.c) read everything from guest RAM once, check every index,
+ * address and length against the queue and guest RAM, and put a device whose guest misbehaves
+ * in DEVICE_NEEDS_RESET with a rate-limited, decoded report. Device types (src/virtio/console.c)
+ * move data between guest buffers and the backend's data regions. src/virtio/devices.c builds a
+ * VM's devices from its configuration and connects them to the VM.
+ */
+#ifndef VMM_VIRTIO_H
+#define VMM_VIRTIO_H
+
+#include <proto/conn.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <vmm/config.h>
+#include <vmm/log.h>
+
+struct vm;
+struct vgic;
+struct virtio_dev;
+
+#define VIRTIO_MAX_DEVICES 8 /* per VM */
+#define VIRTIO_MAX_QUEUES 2  /* of any device type here */
+#define VIRTQ_MAX_SIZE 256u  /* the largest QueueNumMax any device offers */
+#define VIRTIO_MMIO_MIN_SIZE 0x200u
+
+/* Guest RAM as the devices see it: every guest address is checked against it. */
+struct virtio_mem {
+    uint8_t *ram; /* mapped in the VMM */
+    uint64_t base, size;
+};
+
+/* One split virtqueue, as the driver set it up. */
+struct virtq {
+    uint32_t num; /* QueueNum as written; checked (at most VIRTQ_MAX_SIZE) when enabled */
+    bool ready;   /* QueueReady */
+    uint64_t desc, driver, device;
+    uint8_t *desc_p, *avail_p, *used_p; /* the three areas in the VMM, once checked */
+    uint16_t last_avail;                /* next available-ring entry to take */
+    uint16_t used_idx;                  /* next used-ring entry to write */
+    bool used_any; /* entries went into the used ring since the last interrupt check */
+};
+
+/* The console's side of its backend connection (src/virtio/console.c). The VMM is the client:
+ * it carves each data region into SERIAL_BUF_SIZE buffers, identified by their index, and tracks
+ * where each one is. */
+#define VIRTIO_CONSOLE_MAX_BUFS 64u
+struct virtio_console {
+    struct conn conn;
+    bool conn_dead; /* a ring went corrupt: no more input, output is dropped */
+    unsigned tx_bufs, rx_bufs;
+    uint64_t tx_free; /* TX buffers the VMM may fill */
+    uint64_t tx_lent; /* TX buffers on TX_ACTIVE or at the backend */
+    int tx_fill;      /* TX buffer being filled (-1: none) */
+    uint32_t tx_fill_len;
+    bool tx_pending;  /* a transmitq0 chain taken but not all of it copied yet */
+    uint16_t tx_head; /* its head */
+    uint64_t tx_done; /* bytes of it copied so far */
+    uint64_t rx_lent; /* RX buffers on RX_FREE or at the backend */
+    uint64_t rx_idle; /* RX buffers the VMM holds empty, to queue on RX_FREE */
+    /* Filled RX buffers waiting for the guest's receive buffers, oldest first. */
+    uint8_t rx_held[VIRTIO_CONSOLE_MAX_BUFS];
+    unsigned rx_held_first, rx_held_count;
+    uint16_t rx_len[VIRTIO_CONSOLE_MAX_BUFS], rx_used[VIRTIO_CONSOLE_MAX_BUFS];
+    bool notify_backend; /* a ring the backend consumes went from empty to non-empty */
+    /* Counted, and reported (rate-limited). */
+    uint64_t bad_entries, tx_dropped;
+};
+
+struct virtio_dev {
+    const struct vmm_virtio_device *cfg;
+    const struct virtio_ops *ops;
+    struct virtio_mem mem;
+    struct vgic *gic;
+    uint32_t status;  /* as the driver wrote it (FEATURES_OK only if accepted) */
+    bool needs_reset; /* DEVICE_NEEDS_RESET: the guest misbehaved; nothing runs until reset */
+    uint32_t isr;     /* InterruptStatus */
+    uint32_t config_generation;
+    uint32_t device_features_sel, driver_features_sel;
+    uint64_t driver_features;
+    bool driver_features_beyond; /* the driver wrote feature bits above 63 */
+    uint32_t queue_sel;
+    uint32_t shm_sel;
+    struct virtq vq[VIRTIO_MAX_QUEUES];
+    /* Rate limits (log.h): invalid register accesses, a driver breaking the rules, a backend
+     * misbehaving. */
+    struct log_limit log_access, log_guest, log_backend;
+    union {
+        struct virtio_console console;
+    } u;
+};
+
+/* Check the configuration's virtio devices, register their MMIO regions, attach their backend
+ * connections. False, with a line naming the device and the problem, if one is wrong. */
+bool virtio_devices_init(struct vm *vm);
+/* The guest (re)boots: every device is reset (status 0, queues off, interrupt low); backend
+ * buffers keep their owners, and input not yet delivered waits for the next driver. */
+void virtio_devices_reset(struct vm *vm);
+/* A notification on `channel`: true if it is a device's backend (then handled). */
+bool virtio_devices_notified(struct vm *vm, unsigned channel);
+/* Say what the devices' rate limits suppressed and start afresh (with the VM's). */
+void virtio_devices_log_limits_reset(struct vm *vm);
+
+#endif
