@@ -188,6 +188,7 @@ run_suite "host unit tests (clang, ASan+UBSan)" "$BUILD_DIR/host/tests-clang"
 run_suite "host unit tests (gcc, ASan+UBSan)" "$BUILD_DIR/host/tests-gcc"
 run_suite "build tool tests" /usr/bin/python3 tests/tools/test_vmm_config.py
 run_suite "system expansion tests" /usr/bin/python3 tests/tools/test_vmm_system.py
+run_suite "network declaration tests" /usr/bin/python3 tests/tools/test_vmm_network.py
 run_suite "default guest image tests" /usr/bin/python3 tests/tools/test_guest_images.py
 # Needs only QEMU, no SDK: the images' own behaviour (hvc0, virtio-blk, virtio-net) natively.
 run_suite "default guest images booted natively in QEMU" /usr/bin/python3 tests/e2e/native_hvc0.py \
