@@ -406,6 +406,7 @@ const struct virtio_ops virtio_console_ops = {
     .queue_num_max = CONSOLE_QUEUE_SIZE,
     .queue_names = console_queue_names,
     .config_size = CONSOLE_CONFIG_SIZE,
+    .buf_size = SERIAL_BUF_SIZE,
     .config_read = console_config_read,
     .config_write = NULL,
     .queue_notify = console_queue_notify,

@@ -1,6 +1,5 @@
 /* A VM's virtio devices: checked and built from its configuration, registered as MMIO regions,
  * reset with the guest, and reached by their backends' notifications. */
-#include <proto/serial.h>
 #include <vmm/log.h>
 #include <vmm/util.h>
 #include <vmm/vgic.h>
@@ -12,6 +11,7 @@ static const struct virtio_ops *ops_of(enum vmm_virtio_type type)
 {
     switch (type) {
     case VMM_VIRTIO_CONSOLE: return &virtio_console_ops;
+    case VMM_VIRTIO_NET: return &virtio_net_ops;
     default: return NULL;
     }
 }
@@ -34,13 +34,13 @@ static enum mmio_result region_access(struct vm *vm, const void *ctx, unsigned v
 }
 
 /* What is wrong with the connection's configuration, or NULL. */
-static const char *conn_problem(const struct conn_config *c)
+static const char *conn_problem(const struct conn_config *c, uint32_t buf_size)
 {
     if (!ring_capacity_ok(c->capacity))
         return "its ring capacity is not a power of two";
     if (!c->queue || !c->tx_data || !c->rx_data)
         return "a region of its backend connection is not mapped";
-    if (c->tx_size < SERIAL_BUF_SIZE || c->rx_size < SERIAL_BUF_SIZE)
+    if (c->tx_size < buf_size || c->rx_size < buf_size)
         return "a data region of its backend connection is smaller than one buffer";
     return NULL;
 }
@@ -104,7 +104,8 @@ static bool check_device(const struct vm *vm, unsigned i, char *why, size_t why_
             return false;
         }
     }
-    if ((problem = conn_problem(&v->conn))) {
+    if ((problem = conn_problem(&v->conn, ops_of(v->type)->buf_size)) ||
+        (ops_of(v->type)->config_problem && (problem = ops_of(v->type)->config_problem(v)))) {
         fmt_format(why, why_len, "%s", problem);
         return false;
     }
