@@ -70,9 +70,10 @@ def main():
     def build():
         with open(log, "w") as f:
             subprocess.run(make + ["all"], stdout=f, stderr=subprocess.STDOUT, check=True)
-        with open(log) as f:
+        with open(os.path.join(bdir, "system.xml")) as f:
             text = f.read()
-        assert "serial_mux" in text and "timer" in text, "the build added no backend PDs"
+        for pd in ("serial_mux", "timer"):
+            assert 'protection_domain name="%s"' % pd in text, "the build added no %s PD" % pd
     if not checks.run("build", build):
         print("     build log kept: %s" % log)
         return checks.summary()
@@ -119,7 +120,7 @@ def main():
     try:
         def boot():
             for vm, (_, cpus) in VMS.items():
-                m = wait_for(r"\[%s\] %s: ([^\r\n]*)" % (vm, MARKER), 240)
+                m = wait_for(r"\[%s\] %s: ([^\r\n]*)\r?\n" % (vm, MARKER), 240)
                 assert "%d cpu(s)" % cpus in m.group(1), "%s reports %r" % (vm, m.group(1))
         checks.run("both VMs boot to their markers", boot)
         checks.run("input to linux1 only", lambda: "token " + ask("linux1"))

@@ -140,8 +140,8 @@ def _build(dt, plat, system, layout, bootargs, generated, omit, virtio, console)
         # still holds a UART that is not).
         lost_paths = {n.path for n, _ in lost}
         keep = {"/", "/chosen", "/aliases", "/cpus", "/psci", plat.timer.path, plat.gic.path}
-        if plat.uart is not None:
-            keep.add(plat.uart.path)
+        if plat.uart is not None and console is None:
+            keep.add(plat.uart.path)  # the guest's console (a VM with a virtio one lacks it)
         holds = {}  # kept node -> a reachable device inside it (the console if it is one)
         devices = [n for n in dt.nodes.values() if dt.is_mmio_node(n) and n.path not in lost_paths]
         devices.sort(key=lambda n: n is not plat.uart)
