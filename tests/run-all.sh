@@ -207,6 +207,8 @@ if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
         IMAGE_DIR="$BUILD_DIR/images" tests/build-boards.sh
     run_suite "two Linux VMs, virtio consoles on one UART" /usr/bin/python3 tests/e2e/two_vms.py \
         --build-dir "$BUILD_DIR/e2e-two-vms" --sdk "$SDK"
+    run_suite "two Linux VMs and the echo PD on a virtual switch" /usr/bin/python3 \
+        tests/e2e/two_vms_net.py --build-dir "$BUILD_DIR/e2e-two-vms-net" --sdk "$SDK"
     run_suite "example: a PD of your own owns a VM and serves its own channel" /usr/bin/python3 \
         tests/e2e/example.py --example vm_with_channel --build-dir "$BUILD_DIR/e2e-example" \
         --sdk "$SDK" --images "$BUILD_DIR/images" --expect "vmm: the bell rang" \
