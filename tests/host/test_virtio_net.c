@@ -11,66 +11,36 @@
 #include <string.h>
 #include <vmm/psci.h>
 
+#include "net_dev_fx.h"
 #include "sim_hyp.h"
 #include "test.h"
 #include "virtio_fx.h"
 
-#define DEV (&fx.vm.virtio[0])
 #define NET (&fx.vm.virtio[0].u.net)
-#define QN 16u
-#define NBUFS 8u
-#define HDR 12u
-#define F_MTU (1u << 3)
-#define F_MAC (1u << 5)
-#define F_STATUS (1u << 16)
+#define QN NDFX_QN
+#define NBUFS NDFX_BUFS
+#define HDR NDFX_HDR
+#define F_MTU NDFX_F_MTU
+#define F_MAC NDFX_F_MAC
+#define F_STATUS NDFX_F_STATUS
 #define F_CSUM (1u << 0)
 
-static uint8_t net_mem[4096 + 2 * NBUFS * NET_BUF_SIZE] __attribute__((aligned(64)));
-static const uint8_t vm_mac[6] = { 0x02, 0, 0, 0, 0, 0x0a };
+static const uint8_t *const vm_mac = ndfx_mac;
 static uint8_t frame[2048], got[2048];
 
 static void net_config(uint16_t mtu)
 {
-    fx_config(1);
-    memset(net_mem, 0, sizeof(net_mem));
-    fx.virtio[0] = (struct vmm_virtio_device){
-        .type = VMM_VIRTIO_NET,
-        .name = "net_lan",
-        .base = FX_VIRTIO_BASE,
-        .size = FX_VIRTIO_SIZE,
-        .irq = FX_VIRTIO_IRQ,
-        .conn = { .queue = (uintptr_t)net_mem,
-                  .capacity = NBUFS,
-                  .tx_data = (uintptr_t)(net_mem + 4096),
-                  .tx_size = NBUFS * NET_BUF_SIZE,
-                  .rx_data = (uintptr_t)(net_mem + 4096 + NBUFS * NET_BUF_SIZE),
-                  .rx_size = NBUFS * NET_BUF_SIZE,
-                  .channel = FX_VIRTIO_CH },
-    };
-    memcpy(fx.virtio[0].u.net.mac, vm_mac, 6);
-    fx.virtio[0].u.net.mtu = mtu;
-    fx.cfg.virtio = fx.virtio;
-    fx.cfg.num_virtio = 1;
+    ndfx_config(mtu);
 }
 
-/* Linux's probe: VERSION_1, MAC, MTU, STATUS; both queues; DRIVER_OK. */
 static bool driver_up(void)
 {
-    if (!(vdrv_negotiate(VIO_F_VERSION_1_HI, F_MAC | F_MTU | F_STATUS) & VIO_S_FEATURES_OK))
-        return false;
-    vdrv_queue_setup(VIO_RXQ, QN);
-    vdrv_queue_setup(VIO_TXQ, QN);
-    vio_write(VIO_STATUS, VIO_S_ACK | VIO_S_DRIVER | VIO_S_FEATURES_OK | VIO_S_DRIVER_OK);
-    return vio_read(VIO_STATUS) == (VIO_S_ACK | VIO_S_DRIVER | VIO_S_FEATURES_OK | VIO_S_DRIVER_OK);
+    return ndfx_driver_up();
 }
 
 static bool net_up(void)
 {
-    net_config(1500);
-    if (!vm_init(&fx.vm, &fx.cfg, fx.ram) || !vm_boot(&fx.vm))
-        return false;
-    fb_attach();
-    return driver_up();
+    return ndfx_up();
 }
 
 /* A frame of `len` bytes: to broadcast, from the VM's MAC, pattern `seed`. */
