@@ -8,7 +8,7 @@
  * devices and unmapped space with the MMU off and on; with a virtio console (data[0] bit 2):
  * virtio-mmio accesses of any offset and width, descriptors and available rings the guest builds
  * in its RAM (loops, huge lengths, addresses outside RAM), notifications, and a backend that
- * behaves, hands back anything, or scribbles over the shared rings); with data[0] bit 3 as well,
+ * behaves, hands back anything, or scribbles over the shared rings); with data[0] bit 4 as well,
  * the device is a virtio network device instead, and the backend a switch sending frames of any
  * length (header-less chains, frames over the MTU, offload flags come from the guest's side).
  * The VMM must never crash,
@@ -113,7 +113,7 @@ static bool edge_seen; /* the guest made the virtio interrupt edge-triggered sin
  * anything) and raised its line: until the device lowers it, the line is not the device's. */
 static bool line_forced;
 
-static bool net; /* the virtio device is a network device (data[0] bit 3) */
+static bool net; /* the virtio device is a network device (data[0] bit 4) */
 
 /* The fixture's virtio device as a network device on the same slot and connection (its data
  * regions hold two buffers each). */
@@ -615,7 +615,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sim_reset();
     unsigned vcpus = size && (data[0] & 1) ? 2 : 1;
     bool v3 = size && (data[0] & 2), virtio = size && (data[0] & 4);
-    net = size && (data[0] & 8);
+    net = size && (data[0] & 16);
     if (!backend_owned[FX_BACKEND_RX]) {
         for (uint64_t i = 0; i < FX_BACKEND_SIZE; i++)
             backend_owned[i] = backend_part(i);

@@ -127,8 +127,8 @@ def seeds():
         backend_output(True) + take_interrupt()
 
 
-# ---- the virtio network device (data[0] bits 2 and 3) ----
-NET = VIRTIO | 8
+# ---- the virtio network device (data[0] bits 2 and 4) ----
+NET = VIRTIO | 16
 NET_FEATURES = 1 << 3 | 1 << 5 | 1 << 16  # MTU, MAC, STATUS
 
 
