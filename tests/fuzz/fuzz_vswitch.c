@@ -72,12 +72,12 @@ static struct ring_shm *shm(const uint8_t *queue, unsigned ring)
     return (struct ring_shm *)(queue + conn_ring_offset(CAP, ring));
 }
 
-static uint32_t head(const uint8_t *q, unsigned r)
+static uint32_t ring_head_of(const uint8_t *q, unsigned r)
 {
     return shm(q, r)->head;
 }
 
-static uint32_t tail(const uint8_t *q, unsigned r)
+static uint32_t ring_tail_of(const uint8_t *q, unsigned r)
 {
     return shm(q, r)->tail;
 }
@@ -133,7 +133,7 @@ static bool came_from_a_port(unsigned q, const uint8_t *frame, uint32_t len)
         if (p == q)
             continue;
         const uint8_t *old = pt[p].snap_queue;
-        uint32_t t0 = tail(old, CONN_TX_ACTIVE), t1 = tail(pt[p].queue, CONN_TX_ACTIVE);
+        uint32_t t0 = ring_tail_of(old, CONN_TX_ACTIVE), t1 = tail(pt[p].queue, CONN_TX_ACTIVE);
         for (uint32_t i = t0; i != t1; i++) {
             struct ring_entry e = entry(old, CONN_TX_ACTIVE, i);
             if (e.len != len || !ring_entry_inside(&e, DATA))
@@ -165,31 +165,31 @@ static void after(void)
             !same(old, now, ra + (size_t)RING_BYTES(CAP), QUEUE))
             fail("the switch wrote a ring header field that is not its head", p);
         /* TX: everything taken is given back, unchanged, in order. */
-        uint32_t taken = tail(now, CONN_TX_ACTIVE) - tail(old, CONN_TX_ACTIVE);
-        uint32_t given = head(now, CONN_TX_FREE) - head(old, CONN_TX_FREE);
+        uint32_t taken = ring_tail_of(now, CONN_TX_ACTIVE) - ring_tail_of(old, CONN_TX_ACTIVE);
+        uint32_t given = ring_head_of(now, CONN_TX_FREE) - ring_head_of(old, CONN_TX_FREE);
         if (taken != given || taken > 4 * CAP * PORTS)
             fail("TX entries taken and given back differ", p);
         for (uint32_t i = 0; i < taken; i++) {
-            struct ring_entry a = entry(old, CONN_TX_ACTIVE, tail(old, CONN_TX_ACTIVE) + i);
-            struct ring_entry b = entry(now, CONN_TX_FREE, head(old, CONN_TX_FREE) + i);
+            struct ring_entry a = entry(old, CONN_TX_ACTIVE, ring_tail_of(old, CONN_TX_ACTIVE) + i);
+            struct ring_entry b = entry(now, CONN_TX_FREE, ring_head_of(old, CONN_TX_FREE) + i);
             if (a.offset != b.offset || a.len != b.len || a.id != b.id)
                 fail("a TX_FREE entry is not the TX_ACTIVE entry taken", p);
         }
         /* RX: each filled buffer is one taken from RX_FREE, in order; frames come from others. */
-        uint32_t rx_taken = tail(now, CONN_RX_FREE) - tail(old, CONN_RX_FREE);
-        uint32_t filled = head(now, CONN_RX_ACTIVE) - head(old, CONN_RX_ACTIVE);
+        uint32_t rx_taken = ring_tail_of(now, CONN_RX_FREE) - ring_tail_of(old, CONN_RX_FREE);
+        uint32_t filled = ring_head_of(now, CONN_RX_ACTIVE) - ring_head_of(old, CONN_RX_ACTIVE);
         if (filled > rx_taken || rx_taken > CAP)
             fail("more RX buffers filled than taken", p);
         /* The RX region as it is, with the filled buffers put back as they were: it must be
          * the snapshot. */
         static uint8_t outside[DATA];
         memcpy(outside, pt[p].rx, DATA);
-        uint32_t j = tail(old, CONN_RX_FREE);
+        uint32_t j = ring_tail_of(old, CONN_RX_FREE);
         for (uint32_t i = 0; i < filled; i++) {
-            struct ring_entry f = entry(now, CONN_RX_ACTIVE, head(old, CONN_RX_ACTIVE) + i);
+            struct ring_entry f = entry(now, CONN_RX_ACTIVE, ring_head_of(old, CONN_RX_ACTIVE) + i);
             struct ring_entry g;
             do {
-                if (j == tail(now, CONN_RX_FREE))
+                if (j == ring_tail_of(now, CONN_RX_FREE))
                     fail("an RX_ACTIVE entry matches no RX_FREE entry taken", p);
                 g = entry(old, CONN_RX_FREE, j++);
             } while (g.offset != f.offset || g.id != f.id);

@@ -16,7 +16,7 @@ TEST(memcpy_every_alignment_and_length)
     for (unsigned li = 0; li < sizeof(lens) / sizeof(lens[0]); li++) {
         size_t n = lens[li];
         for (unsigned so = 0; so < 16; so++) {
-            uint8_t *block = malloc(so + n ? so + n : 1);
+            uint8_t *block = malloc((so + n) ? (so + n) : 1);
             CHECK(block != NULL);
             for (size_t i = 0; i < so + n; i++)
                 block[i] = (uint8_t)(i * 131 + so + li);
