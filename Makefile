@@ -295,8 +295,12 @@ $(IMAGE_FILE) $(REPORT_FILE) &: $(SYSTEM_ELFS) $(EXPANDED) $(OBJ)/build.args | s
 	    $(SYSTEM_COMPONENTS), + $(SYSTEM_COMPONENTS)); Microkit system: $(EXPANDED))"
 
 # The QEMU command that runs this board's image (tests and benchmarks use it too).
+# A virtual switch's uplink adds QEMU options of its own (its NIC and QEMU's user network,
+# restricted to this machine): the expanded system's SYSTEM_QEMU_ARGS, read when the command is
+# used (after the build, for `run`; without including the fragment, for `qemu-cmd`).
+SYSTEM_QEMU_NET = $(shell sed -n 's/^SYSTEM_QEMU_ARGS := //p' $(SYSTEM_MK) 2>/dev/null)
 QEMU_CMD = $(QEMU) -machine $(QEMU_MACHINE) -cpu $(QEMU_CPU) -m $(QEMU_MEM) \
-    -device loader,file=$(IMAGE_FILE),addr=$(LOADER_ADDR),cpu-num=0
+    -device loader,file=$(IMAGE_FILE),addr=$(LOADER_ADDR),cpu-num=0 $(SYSTEM_QEMU_NET)
 
 qemu-cmd:
 	@echo "$(QEMU_CMD)"

@@ -22,6 +22,8 @@ def make_fragment(plan, system):
     lines.append("SYSTEM_USER_PDS := %s" % " ".join(p["pd"] for p in plan["user_pds"]))
     for p in plan["user_pds"]:
         lines.append("USER_PD_ELF_%s := %s" % (p["pd"], p["elf"] or ""))
+    # What QEMU needs besides the board's options (a switch's uplink: its NIC and network).
+    lines.append("SYSTEM_QEMU_ARGS := %s" % " ".join(plan.get("qemu_args", [])))
     return "\n".join(lines) + "\n"
 
 

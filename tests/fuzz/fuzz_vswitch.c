@@ -133,7 +133,8 @@ static bool came_from_a_port(unsigned q, const uint8_t *frame, uint32_t len)
         if (p == q)
             continue;
         const uint8_t *old = pt[p].snap_queue;
-        uint32_t t0 = ring_tail_of(old, CONN_TX_ACTIVE), t1 = tail(pt[p].queue, CONN_TX_ACTIVE);
+        uint32_t t0 = ring_tail_of(old, CONN_TX_ACTIVE),
+                 t1 = ring_tail_of(pt[p].queue, CONN_TX_ACTIVE);
         for (uint32_t i = t0; i != t1; i++) {
             struct ring_entry e = entry(old, CONN_TX_ACTIVE, i);
             if (e.len != len || !ring_entry_inside(&e, DATA))

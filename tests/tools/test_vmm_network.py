@@ -331,6 +331,97 @@ class NetworkTests(unittest.TestCase):
                                           '<program_image path="x.elf" /></protection_domain>'),
                     "'vswitch_lan' is one the build adds")
 
+    # -- the uplink ------------------------------------------------------------------------------
+
+    UPLINK = ('<virtual_switch name="lan"><uplink hostfwd="tcp:5555-10.0.0.2:5001 '
+              'udp:5556-10.0.0.100:7" /></virtual_switch>')
+
+    def test_uplink_pd_nic_dma_and_qemu_options(self):
+        plan, root, msgs = self.expand(self.two_vms_and_echo(more=self.UPLINK))
+        comps = {c["pd"]: c for c in plan["components"]}
+        up = comps["vswitch_lan_uplink"]
+        self.assertEqual(up["kind"], "uplink")
+        self.assertEqual(up["regs_phys"], 0x0a003e00)  # QEMU's last slot: its first -device
+        self.assertEqual(up["regs"] & 0xfff, 0xe00)
+        sw = comps["vswitch_lan"]
+        self.assertEqual([p["name"] for p in sw["ports"]], ["a", "b", "echo", "uplink"])
+        self.assertEqual([p["uplink"] for p in sw["ports"]], [False, False, False, True])
+        pds = {p.get("name"): p for p in root.iter("protection_domain")}
+        pd = pds["vswitch_lan_uplink"]
+        self.assertEqual([(i.get("irq"), i.get("id")) for i in pd.findall("irq")],
+                         [("79", str(up["irq_channel"]))])
+        setvar = pd.find("setvar")
+        self.assertEqual(setvar.get("symbol"), "uplink_dma_paddr")
+        regions = {r.get("name"): r for r in root.iter("memory_region")}
+        dma = regions[setvar.get("region_paddr")]
+        self.assertEqual((int(dma.get("size"), 0), int(dma.get("page_size"), 0)),
+                         (0x200000, 0x200000))
+        nic = regions["vswitch_lan_uplink_nic"]
+        self.assertEqual(int(nic.get("phys_addr"), 0), 0x0a003000)
+        maps = {m.get("mr"): m for m in pd.findall("map")}
+        self.assertEqual(maps["vswitch_lan_uplink_nic"].get("cached"), "false")
+        self.assertEqual(maps[dma.get("name")].get("cached"), "false")
+        args = " ".join(plan["qemu_args"])
+        self.assertIn("-global virtio-mmio.force-legacy=false", args)
+        mac = ":".join("%02x" % b for b in sw["ports"][3]["mac"])
+        self.assertIn("-device virtio-net-device,netdev=lan,mac=%s" % mac, args)
+        netdev = plan["qemu_args"][plan["qemu_args"].index("-netdev") + 1].split(",")
+        self.assertEqual(netdev[:7], ["user", "id=lan", "restrict=on", "ipv6=off",
+                                      "net=10.0.0.0/24", "host=10.0.0.254", "dns=10.0.0.253"])
+        self.assertEqual(netdev[7:], ["hostfwd=tcp:127.0.0.1:5555-10.0.0.2:5001",
+                                      "hostfwd=udp:127.0.0.1:5556-10.0.0.100:7"])
+        text = component_config.generate(up, "x.system")
+        self.assertIn(".regs_phys = 0xa003e00ull", text)
+        self.assertIn(".dma_size = 0x200000", text)
+        self.assertTrue(any("restricted to this machine" in m for m in msgs))
+
+    def test_uplink_make_fragment(self):
+        import importlib.util
+        spec = importlib.util.spec_from_file_location("vmm_system", os.path.join(
+            ROOT, "tools", "vmm-system.py"))
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        plan, _, _ = self.expand(self.two_vms_and_echo(more=self.UPLINK))
+        mk = mod.make_fragment(plan, "x.system")
+        self.assertRegex(mk, r"SYSTEM_QEMU_ARGS := -global virtio-mmio.force-legacy=false "
+                             r"-netdev user,id=lan,restrict=on,")
+        plan, _, _ = self.expand(self.two_vms_and_echo())
+        self.assertIn("SYSTEM_QEMU_ARGS := \n", mod.make_fragment(plan, "x.system"))
+
+    def test_uplink_keeps_qemus_addresses_free(self):
+        plan, _, _ = self.expand(self.two_vms_and_echo(
+            echo_attrs='switch="lan"',
+            more='<virtual_switch name="lan" subnet="10.9.0.0/29"><uplink /></virtual_switch>'))
+        ip = [c for c in plan["components"] if c["pd"] == "echo"][0]["net"]["ip"]
+        self.assertNotIn(ip, ("10.9.0.6", "10.9.0.5"))
+        for ip in ("10.0.0.254", "10.0.0.253"):
+            self.refuse(self.two_vms_and_echo(echo_attrs='switch="lan" ip="%s"' % ip,
+                                              more=self.UPLINK),
+                        "protection domain 'echo'", "QEMU's user network")
+
+    def test_uplink_mistakes(self):
+        for uplink, needles in (
+                ('<uplink /><uplink />', ("2 <uplink/>",)),
+                ('<uplink vlan="2" />', ("no attribute 'vlan'",)),
+                ('<port />', ("holds only <uplink/>", "<port>")),
+                ('<uplink hostfwd="tcp:5555:10.0.0.2:22" />', ("not proto:HOSTPORT-IP:PORT",)),
+                ('<uplink hostfwd="sctp:5555-10.0.0.2:22" />', ("not proto:HOSTPORT-IP:PORT",)),
+                ('<uplink hostfwd="tcp:0-10.0.0.2:22" />', ("not 1..65535",)),
+                ('<uplink hostfwd="tcp:5555-10.0.0.300:22" />', ("not an IPv4 address",)),
+                ('<uplink hostfwd="tcp:5555-192.168.1.2:22" />', ("not in the switch's subnet",)),
+                ('<uplink mac="01:00:00:00:00:01" />', ("group (multicast)",))):
+            self.refuse(self.two_vms_and_echo(more='<virtual_switch name="lan">%s</virtual_switch>'
+                                              % uplink), "virtual switch 'lan'", *needles)
+
+    def test_uplink_outside_a_switch(self):
+        self.refuse(system(vmm("a", "ram1", extra='<virtio_net switch="lan" /><uplink />'),
+                           more=SWITCH), "<uplink/> belongs in a <virtual_switch>")
+
+    def test_uplink_irq_taken(self):
+        self.refuse(system(vmm("a", "ram1", '<irq irq="79" id="5" />',
+                               '<virtio_net switch="lan" />'), more=self.UPLINK),
+                    "irq 79", "'vmm_a'")
+
     def test_config_header_limits_match(self):
         with open(os.path.join(ROOT, "components/vswitch/config.h")) as f:
             h = f.read()

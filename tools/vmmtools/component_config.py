@@ -119,8 +119,27 @@ const struct echo_config echo_config = {
        net["udp_port"])
 
 
+def uplink(comp):
+    if "regs" not in comp:
+        raise ToolError("protection domain '%s' runs the uplink (uplink.elf), which the build adds "
+                        "itself: declare <uplink/> in a <virtual_switch> instead" % comp["pd"])
+    return """#include <uplink/config.h>
+
+const struct uplink_config uplink_config = {
+    .switch_name = %s,
+    .net = %s,
+    .regs = 0x%xul,
+    .regs_phys = 0x%xull,
+    .irq_channel = %d,
+    .dma = 0x%xul,
+    .dma_size = 0x%x,
+};
+""" % (c_string(comp["switch"]), conn(comp["net"]), comp["regs"], comp["regs_phys"],
+       comp["irq_channel"], comp["dma"], comp["dma_size"])
+
+
 WRITERS = {"timer": timer, "serial_mux": serial_mux, "hello": hello, "vswitch": vswitch,
-           "echo": echo}
+           "echo": echo, "uplink": uplink}
 
 
 def generate(comp, system_path):

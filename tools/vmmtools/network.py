@@ -16,7 +16,7 @@ import hashlib
 import ipaddress
 import re
 
-from . import ToolError
+from . import ToolError, uplink
 
 NET_RING_CAPACITY = 64
 NET_BUF_SIZE = 2048
@@ -69,6 +69,7 @@ class Networks:
         self.path = exp.path
         self.switches = {}  # name -> {"subnet", "ports": [...]}
         self.order = []
+        self.uplinks = uplink.Uplinks(self)
 
     def fail(self, msg):
         raise ToolError("%s: %s" % (self.path, msg))
@@ -87,6 +88,9 @@ class Networks:
             if el not in list(root):
                 self.fail("<virtual_switch> belongs at the top level of <system>, not inside "
                           "another element")
+        for el in root.iter():
+            if any(k.tag == "uplink" for k in el) and el.tag != "virtual_switch":
+                self.fail("<uplink/> belongs in a <virtual_switch>, not in <%s>" % el.tag)
         for el in root.findall("virtual_switch"):
             self.check_attrs(el, SWITCH_ATTRS, "virtual switch '%s'" % el.get("name", "?"))
             name = el.get("name")
@@ -107,6 +111,7 @@ class Networks:
                 self.fail("virtual switch '%s': subnet %s has no room for hosts" % (name, subnet))
             self.switches[name] = {"name": name, "subnet": subnet, "ports": []}
             self.order.append(name)
+            self.uplinks.collect(self.switches[name], el)
             root.remove(el)
 
     def switch_of(self, el, who):
@@ -192,6 +197,9 @@ class Networks:
     def assign_ips(self, sw):
         subnet = sw["subnet"]
         taken = {}
+        if "uplink" in sw:
+            for addr in uplink.qemu_addresses(subnet):
+                taken[addr] = {"who": "QEMU's user network behind the uplink"}
         clients = [p for p in sw["ports"] if p["kind"] == "pd"]
         for p in clients:
             text = p.pop("ip_text")
@@ -207,6 +215,7 @@ class Networks:
             if ip in (subnet.network_address, subnet.broadcast_address):
                 self.fail("%s: ip %s is the network or broadcast address of %s" %
                           (p["who"], ip, subnet))
+            self.uplinks.check_ip(sw, ip, p["who"])
             if ip in taken:
                 self.fail("virtual switch '%s': %s and %s have the same ip %s" %
                           (sw["name"], taken[ip]["who"], p["who"], ip))
@@ -242,7 +251,13 @@ class Networks:
             elf = "%s.elf" % pd_name
             exp.add_pd(pd_name, VSWITCH_PRIORITY, elf)
             config = {"pd": pd_name, "kind": "vswitch", "elf": elf, "switch": name, "ports": []}
-            for p in sw["ports"]:
+            # The uplink's port comes last, after the VMs' and the PDs'.
+            for p in sorted(sw["ports"], key=lambda p: p["kind"] == "uplink"):
+                if p["kind"] == "uplink":
+                    p.update(capacity=NET_RING_CAPACITY, data_size=NET_DATA_SIZE)
+                    config["ports"].append({"name": p["name"], "mac": p["mac"], "uplink": True,
+                                            "conn": self.uplinks.build(sw, p, pd_name)})
+                    continue
                 conn = exp.connection(p["pd"].name, pd_name, "%s_%s_net" % (p["name"], name),
                                       NET_RING_CAPACITY, NET_DATA_SIZE)
                 config["ports"].append({"name": p["name"], "mac": p["mac"], "uplink": False,
