@@ -21,7 +21,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e"))
 from qemu_console import Console, Timeout  # noqa: E402
-from two_vms_net import guest_images  # noqa: E402
+from two_vms_net import free_port, guest_images, system_file  # noqa: E402
 
 MARKER = "SEL4VMM-GUEST-READY"
 
@@ -38,7 +38,8 @@ def main():
     os.makedirs(bdir, exist_ok=True)
     images = guest_images(bdir)
     make = ["make", "-C", ROOT, "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + args.sdk,
-            "CONFIG=" + args.config, "SYSTEM=two_vms_net.system", "IMAGE_DIR=" + images]
+            "CONFIG=" + args.config, "SYSTEM_FILE=" + system_file(bdir, free_port()),
+            "IMAGE_DIR=" + images]
     with open(os.path.join(bdir, "build.log"), "w") as f:
         subprocess.run(make + ["all"], stdout=f, stderr=subprocess.STDOUT, check=True)
     qemu = subprocess.run(make + ["-s", "qemu-cmd"], stdout=subprocess.PIPE, text=True,

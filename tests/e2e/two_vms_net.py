@@ -6,16 +6,20 @@ busybox nc and compare sha256 on both sides, exchange UDP echoes with the echo P
 small client built here into the guests' initramfs: Debian's busybox nc has no -u), linux1 forges
 its source MAC and reaches nobody while the switch reports and counts the drops, and linux1
 reboots while linux2 keeps reaching the echo PD (the switch prints its counters when linux1's
-device is reset, with linux1's spoofed frames among them). Prints one line per check and a
-summary; checks after a failure count as skipped."""
+device is reset, with linux1's spoofed frames among them). Through the switch's uplink (QEMU's
+virtio-net-device and its user network, restricted to this machine) the host reaches linux2 over
+TCP at a forwarded loopback port, and linux2 reaches QEMU's gateway but nothing beyond it. Prints
+one line per check and a summary; checks after a failure count as skipped."""
 import argparse
 import gzip
 import os
 import random
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -34,6 +38,7 @@ FORGED_MAC = "02:00:00:00:00:99"
 NAMES = ["build", "both VMs boot to their markers", "addresses configured",
          "the VMs ping each other", "both VMs ping the echo PD",
          "16 MiB file linux1 -> linux2 over TCP, sha256 equal", "UDP echo with the echo PD",
+         "the uplink: the host reaches linux2 over TCP, nothing leaves the machine",
          "a forged source MAC reaches nobody, the switch drops and counts",
          "linux1 reboots while linux2 reaches the echo PD",
          "linux1 back on the network after its reboot"]
@@ -90,6 +95,23 @@ def guest_images(bdir):
     return out
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def system_file(bdir, port):
+    """The example system with the uplink's forward on a port free on this machine now."""
+    with open(os.path.join(ROOT, "board/qemu_virt_aarch64/systems/two_vms_net.system")) as f:
+        text = f.read()
+    assert "tcp:5501-10.0.0.2:5001" in text, "the example's uplink forward changed"
+    path = os.path.join(bdir, "two_vms_net.system")
+    with open(path, "w") as f:
+        f.write(text.replace("tcp:5501-", "tcp:%d-" % port))
+    return path
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build-dir", required=True)
@@ -98,8 +120,9 @@ def main():
     args = ap.parse_args()
     bdir = os.path.abspath(args.build_dir)
     os.makedirs(bdir, exist_ok=True)
+    host_port = free_port()
     make = ["make", "-C", ROOT, "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + args.sdk,
-            "CONFIG=" + args.config, "SYSTEM=two_vms_net.system",
+            "CONFIG=" + args.config, "SYSTEM_FILE=" + system_file(bdir, host_port),
             "IMAGE_DIR=" + os.path.join(bdir, "net-images")]
     checks = Checks(NAMES)
     log = os.path.join(bdir, "build.log")
@@ -111,7 +134,7 @@ def main():
             subprocess.run(make + ["all"], stdout=f, stderr=subprocess.STDOUT, check=True)
         with open(os.path.join(bdir, "system.xml")) as f:
             text = f.read()
-        for pd in ("serial_mux", "timer", "vswitch_lan", "echo"):
+        for pd in ("serial_mux", "timer", "vswitch_lan", "echo", "vswitch_lan_uplink"):
             assert 'protection_domain name="%s"' % pd in text, "the build added no %s PD" % pd
         with open(log) as f:
             for vm, mac in re.findall(r"virtual machine '(\w+)' is on switch 'lan' with MAC "
@@ -238,6 +261,57 @@ def main():
         def udp():
             return "linux1 %s; linux2 %s" % (udp_echo("linux1"), udp_echo("linux2"))
         checks.run("UDP echo with the echo PD", udp)
+
+        def uplink():
+            lines, status = sh("linux2", "rm -f /tmp/fromhost; nc -l -p 5001 < /dev/null > "
+                                         "/tmp/fromhost &")
+            assert status == 0, "nc -l: %r" % lines
+            token = "from-the-host-%08x" % random.getrandbits(32)
+            deadline = time.monotonic() + 60
+            while True:  # until linux2's nc listens
+                try:
+                    with socket.create_connection(("127.0.0.1", host_port), timeout=30) as c:
+                        c.sendall(token.encode() + b"\n")
+                        c.shutdown(socket.SHUT_WR)
+                        c.settimeout(30)
+                        while c.recv(100):
+                            pass
+                    lines, _ = sh("linux2", "wait; cat /tmp/fromhost")
+                    if any(token in ln for ln in lines) or time.monotonic() > deadline:
+                        break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise
+                time.sleep(2)
+            assert any(token in ln for ln in lines), "linux2 got %r" % lines[-3:]
+            got, _ = ping("linux2", "10.0.0.254", 2)
+            assert got == 2, "QEMU's gateway answered %d of 2 pings" % got
+            # Unrestricted, QEMU would connect the guest to the host's loopback through its
+            # gateway: a listener here must hear nothing.
+            with socket.socket() as lis:
+                lis.bind(("127.0.0.1", 0))
+                lis.listen(1)
+                lis.settimeout(15)
+                port = lis.getsockname()[1]
+                heard = []
+
+                def listen():
+                    try:
+                        conn, _ = lis.accept()
+                        heard.append(True)
+                        conn.close()
+                    except OSError:
+                        pass
+                t = threading.Thread(target=listen)
+                t.start()
+                lines, status = sh("linux2", "nc -w 5 10.0.0.254 %d < /dev/null" % port, 60)
+                t.join()
+                reached = bool(heard)
+            assert status != 0 and not reached, "linux2 reached the host's 127.0.0.1:%d" % port
+            return "127.0.0.1:%d -> linux2:5001 carried %s; the host's own ports unreachable" % (
+                host_port, token)
+        checks.run("the uplink: the host reaches linux2 over TCP, nothing leaves the machine",
+                   uplink)
 
         def forged():
             since = len(output())

@@ -334,7 +334,7 @@ class NetworkTests(unittest.TestCase):
     # -- the uplink ------------------------------------------------------------------------------
 
     UPLINK = ('<virtual_switch name="lan"><uplink hostfwd="tcp:5555-10.0.0.2:5001 '
-              'udp:5556-10.0.0.100:7" /></virtual_switch>')
+              'tcp:5556-10.0.0.1:22" /></virtual_switch>')
 
     def test_uplink_pd_nic_dma_and_qemu_options(self):
         plan, root, msgs = self.expand(self.two_vms_and_echo(more=self.UPLINK))
@@ -369,7 +369,7 @@ class NetworkTests(unittest.TestCase):
         self.assertEqual(netdev[:7], ["user", "id=lan", "restrict=on", "ipv6=off",
                                       "net=10.0.0.0/24", "host=10.0.0.254", "dns=10.0.0.253"])
         self.assertEqual(netdev[7:], ["hostfwd=tcp:127.0.0.1:5555-10.0.0.2:5001",
-                                      "hostfwd=udp:127.0.0.1:5556-10.0.0.100:7"])
+                                      "hostfwd=tcp:127.0.0.1:5556-10.0.0.1:22"])
         text = component_config.generate(up, "x.system")
         self.assertIn(".regs_phys = 0xa003e00ull", text)
         self.assertIn(".dma_size = 0x200000", text)
@@ -404,8 +404,8 @@ class NetworkTests(unittest.TestCase):
                 ('<uplink /><uplink />', ("2 <uplink/>",)),
                 ('<uplink vlan="2" />', ("no attribute 'vlan'",)),
                 ('<port />', ("holds only <uplink/>", "<port>")),
-                ('<uplink hostfwd="tcp:5555:10.0.0.2:22" />', ("not proto:HOSTPORT-IP:PORT",)),
-                ('<uplink hostfwd="sctp:5555-10.0.0.2:22" />', ("not proto:HOSTPORT-IP:PORT",)),
+                ('<uplink hostfwd="tcp:5555:10.0.0.2:22" />', ("not tcp:HOSTPORT-IP:PORT",)),
+                ('<uplink hostfwd="udp:5555-10.0.0.2:7" />', ("only tcp can be forwarded",)),
                 ('<uplink hostfwd="tcp:0-10.0.0.2:22" />', ("not 1..65535",)),
                 ('<uplink hostfwd="tcp:5555-10.0.0.300:22" />', ("not an IPv4 address",)),
                 ('<uplink hostfwd="tcp:5555-192.168.1.2:22" />', ("not in the switch's subnet",)),

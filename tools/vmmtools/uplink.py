@@ -3,11 +3,13 @@ port of the switch, driven by a PD the build adds (components/uplink), with QEMU
 behind it restricted to this machine.
 
     <virtual_switch name="lan" subnet="10.0.0.0/24">
-        <uplink mac="52:54:00:12:34:56" hostfwd="tcp:5555-10.0.0.1:5555 udp:5556-10.0.0.100:7"/>
+        <uplink mac="52:54:00:12:34:56" hostfwd="tcp:5555-10.0.0.1:5555 tcp:8022-10.0.0.2:22"/>
     </virtual_switch>
 
-hostfwd: forwards from the host's loopback (127.0.0.1:5555) to an address on the switch; the
-only traffic QEMU's network carries (restrict=on: nothing leaves this machine). QEMU's own
+hostfwd: TCP forwards from the host's loopback (127.0.0.1:5555) to an address on the switch; the
+only traffic QEMU's network carries (restrict=on: nothing leaves this machine, and nothing from
+the switch reaches the host but the replies of forwarded TCP connections, which is also why UDP
+cannot be forwarded: QEMU drops every datagram from the guest side when restricted). QEMU's own
 addresses on the switch's subnet are its last two (the gateway, then the DNS address).
 """
 import ipaddress
@@ -21,7 +23,7 @@ UPLINK_PRIORITY = 200  # as the switch
 DMA_SIZE = 0x20_0000  # one 2 MiB page: physically contiguous, as the device needs
 DMA_PAGE = 0x20_0000
 PAGE = 0x1000
-HOSTFWD_RE = re.compile(r"^(tcp|udp):(\d+)-([0-9.]+):(\d+)$")
+HOSTFWD_RE = re.compile(r"^(\w+):(\d+)-([0-9.]+):(\d+)$")
 
 
 def qemu_addresses(subnet):
@@ -65,8 +67,11 @@ class Uplinks:
         for item in text.split():
             m = HOSTFWD_RE.match(item)
             if not m:
-                self.fail("%s: hostfwd '%s' is not proto:HOSTPORT-IP:PORT (tcp or udp), e.g. "
+                self.fail("%s: hostfwd '%s' is not tcp:HOSTPORT-IP:PORT, e.g. "
                           "tcp:5555-10.0.0.1:22" % (who, item))
+            if m.group(1) != "tcp":
+                self.fail("%s: hostfwd '%s': only tcp can be forwarded (QEMU's restricted user "
+                          "network drops every datagram from the switch's side)" % (who, item))
             proto, hport, ip, gport = m.group(1), int(m.group(2)), m.group(3), int(m.group(4))
             try:
                 addr = ipaddress.IPv4Address(ip)
