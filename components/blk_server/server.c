@@ -3,7 +3,7 @@
 #include "blk_server.h"
 
 #include <pd/pd.h>
-#include <serial_mux/text.h>
+#include <lib/text.h>
 
 #include "partition.h"
 

@@ -109,6 +109,43 @@ struct virtio_blk {
     uint64_t bad_entries, dropped, refused_reqs;
 };
 
+/* The network device's side of its connection to the virtual switch (src/virtio/net.c,
+ * proto/net.h). The VMM is the client: each data region is cut into NET_BUF_SIZE buffers, one
+ * frame each, identified by their index. */
+#define VIRTIO_NET_MAX_BUFS 64u
+struct virtio_net_counters {
+    uint64_t tx_frames, tx_bytes; /* frames the guest sent that went to the switch */
+    uint64_t rx_frames, rx_bytes; /* frames put into the guest's receive buffers */
+    /* Transmit chains dropped (the chain is returned to the guest, the frame is not sent). */
+    uint64_t tx_no_header;  /* shorter than the virtio-net header */
+    uint64_t tx_bad_header; /* an offload or GSO the device did not offer */
+    uint64_t tx_too_short;  /* frame shorter than an Ethernet header */
+    uint64_t tx_too_long;   /* frame over MTU + Ethernet header */
+    uint64_t tx_link_down;  /* sent while the connection to the switch was stopped */
+    uint64_t bad_chains;    /* chains the transport refused (outside guest RAM, loops...) */
+    /* Received frames dropped. */
+    uint64_t rx_too_small; /* the guest's receive chain could not hold header + frame */
+    uint64_t rx_no_driver; /* the device was not live (no driver, reset, rebooting) */
+    uint64_t bad_entries;  /* entries from the switch that break the protocol */
+};
+struct virtio_net {
+    struct conn conn;
+    bool conn_dead; /* a ring went corrupt: link down, nothing more goes either way */
+    unsigned tx_bufs, rx_bufs;
+    uint64_t tx_free; /* TX buffers the VMM may fill */
+    uint64_t tx_lent; /* TX buffers on TX_ACTIVE or at the switch */
+    uint64_t rx_lent; /* RX buffers on RX_FREE or at the switch */
+    uint64_t rx_idle; /* RX buffers the VMM holds empty, to lend again */
+    /* Received frames waiting for the guest's receive buffers, oldest first. */
+    uint8_t rx_held[VIRTIO_NET_MAX_BUFS];
+    unsigned rx_held_first, rx_held_count;
+    uint16_t rx_len[VIRTIO_NET_MAX_BUFS];
+    bool notify_backend;  /* a ring the switch consumes went from empty to non-empty */
+    bool was_live;        /* a driver ran it since the last reset */
+    bool counters_wanted; /* ask the switch for its counters when a TX buffer is free */
+    struct virtio_net_counters count;
+};
+
 struct virtio_dev {
     const struct vmm_virtio_device *cfg;
     const struct virtio_ops *ops;
@@ -130,6 +167,7 @@ struct virtio_dev {
     union {
         struct virtio_console console;
         struct virtio_blk blk;
+        struct virtio_net net;
     } u;
 };
 

@@ -12,6 +12,7 @@ static const struct virtio_ops *ops_of(enum vmm_virtio_type type)
     switch (type) {
     case VMM_VIRTIO_CONSOLE: return &virtio_console_ops;
     case VMM_VIRTIO_BLK: return &virtio_blk_ops;
+    case VMM_VIRTIO_NET: return &virtio_net_ops;
     default: return NULL;
     }
 }
@@ -102,7 +103,8 @@ static bool check_device(const struct vm *vm, unsigned i, char *why, size_t why_
             return false;
         }
     }
-    if ((problem = conn_problem(ops_of(v->type), &v->conn))) {
+    if ((problem = conn_problem(ops_of(v->type), &v->conn)) ||
+        (ops_of(v->type)->config_problem && (problem = ops_of(v->type)->config_problem(v)))) {
         fmt_format(why, why_len, "%s", problem);
         return false;
     }

@@ -60,6 +60,9 @@ struct virtio_ops {
     uint16_t queue_num_max;
     const char *const *queue_names;
     uint32_t config_size; /* bytes of configuration space */
+    /* What is wrong with the device's own configuration (vmm_virtio_device.u), or NULL; may be
+     * NULL when there is nothing to check. */
+    const char *(*config_problem)(const struct vmm_virtio_device *v);
     /* A naturally aligned access of 1, 2 or 4 bytes inside the configuration space. */
     uint32_t (*config_read)(struct virtio_dev *d, uint32_t offset, unsigned width);
     /* NULL: the configuration space is read-only (writes are reported and ignored). */
@@ -80,6 +83,7 @@ struct virtio_ops {
 
 extern const struct virtio_ops virtio_console_ops;
 extern const struct virtio_ops virtio_blk_ops;
+extern const struct virtio_ops virtio_net_ops;
 
 /* ---- transport (mmio.c) ---- */
 /* An access to the device's register block at `offset`, from the exit handler. Invalid

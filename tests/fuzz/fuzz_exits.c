@@ -8,7 +8,10 @@
  * devices and unmapped space with the MMU off and on; with a virtio console (data[0] bit 2):
  * virtio-mmio accesses of any offset and width, descriptors and available rings the guest builds
  * in its RAM (loops, huge lengths, addresses outside RAM), notifications, and a backend that
- * behaves, hands back anything, or scribbles over the shared rings). The VMM must never crash,
+ * behaves, hands back anything, or scribbles over the shared rings); with data[0] bit 4 as well,
+ * the device is a virtio network device instead, and the backend a switch sending frames of any
+ * length (header-less chains, frames over the MTU, offload flags come from the guest's side).
+ * The VMM must never crash,
  * never touch
  * memory outside its state (ASan/UBSan), never overwrite a list register that still holds an
  * interrupt (the simulated hypervisor aborts if it does), never put an interrupt that cannot be
@@ -25,8 +28,12 @@
  * must name its own slot and data pages (no two requests share a page), lie inside the
  * capacity it was told, never write a read-only disk, and it must never write the server's
  * ring, indices or blk_info.
+ * With data[0] bit 4 (and not bit 3) it is a network device: its frames to the switch must be
+ * frames (14..MTU + 14 bytes, or the zero-length counters request), and its buffers too in
+ * exactly one place.
  */
 #include <proto/blk.h>
+#include <proto/net.h>
 #include <proto/serial.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -116,6 +123,25 @@ static bool line_forced;
 
 static bool blk_mode; /* the virtio device is a block device (data[0] bit 3) */
 static int blk_boot(bool v3, unsigned vcpus);
+static bool net; /* the virtio device is a network device (data[0] bit 4, not bit 3) */
+
+/* The fixture's virtio device as a network device on the same slot and connection (its data
+ * regions hold two buffers each). */
+static int boot_net(unsigned vcpus, bool v3)
+{
+    fx_config(vcpus);
+    if (v3) {
+        fx.cfg.gic_version = 3;
+        fx.cfg.gicr_base = FX_GICR;
+    }
+    fx_add_virtio_console();
+    static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0x0a };
+    fx.virtio[0].type = VMM_VIRTIO_NET;
+    fx.virtio[0].name = "net";
+    memcpy(fx.virtio[0].u.net.mac, mac, 6);
+    fx.virtio[0].u.net.mtu = NET_MTU;
+    return vm_init(&fx.vm, &fx.cfg, fx.ram) && vm_boot(&fx.vm);
+}
 
 static int boot(bool v3, unsigned vcpus, bool virtio)
 {
@@ -124,7 +150,7 @@ static int boot(bool v3, unsigned vcpus, bool virtio)
         if (!blk_boot(v3, vcpus))
             return 0;
     } else if (virtio) {
-        if (!fx_boot_virtio(vcpus, v3))
+        if (!(net ? boot_net(vcpus, v3) : fx_boot_virtio(vcpus, v3)))
             return 0;
         fb_attach();
     } else if (!(v3 ? fx_boot_v3(vcpus) : fx_boot(vcpus)))
@@ -452,9 +478,21 @@ static void virtio_driver(unsigned vcpu, const uint8_t *r, uint64_t b)
  * shared region other than through the protocol. */
 static bool virtio_backend(const uint8_t *r, uint64_t a, uint64_t b)
 {
+    const uint64_t buf = net ? NET_BUF_SIZE : SERIAL_BUF_SIZE;
     switch (r[2] % 5) {
     case 0: fb_take_output(r[3] % 17, r[4] & 1); return false;
-    case 1: fb_send_input(&b, r[3] % 9); return false;
+    case 1:
+        if (net) { /* a frame of 14 bytes and more (any length when r[4] bit 0) */
+            static uint8_t frame[NET_BUF_SIZE];
+            uint32_t len =
+                (r[4] & 1) ? (uint32_t)(a % (NET_BUF_SIZE + 1)) : NET_MIN_FRAME + r[3] * 6u;
+            for (uint32_t i = 0; i < len; i++)
+                frame[i] = (uint8_t)(b >> (8 * (i % 8)));
+            fb_send_input(frame, len);
+            return false;
+        }
+        fb_send_input(&b, r[3] % 9);
+        return false;
     case 2: {
         uint64_t off = (r[3] & 1) ? a % FX_BACKEND_SIZE : a % conn_queue_bytes(FX_VIRTIO_CAP);
         size_t n = FX_BACKEND_SIZE - off < 8 ? FX_BACKEND_SIZE - off : 8;
@@ -464,8 +502,8 @@ static bool virtio_backend(const uint8_t *r, uint64_t a, uint64_t b)
     }
     case 3: {
         unsigned ring = (r[3] & 1) ? CONN_RX_ACTIVE : CONN_TX_FREE;
-        uint64_t offset = (r[4] & 1) ? a : (a % 10) * SERIAL_BUF_SIZE + ((r[4] >> 1) & 1);
-        uint32_t len = (r[5] & 1) ? (uint32_t)b : (uint32_t)(b % (SERIAL_BUF_SIZE + 2));
+        uint64_t offset = (r[4] & 1) ? a : (a % 10) * buf + ((r[4] >> 1) & 1);
+        uint32_t len = (r[5] & 1) ? (uint32_t)b : (uint32_t)(b % (buf + 2));
         uint32_t id = (r[6] & 1) ? (uint32_t)(b >> 32) : (uint32_t)((b >> 32) % 10);
         fb_push(ring, offset, len, id);
         fb_notify_vmm();
@@ -503,6 +541,7 @@ static bool backend_part(uint64_t off)
 static void check_queued(unsigned ring, uint32_t head0)
 {
     const struct virtio_console *c = &fx.vm.virtio[0].u.console;
+    const struct virtio_net *nd = &fx.vm.virtio[0].u.net;
     const struct ring_shm *s =
         (const struct ring_shm *)(fx_backend + conn_ring_offset(FX_VIRTIO_CAP, ring));
     uint32_t head1 = s->head, n = head1 - head0;
@@ -511,6 +550,13 @@ static void check_queued(unsigned ring, uint32_t head0)
     for (uint32_t i = head0; i != head1; i++) {
         const struct ring_entry *e = &s->entries[i % FX_VIRTIO_CAP];
         bool tx = ring == CONN_TX_ACTIVE;
+        if (net) {
+            if (e->id >= (tx ? nd->tx_bufs : nd->rx_bufs) || e->offset != e->id * NET_BUF_SIZE ||
+                (tx ? (e->len && e->len < NET_MIN_FRAME) || e->len > NET_MAX_FRAME
+                    : e->len != NET_BUF_SIZE))
+                virtio_fail("queued an entry that is not one of its buffers, or not a frame");
+            continue;
+        }
         if (e->id >= (tx ? c->tx_bufs : c->rx_bufs) || e->offset != e->id * SERIAL_BUF_SIZE ||
             (tx ? e->len == 0 || e->len > SERIAL_BUF_SIZE : e->len != SERIAL_BUF_SIZE))
             virtio_fail("queued an entry that is not one of its buffers");
@@ -521,6 +567,9 @@ static uint32_t ring_head(unsigned ring)
 {
     return ((const struct ring_shm *)(fx_backend + conn_ring_offset(FX_VIRTIO_CAP, ring)))->head;
 }
+
+static void check_console_buffers(const struct virtio_console *c);
+static void check_net_buffers(void);
 
 /* The interrupt line follows InterruptStatus (unless the guest made it edge-triggered). */
 static void check_virtio_line(void)
@@ -539,9 +588,21 @@ static void check_virtio_line(void)
 
 static void check_virtio(uint32_t tx_head0, uint32_t rx_head0, bool scribbled)
 {
-    const struct virtio_console *c = &fx.vm.virtio[0].u.console;
     check_virtio_line();
-    /* Every buffer in one place. */
+    if (net) {
+        check_net_buffers();
+    } else {
+        check_console_buffers(&fx.vm.virtio[0].u.console);
+    }
+    if (scribbled)
+        return;
+    check_queued(CONN_TX_ACTIVE, tx_head0);
+    check_queued(CONN_RX_FREE, rx_head0);
+}
+
+/* Every buffer of the console in one place. */
+static void check_console_buffers(const struct virtio_console *c)
+{
     uint64_t all_tx = (1ull << c->tx_bufs) - 1, all_rx = (1ull << c->rx_bufs) - 1, held = 0;
     for (unsigned i = 0; i < c->rx_held_count; i++)
         held |= 1ull << c->rx_held[(c->rx_held_first + i) % VIRTIO_CONSOLE_MAX_BUFS];
@@ -551,10 +612,19 @@ static void check_virtio(uint32_t tx_head0, uint32_t rx_head0, bool scribbled)
         (held & (c->rx_lent | c->rx_idle)) || (c->rx_lent | c->rx_idle | held) != all_rx ||
         c->rx_held_count > c->rx_bufs)
         virtio_fail("a buffer is in two places or none");
-    if (scribbled)
-        return;
-    check_queued(CONN_TX_ACTIVE, tx_head0);
-    check_queued(CONN_RX_FREE, rx_head0);
+}
+
+/* Every buffer of the network device in one place. */
+static void check_net_buffers(void)
+{
+    const struct virtio_net *n = &fx.vm.virtio[0].u.net;
+    uint64_t all_tx = (1ull << n->tx_bufs) - 1, all_rx = (1ull << n->rx_bufs) - 1, held = 0;
+    for (unsigned i = 0; i < n->rx_held_count; i++)
+        held |= 1ull << n->rx_held[(n->rx_held_first + i) % VIRTIO_NET_MAX_BUFS];
+    if ((n->tx_free & n->tx_lent) || (n->tx_free | n->tx_lent) != all_tx ||
+        (n->rx_lent & n->rx_idle) || (held & (n->rx_lent | n->rx_idle)) ||
+        (n->rx_lent | n->rx_idle | held) != all_rx || n->rx_held_count > n->rx_bufs)
+        virtio_fail("a network buffer is in two places or none");
 }
 
 /* ---- the virtio block device (data[0] bit 3) ------------------------------------------------ */
@@ -748,6 +818,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     unsigned vcpus = size && (data[0] & 1) ? 2 : 1;
     bool v3 = size && (data[0] & 2), virtio = size && (data[0] & 4);
     blk_mode = virtio && (data[0] & 8);
+    net = virtio && !blk_mode && (data[0] & 16);
     if (!backend_owned[FX_BACKEND_RX]) {
         for (uint64_t i = 0; i < FX_BACKEND_SIZE; i++)
             backend_owned[i] = backend_part(i);
@@ -926,7 +997,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 "virtio: status 0x%x isr 0x%x, used rx %u tx %u, output %zu bytes, "
                 "input held %u\n",
                 d->status | (d->needs_reset ? 0x40u : 0), d->isr, d->vq[0].used_idx,
-                d->vq[1].used_idx, fb.out_len, d->u.console.rx_held_count);
+                d->vq[1].used_idx, fb.out_len,
+                net ? d->u.net.rx_held_count : d->u.console.rx_held_count);
     }
     return 0;
 }

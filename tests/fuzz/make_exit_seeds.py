@@ -58,9 +58,10 @@ def queue_areas(q):
     return desc, driver, device
 
 
-def virtio_setup():
+def virtio_setup(features_lo=0):
     out = vio_write(0x70, 0) + vio_write(0x70, 1) + vio_write(0x70, 3) + \
-        vio_write(0x24, 1) + vio_write(0x20, 1) + vio_write(0x24, 0) + vio_write(0x20, 0) + \
+        vio_write(0x24, 1) + vio_write(0x20, 1) + vio_write(0x24, 0) + \
+        vio_write(0x20, features_lo) + \
         vio_write(0x70, 0xb) + vio_read(0x70)
     for q in (0, 1):
         desc, driver, device = queue_areas(q)
@@ -191,11 +192,42 @@ def blk_seeds():
         take_interrupt()
 
 
+# ---- the virtio network device (data[0] bits 2 and 4) ----
+NET = VIRTIO | 16
+NET_FEATURES = 1 << 3 | 1 << 5 | 1 << 16  # MTU, MAC, STATUS
+
+
+def switch_frame(length, fill=0x5a):
+    # fuzz_exits.c: backend op 1 for a network device sends NET_MIN_FRAME + r[3] * 6 bytes
+    return rec(14, 0, bytes([1, (length - 14) // 6, 0, 0, 0, 0]), 0, fill * 0x0101010101010101)
+
+
+def net_seeds():
+    tx, rx = 1, 0
+    # A header and a frame in one descriptor each way; the switch sends two frames.
+    yield "virtio-net-both-ways", bytes([NET]) + virtio_setup(NET_FEATURES) + \
+        descriptor(rx, 0, 0x1000, 12 + 1514, 2) + publish(rx, 0) + \
+        descriptor(rx, 1, 0x2000, 12 + 1514, 2) + publish(rx, 1) + \
+        descriptor(tx, 0, 0, 12 + 60, 0) + publish(tx, 0) + \
+        switch_frame(74) + switch_frame(20) + backend_output() + take_interrupt()
+    # Header split from the frame; a chain without a header; a frame over the MTU; receive
+    # chains too small; the switch holding every buffer.
+    yield "virtio-net-malformed", bytes([NET]) + virtio_setup(NET_FEATURES) + \
+        descriptor(tx, 0, 0, 12, 1, 1) + descriptor(tx, 1, 0x100, 100, 0) + publish(tx, 0) + \
+        descriptor(tx, 2, 0x200, 8, 0) + publish(tx, 2) + \
+        descriptor(tx, 3, 0x400, 12 + 1515, 0) + publish(tx, 3) + \
+        descriptor(rx, 0, 0x1000, 40, 2) + publish(rx, 0) + switch_frame(200) + \
+        descriptor(tx, 4, 0x800, 12 + 64, 0) + publish(tx, 4) + \
+        descriptor(tx, 5, 0x900, 12 + 64, 0) + publish(tx, 5) + \
+        descriptor(tx, 6, 0xa00, 12 + 64, 0) + publish(tx, 6) + backend_output(False) + \
+        switch_frame(30) + switch_frame(32) + switch_frame(34) + backend_output(True)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(
         os.path.abspath(__file__)), "seeds", "exits")
     os.makedirs(out, exist_ok=True)
-    for name, data in list(seeds()) + list(blk_seeds()):
+    for name, data in list(seeds()) + list(blk_seeds()) + list(net_seeds()):
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)
 

@@ -54,6 +54,7 @@ const struct serial_mux_config serial_mux_config = {
 
 
 def hello(comp):
+    no_network(comp, "the example client (hello.elf)")
     if "serial" not in comp:
         raise ToolError("protection domain '%s' runs the example client (hello.elf), which needs "
                         "<serial_client/>" % comp["pd"])
@@ -120,7 +121,80 @@ const struct blk_server_config blk_server_config = {
     return "\n".join(out)
 
 
-WRITERS = {"timer": timer, "serial_mux": serial_mux, "hello": hello, "blk_server": blk_server}
+# ---- networks (tools/vmmtools/network.py) -------------------------------------------------------
+
+def c_bytes(values):
+    return "{%s}" % ", ".join("0x%02x" % v for v in values)
+
+
+def no_network(comp, what):
+    if "net" in comp:
+        raise ToolError("protection domain '%s' runs %s, which has no network port: remove its "
+                        "<net_client/>" % (comp["pd"], what))
+
+
+def vswitch(comp):
+    if "ports" not in comp:
+        raise ToolError("protection domain '%s' runs the virtual switch (vswitch.elf), which the "
+                        "build adds itself: declare <virtual_switch name=\"...\"/> instead" %
+                        comp["pd"])
+    ports = ",\n".join(
+        "        {.name = %s, .mac = %s, .uplink = %s,\n         .conn = %s}" %
+        (c_string(p["name"]), c_bytes(p["mac"]), "true" if p["uplink"] else "false",
+         conn(p["conn"])) for p in comp["ports"])
+    return """#include <vswitch/config.h>
+
+const struct vswitch_config vswitch_config = {
+    .name = %s,
+    .num_ports = %d,
+    .ports = {
+%s
+    },
+};
+""" % (c_string(comp["switch"]), len(comp["ports"]), ports)
+
+
+def echo(comp):
+    if "net" not in comp:
+        raise ToolError("protection domain '%s' runs the echo service (echo.elf), which needs "
+                        "<net_client switch=\"...\"/>" % comp["pd"])
+    if comp.get("serial_client"):
+        raise ToolError("protection domain '%s' runs the echo service (echo.elf), which has no "
+                        "console: remove its <serial_client/>" % comp["pd"])
+    net = comp["net"]
+    return """#include <echo/config.h>
+
+const struct echo_config echo_config = {
+    .net = %s,
+    .mac = %s,
+    .ip = %s,
+    .udp_port = %d,
+};
+""" % (conn(net["conn"]), c_bytes(net["mac"]), c_bytes(int(b) for b in net["ip"].split(".")),
+       net["udp_port"])
+
+
+def uplink(comp):
+    if "regs" not in comp:
+        raise ToolError("protection domain '%s' runs the uplink (uplink.elf), which the build adds "
+                        "itself: declare <uplink/> in a <virtual_switch> instead" % comp["pd"])
+    return """#include <uplink/config.h>
+
+const struct uplink_config uplink_config = {
+    .switch_name = %s,
+    .net = %s,
+    .regs = 0x%xul,
+    .regs_phys = 0x%xull,
+    .irq_channel = %d,
+    .dma = 0x%xul,
+    .dma_size = 0x%x,
+};
+""" % (c_string(comp["switch"]), conn(comp["net"]), comp["regs"], comp["regs_phys"],
+       comp["irq_channel"], comp["dma"], comp["dma_size"])
+
+
+WRITERS = {"timer": timer, "serial_mux": serial_mux, "hello": hello, "blk_server": blk_server,
+           "vswitch": vswitch, "echo": echo, "uplink": uplink}
 
 
 def generate(comp, system_path):

@@ -12,7 +12,7 @@ import copy
 import os
 import xml.etree.ElementTree as ET
 
-from . import ToolError
+from . import ToolError, network
 
 PAGE = 0x1000
 MAX_CHANNEL_ID = 62  # Microkit 2.0.1: channel and IRQ ids 0..61
@@ -50,9 +50,12 @@ VIRTIO_BLK_ATTRS = {"server", "partition", "offset", "size", "read_only"}
 # each partition number its clients name (tools/make-disk-image.py).
 QEMU_DISK_PARTITION_MIB = 128
 
-DEVICE_TAGS = ("virtio_console", "virtio_blk")
-# Declarations a native PD may hold: it is a client of the serial multiplexer.
-PD_TAGS = ("serial_client",)
+DEVICE_TAGS = ("virtio_console", "virtio_blk", "virtio_net")
+# Declarations a native PD may hold: it is a client of the serial multiplexer, a port of a
+# virtual switch; and what a VM has instead.
+PD_TAGS = ("serial_client", "net_client")
+VM_EQUIVALENT = {"serial_client": "a VM's console is <virtio_console/>",
+                 "net_client": "a VM's network device is <virtio_net switch=\"...\"/>"}
 
 # The program kinds the build has (components/<kind>/): a PD of the file whose program image is
 # <kind>.elf is an instance of one, built with the configuration the build writes for it.
@@ -482,18 +485,20 @@ class Expansion:
         <kind>.elf), and their declarations (<serial_client/>)."""
         kinds = component_kinds()
         self.instances = {}
+        self.pd_decls = {}
         for pd in self.pds:
             if pd.vm_el is not None:
                 for el in pd.el:
                     if el.tag in PD_TAGS:
                         raise ToolError("%s: protection domain '%s': <%s/> belongs in a native PD; "
-                                        "a VM's console is <virtio_console/> in its "
-                                        "<virtual_machine>" % (self.path, pd.name, el.tag))
+                                        "%s in its <virtual_machine>" %
+                                        (self.path, pd.name, el.tag, VM_EQUIVALENT[el.tag]))
                 continue
             image = pd.el.find("program_image")
             decls = [el for el in pd.el if el.tag in PD_TAGS]
             for el in decls:
                 pd.el.remove(el)
+            self.pd_decls[pd.name] = decls
             kind = image.get("path")[:-4] if image is not None and \
                 image.get("path", "").endswith(".elf") else None
             if kind not in kinds:
@@ -858,16 +863,26 @@ class Expansion:
                                         "raw_end": end * 512,
                                         "labels": {str(c["partition"]): c["name"]
                                                    for c in srv["clients"] if c["partition"]}})
-        if "-global virtio-mmio.force-legacy=false" not in self.plan["qemu_args"]:
+        if "-global virtio-mmio.force-legacy=false" not in " ".join(self.plan["qemu_args"]):
             self.plan["qemu_args"].append("-global virtio-mmio.force-legacy=false")
         self.plan["qemu_args"].append(
             "-drive file=$(QEMU_DISK_%s),if=none,format=raw,id=%s "
             "-device virtio-blk-device,drive=%s,bus=virtio-mmio-bus.%d" % (name, name, name, bus))
 
+    # ---- virtual networks (tools/vmmtools/network.py) ----------------------------------------
+
+    def networks_declared(self):
+        """Ports of the virtual switches: VMs' <virtio_net/>, component PDs' <net_client/>."""
+        self.net.collect_vm_devices(self.vmms, self.devices)
+        self.net.collect_pd_clients([self.pd_by_name[n] for n in self.instances], self.pd_decls)
+        self.net.assign_addresses()
+
     # ---- the whole ------------------------------------------------------------------------------
 
     def run(self):
         self.collect_block_servers()
+        self.net = network.Networks(self)
+        self.net.collect_switches()
         self.normalise_seed_form()
         self.check_names()
         self.check_passthrough_uart()
@@ -877,10 +892,12 @@ class Expansion:
         self.collect_devices()
         self.native_components()
         self.vm_devices = {pd.name: [] for pd in self.vmms}
+        self.networks_declared()
         if self.vmms:
             self.wakeup_timer()
         self.serial_mux()
         self.block_servers()
+        self.net.build(self.vm_devices, self.instances)
         self.place_devices()
         self.plan["components"] += list(self.instances.values())
         added = {c["pd"] for c in self.plan["components"]}
