@@ -126,6 +126,12 @@ static volatile uint32_t irq_count[1024];
 static volatile uint64_t sgi_seen;
 static volatile int64_t race_result[2];
 static volatile uint64_t cpu_alive[4], cpu_done[4], sgi_mode, cpu1_timer_wfi_done;
+static volatile uint64_t call_seq, call_done;
+
+/* What CPU 1 does with SGI 1 in the SGI benchmarks. */
+#define SGI_PING_PONG 1 /* answer CPU 0 with SGI 2 */
+#define SGI_CALL 3      /* mark the call done, as a function-call IPI handler would */
+#define SGI_STOP 2      /* leave the benchmarks */
 
 void on_sync(struct frame *f);
 void on_irq(struct frame *f);
@@ -156,8 +162,12 @@ void on_irq(struct frame *f)
         *reg32(GICC + 0x10) = iar;
         if (irq == 1) {
             sgi_seen++;
-            if (sgi_mode == 1)
+            if (sgi_mode == SGI_PING_PONG)
                 *reg32(GICD + 0xf00) = 0x1u << 16 | 2; /* answer CPU 0 with SGI 2 */
+            if (sgi_mode == SGI_CALL) {
+                __asm__ volatile("dmb ish" ::: "memory");
+                call_done = call_seq;
+            }
         }
     }
 }
@@ -330,7 +340,7 @@ static void secondary(unsigned cpu)
         irqs(true);
         while (!sgi_mode)
             __asm__ volatile("wfi");
-        while (sgi_mode == 1)
+        while (sgi_mode != SGI_STOP)
             __asm__ volatile("wfi");
         irqs(false);
         handoff_partner();
@@ -1024,6 +1034,29 @@ static void spinlock_handoff(void)
           "rounds/shared", (uint64_t)rounds << 32 | handoff_shared);
 }
 
+/* A function call on another CPU, as Linux makes them (smp_call_function_single): CPU 0 sends
+ * SGI 1 to CPU 1, whose handler marks the call done, and waits for that with WFE (as csd_lock_wait
+ * does) rather than WFI. */
+static void sgi_call(void)
+{
+    enum { NC = 100 };
+    uint64_t give_up = counter() + 10 * counter_freq();
+    unsigned done = 0;
+    sgi_mode = SGI_CALL;
+    uint64_t t0 = counter();
+    for (unsigned i = 1; i <= NC; i++) {
+        store_release(&call_seq, i);
+        *reg32(GICD + 0xf00) = 0x2u << 16 | 1;
+        if (!wait_until_equal(&call_done, i, give_up))
+            break;
+        done++;
+    }
+    uint64_t ticks = counter() - t0;
+    if (done)
+        report("sgi_call", ticks, done);
+    check("sgi_call_completed", done == NC, "calls", done);
+}
+
 static void bench(void)
 {
     enum { N = 1000 };
@@ -1049,7 +1082,7 @@ static void bench(void)
     report("vgic_dist_read", counter() - t0, N);
     /* SGI ping-pong: CPU 0 sends SGI 1 to CPU 1 and sleeps in WFI; CPU 1 (in WFI with
      * interrupts on) takes it and answers with SGI 2, which wakes CPU 0. */
-    sgi_mode = 1;
+    sgi_mode = SGI_PING_PONG;
     enum { NS = 100 };
     t0 = counter();
     for (unsigned i = 0; i < NS; i++) {
@@ -1066,7 +1099,8 @@ static void bench(void)
     }
     report("sgi_ping_pong", counter() - t0, NS);
     check("sgi_ping_pong_completed", sgi_seen >= NS, "seen", sgi_seen);
-    sgi_mode = 2;
+    sgi_call();
+    sgi_mode = SGI_STOP;
     *reg32(GICD + 0xf00) = 0x2u << 16 | 1;
     spinlock_handoff();
 }
