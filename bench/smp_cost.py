@@ -105,10 +105,12 @@ def vmm_build(bdir, sdk, config, system, images):
     return ok, log
 
 
-def qemu_cmd(bdir, sdk):
+def qemu_cmd(bdir, sdk, config, system):
+    """The QEMU command of the build in `bdir`. make qemu-cmd expands the system (its devices may
+    add QEMU arguments), so it gets the build's SYSTEM: another would be expanded into `bdir`."""
     return subprocess.run(["make", "-s", "-C", ROOT, "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + sdk,
-                           "qemu-cmd"], stdout=subprocess.PIPE, text=True,
-                          check=True).stdout.split()
+                           "CONFIG=" + config, "SYSTEM=" + system, "qemu-cmd"],
+                          stdout=subprocess.PIPE, text=True, check=True).stdout.split()
 
 
 def bootargs(bdir):
@@ -135,7 +137,7 @@ def linux(args, out_dir):
                   str(n), "-m", "256M", "-display", "none", "-monitor", "none", "-serial",
                   "stdio", "-kernel", os.path.join(images, "linux"), "-initrd",
                   os.path.join(images, "rootfs.cpio.gz"), "-append", bootargs(bdir)] + ICOUNT
-        vmm = qemu_cmd(bdir, args.sdk) + ["-display", "none", "-monitor", "none", "-serial",
+        vmm = qemu_cmd(bdir, args.sdk, args.config, SYSTEMS[n]) + ["-display", "none", "-monitor", "none", "-serial",
                                            "stdio"] + ICOUNT
         for kind, argv in (("native", native), ("vmm", vmm)):
             if kind == "native" and args.skip_native:

@@ -108,8 +108,11 @@ def build(bdir, sdk, config, probe=""):
 def run(bdir, sdk, config):
     """Boot the guest until it says it is done (and, with a debug VMM, until the VMM reports the
     power-off). Returns what QEMU printed and why the run stopped early ("" if it did not)."""
+    # qemu-cmd expands the system (its devices may add QEMU arguments): the build's SYSTEM, or
+    # the default one would be expanded into bdir.
     qemu = subprocess.run(["make", "-s", "-C", ROOT, "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + sdk,
-                           "qemu-cmd"], stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+                           "CONFIG=" + config, "SYSTEM=baremetal.system", "qemu-cmd"],
+                          stdout=subprocess.PIPE, text=True, check=True).stdout.split()
     # -icount shift=0: one instruction per nanosecond, so counter ticks count instructions.
     log = os.path.join(bdir, "qemu.log")
     con = Console(qemu + ["-icount", "shift=0", "-display", "none", "-monitor", "none",
