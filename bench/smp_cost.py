@@ -137,8 +137,8 @@ def linux(args, out_dir):
                   str(n), "-m", "256M", "-display", "none", "-monitor", "none", "-serial",
                   "stdio", "-kernel", os.path.join(images, "linux"), "-initrd",
                   os.path.join(images, "rootfs.cpio.gz"), "-append", bootargs(bdir)] + ICOUNT
-        vmm = qemu_cmd(bdir, args.sdk, args.config, SYSTEMS[n]) + ["-display", "none", "-monitor", "none", "-serial",
-                                           "stdio"] + ICOUNT
+        vmm = qemu_cmd(bdir, args.sdk, args.config, SYSTEMS[n]) + [
+            "-display", "none", "-monitor", "none", "-serial", "stdio"] + ICOUNT
         for kind, argv in (("native", native), ("vmm", vmm)):
             if kind == "native" and args.skip_native:
                 continue
