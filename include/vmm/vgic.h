@@ -92,6 +92,8 @@ struct vgic {
     /* vCPUs whose interrupt state changed since the VMM last looked (bit n = vCPU n): only
      * those can have become ready to wake from WFI. */
     uint32_t kicked;
+    /* vCPUs an SGI was sent to since the VMM last looked (directed yields). */
+    uint32_t sgi_sent;
     /* Counts the VMM's activations (exits and notifications; vgic_new_activation): vCPUs may
      * have run between two of them, never during one. */
     uint64_t epoch;

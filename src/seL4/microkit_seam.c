@@ -108,6 +108,17 @@ void hyp_vcpu_stop(unsigned vcpu)
         LOG_ERR("seL4", "stopping vCPU %u failed (error %d)", vcpu, err);
 }
 
+/* A suspended thread restarts at its restart PC: for a vCPU stopped while its fault waited for
+ * the reply, where that reply would have resumed it (the faulting instruction, or for an
+ * asynchronous fault, a virtual PPI or vGIC maintenance, where the interrupt stopped it). */
+void hyp_vcpu_resume(unsigned vcpu)
+{
+    ipc_buffer_reused = true;
+    seL4_Error err = seL4_TCB_Resume(BASE_VM_TCB_CAP + vcpu);
+    if (err != seL4_NoError)
+        LOG_ERR("seL4", "resuming vCPU %u failed (error %d)", vcpu, err);
+}
+
 void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr, uint64_t mpidr)
 {
     ipc_buffer_reused = true;

@@ -5,8 +5,9 @@ addresses, LDP on an emulated register (no syndrome), load/store pairs across gu
 distributor and unmapped space with the guest's MMU off and on (its own stage-1 tables), WFI with
 and without a timer, the EL1 physical timer (INTID 30, shared with the VMM's wake-ups), level-true
 timer interrupts, list registers that take only what a vCPU can be signalled, the CPU interface
-reset by SYSTEM_RESET, PSCI CPU_ON (including two callers racing) and powers off. With --bench it
-also prints exit costs.
+reset by SYSTEM_RESET, PSCI CPU_ON (including two callers racing), an SGI ping-pong, function calls
+through an SGI whose caller waits with WFE, and a spinlock handed between two vCPUs (one holds it across a WFI, the other spins with WFE), and powers off.
+With --bench it also prints exit costs and those three SMP figures.
 
 Every check the guest must print is listed in GUEST_CHECKS: one it never prints fails, as does
 one it prints that is not listed. Checks that need the VMM's log lines, which a release VMM does
@@ -75,6 +76,8 @@ GUEST_CHECKS = [
     "wfi_on_timer_while_ptimer_owner_runs",
     "secondary_cpus_ran",
     "sgi_ping_pong_completed",
+    "sgi_call_completed",
+    "spinlock_handoff_completed",
 ]
 
 

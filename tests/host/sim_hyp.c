@@ -64,6 +64,13 @@ void hyp_vcpu_stop(unsigned vcpu)
     sim.vcpu[vcpu].stops++;
 }
 
+void hyp_vcpu_resume(unsigned vcpu)
+{
+    struct sim_vcpu *v = &sim.vcpu[vcpu];
+    v->running = true;
+    v->resumes++;
+}
+
 void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr, uint64_t mpidr)
 {
     struct sim_vcpu *v = &sim.vcpu[vcpu];
