@@ -320,6 +320,24 @@ TEST(virtio_console_backend_bad_entries)
     CHECK_EQ(CON->bc.rx_held_count, 1);
 }
 
+/* A TX buffer handed back with a length over a buffer: counted, but the buffer is the VMM's
+ * again (the console checks a returned buffer's length; the network device does not). */
+TEST(virtio_console_backend_returns_tx_buffer_too_long)
+{
+    CHECK(console_up());
+    guest_write("x", 0);
+    vdrv_notify(VIO_TXQ);
+    CHECK_EQ(fb_take_output(16, false), 1); /* buffer 0 now at the backend */
+    CHECK_EQ(CON->bc.tx_lent, 1);
+    fb_push(CONN_TX_FREE, 0, SERIAL_BUF_SIZE + 1, 0);
+    fb_notify_vmm();
+    CHECK_EQ(CON->bc.bad_entries, 1);
+    CHECK(sim_console_has("TX_FREE entry (id 0, offset 0x0, 513 bytes) does not match the buffer "
+                          "of that id (taken back)"));
+    CHECK_EQ(CON->bc.tx_lent, 0);
+    CHECK(buffers_accounted());
+}
+
 /* A corrupt ring index stops the connection, reported once; the guest's output then goes
  * nowhere but the guest never waits for it. */
 TEST(virtio_console_corrupt_ring_stops_connection)
