@@ -579,8 +579,8 @@ static bool backend_part(uint64_t off)
 /* Entries the VMM queued during the record on one of its rings name its buffers. */
 static void check_queued(unsigned ring, uint32_t head0)
 {
-    const struct virtio_console *c = &fx.vm.virtio[0].u.console;
-    const struct virtio_net *nd = &fx.vm.virtio[0].u.net;
+    const struct virtio_bufconn *b =
+        net ? &fx.vm.virtio[0].u.net.bc : &fx.vm.virtio[0].u.console.bc;
     const struct ring_shm *s =
         (const struct ring_shm *)(fx_backend + conn_ring_offset(FX_VIRTIO_CAP, ring));
     uint32_t head1 = s->head, n = head1 - head0;
@@ -590,13 +590,13 @@ static void check_queued(unsigned ring, uint32_t head0)
         const struct ring_entry *e = &s->entries[i % FX_VIRTIO_CAP];
         bool tx = ring == CONN_TX_ACTIVE;
         if (net) {
-            if (e->id >= (tx ? nd->tx_bufs : nd->rx_bufs) || e->offset != e->id * NET_BUF_SIZE ||
+            if (e->id >= (tx ? b->tx_bufs : b->rx_bufs) || e->offset != e->id * NET_BUF_SIZE ||
                 (tx ? (e->len && e->len < NET_MIN_FRAME) || e->len > NET_MAX_FRAME
                     : e->len != NET_BUF_SIZE))
                 virtio_fail("queued an entry that is not one of its buffers, or not a frame");
             continue;
         }
-        if (e->id >= (tx ? c->tx_bufs : c->rx_bufs) || e->offset != e->id * SERIAL_BUF_SIZE ||
+        if (e->id >= (tx ? b->tx_bufs : b->rx_bufs) || e->offset != e->id * SERIAL_BUF_SIZE ||
             (tx ? e->len == 0 || e->len > SERIAL_BUF_SIZE : e->len != SERIAL_BUF_SIZE))
             virtio_fail("queued an entry that is not one of its buffers");
     }
@@ -606,9 +606,6 @@ static uint32_t ring_head(unsigned ring)
 {
     return ((const struct ring_shm *)(fx_backend + conn_ring_offset(FX_VIRTIO_CAP, ring)))->head;
 }
-
-static void check_console_buffers(const struct virtio_console *c);
-static void check_net_buffers(void);
 
 /* The interrupt line follows InterruptStatus (unless the guest made it edge-triggered). */
 static void check_virtio_line(void)
@@ -628,42 +625,15 @@ static void check_virtio_line(void)
 static void check_virtio(uint32_t tx_head0, uint32_t rx_head0, bool scribbled)
 {
     check_virtio_line();
-    if (net) {
-        check_net_buffers();
-    } else {
-        check_console_buffers(&fx.vm.virtio[0].u.console);
-    }
+    /* Every buffer of the connection in one place. */
+    const struct virtio_dev *d = &fx.vm.virtio[0];
+    if (!vio_buffers_accounted(net ? &d->u.net.bc : &d->u.console.bc,
+                               net ? -1 : d->u.console.tx_fill))
+        virtio_fail("a buffer is in two places or none");
     if (scribbled)
         return;
     check_queued(CONN_TX_ACTIVE, tx_head0);
     check_queued(CONN_RX_FREE, rx_head0);
-}
-
-/* Every buffer of the console in one place. */
-static void check_console_buffers(const struct virtio_console *c)
-{
-    uint64_t all_tx = (1ull << c->tx_bufs) - 1, all_rx = (1ull << c->rx_bufs) - 1, held = 0;
-    for (unsigned i = 0; i < c->rx_held_count; i++)
-        held |= 1ull << c->rx_held[(c->rx_held_first + i) % VIRTIO_CONSOLE_MAX_BUFS];
-    uint64_t fill = c->tx_fill >= 0 ? 1ull << c->tx_fill : 0;
-    if ((c->tx_free & c->tx_lent) || (fill & (c->tx_free | c->tx_lent)) ||
-        (c->tx_free | c->tx_lent | fill) != all_tx || (c->rx_lent & c->rx_idle) ||
-        (held & (c->rx_lent | c->rx_idle)) || (c->rx_lent | c->rx_idle | held) != all_rx ||
-        c->rx_held_count > c->rx_bufs)
-        virtio_fail("a buffer is in two places or none");
-}
-
-/* Every buffer of the network device in one place. */
-static void check_net_buffers(void)
-{
-    const struct virtio_net *n = &fx.vm.virtio[0].u.net;
-    uint64_t all_tx = (1ull << n->tx_bufs) - 1, all_rx = (1ull << n->rx_bufs) - 1, held = 0;
-    for (unsigned i = 0; i < n->rx_held_count; i++)
-        held |= 1ull << n->rx_held[(n->rx_held_first + i) % VIRTIO_NET_MAX_BUFS];
-    if ((n->tx_free & n->tx_lent) || (n->tx_free | n->tx_lent) != all_tx ||
-        (n->rx_lent & n->rx_idle) || (held & (n->rx_lent | n->rx_idle)) ||
-        (n->rx_lent | n->rx_idle | held) != all_rx || n->rx_held_count > n->rx_bufs)
-        virtio_fail("a network buffer is in two places or none");
 }
 
 /* ---- the virtio block device (data[0] bit 3) ------------------------------------------------ */
@@ -1054,7 +1024,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 "input held %u\n",
                 d->status | (d->needs_reset ? 0x40u : 0), d->isr, d->vq[0].used_idx,
                 d->vq[1].used_idx, fb.out_len,
-                net ? d->u.net.rx_held_count : d->u.console.rx_held_count);
+                net ? d->u.net.bc.rx_held_count : d->u.console.bc.rx_held_count);
     }
     return 0;
 }
