@@ -108,7 +108,8 @@ def main():
                                                        ": " + " ".join(changed) if changed else ""))
         if ok:
             qemu = subprocess.run(["make", "-s", "-C", work, "BUILD_DIR=" + out,
-                                   "BOARD=fifth_board", "MICROKIT_SDK=" + args.sdk, "qemu-cmd"],
+                                   "BOARD=fifth_board", "SYSTEM=fifth.system",
+                                   "MICROKIT_SDK=" + args.sdk, "qemu-cmd"],
                                   stdout=subprocess.PIPE, text=True, check=True).stdout.split()
             con = Console(qemu + ["-display", "none", "-monitor", "none", "-serial", "stdio"], log)
             try:
