@@ -242,11 +242,12 @@ def main():
         def transfer():
             lines, status = sh("linux2", "rm -f /tmp/recv; nc -l -p 5000 > /tmp/recv &")
             assert status == 0, "nc -l: %r" % lines
-            # The listener is up once port 5000 (0x1388) is in LISTEN (0A) in /proc/net/tcp.
-            lines, status = sh("linux2", "for i in $(seq 40); do grep -q ':1388 00000000:0000 0A' "
-                                         "/proc/net/tcp && break; sleep 0.25; done; "
-                                         "grep -q ':1388 00000000:0000 0A' /proc/net/tcp || "
-                                         "{ jobs; cat /proc/net/tcp; false; }", 30)
+            # The listener is up once port 5000 (0x1388) is in LISTEN (0A) in /proc/net/tcp or,
+            # for busybox's dual-stack socket, tcp6.
+            listening = "grep -qs ':1388 0*:0000 0A' /proc/net/tcp /proc/net/tcp6"
+            lines, status = sh("linux2", "for i in $(seq 40); do %s && break; sleep 0.25; done; "
+                                         "%s || { jobs; cat /proc/net/tcp*; false; }" %
+                                         (listening, listening), 30)
             assert status == 0, "linux2's nc -l is not listening: %r" % lines[-6:]
             lines, status = sh("linux1", "dd if=/dev/urandom of=/tmp/send bs=1M count=16 "
                                          "2>/dev/null && sha256sum /tmp/send", 120)
