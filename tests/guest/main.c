@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "irq_latency.h"
+
 #define UART 0x09000000ul
 #define GICD 0x08000000ul
 #define GICC 0x08010000ul
@@ -954,15 +956,28 @@ static void bench(void)
     check("sgi_ping_pong_completed", sgi_seen >= NS, "seen", sgi_seen);
     sgi_mode = 2;
     *reg32(GICD + 0xf00) = 0x2u << 16 | 1;
+    irq_latency_bench(LAT_UNDER_VMM);
 }
 
-void guest_main(unsigned cpu, uint64_t arg);
+void guest_main(unsigned cpu, uint64_t arg, uint64_t booted_el);
 
-void guest_main(unsigned cpu, uint64_t arg)
+void guest_main(unsigned cpu, uint64_t arg, uint64_t booted_el)
 {
-    (void)arg;
     if (cpu != 0) {
-        secondary(cpu);
+        if (arg == LAT_HELPER_CONTEXT)
+            irq_latency_helper();
+        else
+            secondary(cpu);
+        return;
+    }
+    /* Natively (started at EL2: no hypervisor) and under bench/irq_latency's floor PD only the
+     * interrupt-latency benchmark runs. */
+    if (booted_el == 2 || arg == LAT_FLOOR_MAGIC) {
+        puts_(booted_el == 2 ? "baremetal: natively, interrupt latency only\n"
+                             : "baremetal: under the floor PD, interrupt latency only\n");
+        irq_latency_bench(booted_el == 2 ? LAT_NATIVE : LAT_FLOOR);
+        puts_("baremetal: done\n");
+        smc(PSCI_SYSTEM_OFF, 0, 0, 0);
         return;
     }
     volatile uint32_t *state = reg32(RESET_STATE);
