@@ -13,10 +13,14 @@ periods):
 Prints one table: each path's instructions natively, on the floor and under the VMM, the VMM's
 own share (VMM - floor) and the ratio VMM / floor; then the exit costs beside them."""
 import argparse
+import bisect
+import collections
 import os
 import re
+import socket
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e"))
@@ -94,6 +98,209 @@ def build_floor(bdir, sdk, guest_bin):
     return image
 
 
+# ---- --trace: one sample per path, instruction by instruction --------------------------------
+
+def symbols(elf):
+    """[(address, name)] sorted, of an ELF's functions and labels."""
+    out = subprocess.run(["aarch64-linux-gnu-nm", "-n", "--defined-only", elf],
+                         stdout=subprocess.PIPE, text=True, check=True).stdout
+    syms = []
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] in "tTwW" and not parts[2].startswith("$"):
+            syms.append((int(parts[0], 16), parts[2]))
+    return syms
+
+
+class Symbolizer:
+    """Which component (guest, seL4, the PD) and function a PC belongs to."""
+
+    def __init__(self, elves):
+        self.table = []
+        for component, elf in elves:
+            for addr, name in symbols(elf):
+                self.table.append((addr, component, name))
+        self.table.sort()
+        self.addrs = [t[0] for t in self.table]
+
+    def __call__(self, pc):
+        i = bisect.bisect_right(self.addrs, pc) - 1
+        if i < 0:
+            return "?", "?"
+        _, component, name = self.table[i]
+        return component, name
+
+
+def eoi_stamp(guest_elf):
+    """PC of the counter read after the EOI in lat_on_irq."""
+    out = subprocess.run(["aarch64-linux-gnu-objdump", "-d", "--disassemble=lat_on_irq",
+                          guest_elf], stdout=subprocess.PIPE, text=True, check=True).stdout
+    pcs = [int(m.group(1), 16) for m in re.finditer(r"^\s*([0-9a-f]+):.*mrs\s+\w+, cntvct_el0",
+                                                    out, re.M)]
+    return pcs[-1]
+
+
+def trace_pcs(path):
+    pcs = []
+    with open(path) as f:
+        for line in f:
+            m = re.match(r"Trace \d+: \S+ \[[0-9a-f]+/([0-9a-f]+)/", line)
+            if m:
+                pcs.append(int(m.group(1), 16))
+    return pcs
+
+
+def phases(pcs, sym):
+    """Consecutive runs of one component: [(component, count, first function, last function)]."""
+    runs = []
+    for pc in pcs:
+        comp, fn = sym(pc)
+        if fn == "idle_thread":
+            comp = "idle"
+        if runs and runs[-1][0] == comp:
+            runs[-1][1] += 1
+            runs[-1][3] = fn
+            runs[-1][4][fn] += 1
+        else:
+            runs.append([comp, 1, fn, fn, collections.Counter({fn: 1})])
+    return runs
+
+
+def describe(label, pcs, sym, out):
+    runs = phases(pcs, sym)
+    totals = collections.Counter()
+    for r in runs:
+        totals[r[0]] += r[1]
+    out.append("  %s: %d instructions (%s)" % (label, len(pcs), ", ".join(
+        "%s %d" % kv for kv in sorted(totals.items(), key=lambda kv: -kv[1]))))
+    for comp, n, _, _, fns in runs:
+        top = ", ".join("%s %d" % kv for kv in fns.most_common(6))
+        out.append("    %-6s %6d  %s" % (comp, n, top))
+
+
+def analyse(name, pcs, sym, guest_elf, out):
+    """Split one traced sample into its latency (start to the handler's first instruction) and
+    its finishing (to the counter read after the EOI) and describe both."""
+    gs = dict((n, a) for a, n in symbols(guest_elf))
+    entry = gs["lat_vectors"] + 0x280
+    try:
+        h = pcs.index(entry)
+    except ValueError:
+        out.append("%s: the handler never ran in the traced window" % name)
+        return
+    if "sgi" in name:
+        start = max(i for i in range(h) if pcs[i] == gs["lat_send_stamp"])
+    else:
+        # The interrupt became pending after the guest's (or the idle thread's) last instruction.
+        start = h
+        while start > 0:
+            comp, fn = sym(pcs[start - 1])
+            if comp == "guest" or fn == "idle_thread":
+                break
+            start -= 1
+    end = pcs.index(eoi_stamp(guest_elf), h)
+    out.append("%s" % name)
+    describe("latency (to the handler's first instruction)", pcs[start:h], sym, out)
+    describe("finishing (to the time stamp after the EOI)", pcs[h:end], sym, out)
+
+
+class Monitor:
+    """QEMU's human monitor on a unix socket."""
+
+    def __init__(self, path):
+        for _ in range(100):
+            try:
+                self.sock = socket.socket(socket.AF_UNIX)
+                self.sock.connect(path)
+                break
+            except OSError:
+                time.sleep(0.1)
+        self.read_prompt()
+
+    def read_prompt(self):
+        buf = b""
+        while not buf.endswith(b"(qemu) "):
+            buf += self.sock.recv(4096)
+
+    def cmd(self, line):
+        self.sock.sendall(line.encode() + b"\n")
+        self.read_prompt()
+
+
+def traced_run(argv, bdir, what):
+    """Run a PROBE=irqtrace guest, logging each traced sample's instructions to its own file;
+    {latency name: log path}."""
+    sock = os.path.join(bdir, "%s-monitor.sock" % what)
+    if os.path.exists(sock):
+        os.unlink(sock)
+    argv = [a if a != "none" or argv[i - 1] != "-monitor" else "unix:%s,server,nowait" % sock
+            for i, a in enumerate(argv)]
+    con = Console(argv, os.path.join(bdir, "%s-trace-console.log" % what))
+    logs = {}
+    try:
+        mon = Monitor(sock)
+        while True:
+            seen = con.expect("\n", 600)
+            m = re.search(r"lat-trace: (begin|end) (\w+)", seen)
+            if "baremetal: done" in seen:
+                break
+            if not m:
+                continue
+            if m.group(1) == "begin":
+                logs[m.group(2)] = os.path.join(bdir, "%s-%s.trace" % (what, m.group(2)))
+                if os.path.exists(logs[m.group(2)]):
+                    os.unlink(logs[m.group(2)])  # QEMU appends to a log file
+                mon.cmd("logfile " + logs[m.group(2)])
+                mon.cmd("singlestep on")
+                mon.cmd("log exec,nochain")
+            else:
+                mon.cmd("log none")
+                mon.cmd("singlestep off")
+            con.send("x")
+    finally:
+        con.close()
+    return logs
+
+
+def trace(args, bdir):
+    """--trace: one sample per path on the floor and under the VMM, instruction by instruction."""
+    tdir = os.path.join(bdir, "trace")
+    os.makedirs(tdir, exist_ok=True)
+    subprocess.run(["make", "-s", "-B", "-C", os.path.join(ROOT, "tests/guest"),
+                    "OUT=" + os.path.join(tdir, "guest"), "PROBE=irqtrace"], check=True,
+                   stdout=subprocess.DEVNULL)
+    guest_elf = os.path.join(tdir, "guest", "guest.elf")
+    kernel = os.path.join(args.sdk, "board", BOARD, "release", "elf", "sel4.elf")
+    runs = []
+    if "floor" in args.trace:
+        img = build_floor(tdir, args.sdk, os.path.join(tdir, "guest", "guest.bin"))
+        runs.append(("floor", QEMU_BASE + ["-device", "loader,file=%s,addr=0x70000000,cpu-num=0"
+                                           % img], os.path.join(tdir, "floor.elf")))
+    if "vmm" in args.trace:
+        vdir = os.path.join(tdir, "vmm")
+        ok, blog = baremetal.build(vdir, args.sdk, "release", probe="irqtrace")
+        if not ok:
+            print("irq_latency --trace: the VMM build failed (log: %s)" % blog)
+            return 1
+        qemu = subprocess.run(["make", "-s", "-C", ROOT, "BUILD_DIR=" + vdir,
+                               "MICROKIT_SDK=" + args.sdk, "qemu-cmd"], stdout=subprocess.PIPE,
+                              text=True, check=True).stdout.split()
+        runs.append(("vmm", qemu + QEMU_BASE[QEMU_BASE.index("-icount"):],
+                     os.path.join(vdir, "vmm_baremetal.elf")))
+    for what, argv, pd_elf in runs:
+        logs = traced_run(argv, tdir, what)
+        sym = Symbolizer([("guest", guest_elf), ("seL4", kernel), (what, pd_elf)])
+        out = []
+        for name, log in logs.items():
+            analyse(name, trace_pcs(log), sym, guest_elf, out)
+        report = os.path.join(tdir, "%s-report.txt" % what)
+        with open(report, "w") as f:
+            f.write("\n".join(out) + "\n")
+        print("== %s (%s)" % (what, report))
+        print("\n".join(out))
+    return 0
+
+
 def fmt(v):
     return "-" if v is None else "{:,.0f}".format(v)
 
@@ -102,9 +309,15 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sdk", default=os.environ.get("MICROKIT_SDK", "/opt/microkit-sdk-2.0.1"))
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build/bench/irq-latency"))
+    ap.add_argument("--trace", nargs="*", choices=["floor", "vmm"],
+                    help="instead: trace one sample per path (qemu -singlestep -d exec) on the "
+                    "floor and/or under the VMM and say where its instructions go")
     args = ap.parse_args()
     bdir = os.path.abspath(args.build_dir)
     os.makedirs(bdir, exist_ok=True)
+    if args.trace is not None:
+        args.trace = args.trace or ["floor", "vmm"]
+        return trace(args, bdir)
 
     guest_elf, guest_bin = build_guest(os.path.join(bdir, "guest"))
     native = boot(QEMU_BASE + ["-smp", "2", "-kernel", guest_elf],

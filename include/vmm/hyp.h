@@ -84,6 +84,9 @@ bool hyp_inject_irq(unsigned vcpu, uint16_t irq, uint8_t priority, uint8_t group
 void hyp_ack_vppi(unsigned vcpu, uint32_t irq);
 /* Acknowledge a passthrough hardware IRQ delivered on a notification channel. */
 void hyp_irq_ack(unsigned channel);
+/* The same while handling a notification (vm_notified): the acknowledgement may wait until the
+ * protection domain next waits for events, and ride on that system call. */
+void hyp_irq_ack_on_wait(unsigned channel);
 /* Notify the protection domain at the other end of a channel (a backend). */
 void hyp_notify(unsigned channel);
 

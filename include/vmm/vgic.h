@@ -92,6 +92,13 @@ struct vgic {
     /* vCPUs whose interrupt state changed since the VMM last looked (bit n = vCPU n): only
      * those can have become ready to wake from WFI. */
     uint32_t kicked;
+    /* SPI words (bit n = INTIDs 32n..32n+31) that may hold a pending or asserted interrupt; a
+     * word without is skipped when looking for one to deliver. */
+    uint32_t spi_live;
+    /* vCPUs (bit n = vCPU n) for which vgic_deliver last left a deliverable interrupt outside
+     * the list registers (none free, or the last kept for a higher priority). Without, a newly
+     * pending interrupt is the only candidate (see deliver_new). */
+    uint32_t backlog;
     /* Counts the VMM's activations (exits and notifications; vgic_new_activation): vCPUs may
      * have run between two of them, never during one. */
     uint64_t epoch;

@@ -8,15 +8,19 @@
 #define SCTLR_EL1_BOOT 0x30d00838u
 #define MPIDR_RES1 UINT64_C(0x80000000)
 
-/* A vGIC frame (GICv2 distributor, GICv3 distributor, GICv3 redistributors) as an MMIO region. */
+/* A vGIC frame (GICv2 distributor, GICv3 distributor, GICv3 redistributors) as an MMIO region;
+ * `ppi_enable` is where in a frame of `stride` bytes (0: one frame) ISENABLER0 is, the register
+ * through which a vCPU enables its PPIs. */
 struct gic_frame {
     uint64_t (*read)(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width);
     void (*write)(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width, uint64_t value);
+    uint64_t stride, ppi_enable;
 };
 
-static const struct gic_frame gicv2_dist = { vgic_v2_dist_read, vgic_v2_dist_write };
-static const struct gic_frame gicv3_dist = { vgic_v3_dist_read, vgic_v3_dist_write };
-static const struct gic_frame gicv3_redist = { vgic_v3_redist_read, vgic_v3_redist_write };
+static const struct gic_frame gicv2_dist = { vgic_v2_dist_read, vgic_v2_dist_write, 0, 0x100 };
+static const struct gic_frame gicv3_dist = { vgic_v3_dist_read, vgic_v3_dist_write, 0, 0x100 };
+static const struct gic_frame gicv3_redist = { vgic_v3_redist_read, vgic_v3_redist_write,
+                                               GICV3_REDIST_STRIDE, 0x10100 };
 
 static enum mmio_result gic_frame_access(struct vm *vm, const void *ctx, unsigned vcpu,
                                          uint64_t offset, unsigned width, bool write,
@@ -28,7 +32,9 @@ static enum mmio_result gic_frame_access(struct vm *vm, const void *ctx, unsigne
         return MMIO_OK;
     }
     frame->write(&vm->gic, vcpu, offset, width, *value);
-    vm_ptimer_check_claim(vm); /* enabling INTID 30 claims the physical timer */
+    uint64_t in_frame = frame->stride ? offset % frame->stride : offset;
+    if ((in_frame & ~UINT64_C(7)) == frame->ppi_enable)
+        vm_ptimer_check_claim(vm); /* enabling INTID 30 claims the physical timer */
     if (vm->deferred_acks)
         vm_passthrough_enabled(vm);
     return MMIO_OK;

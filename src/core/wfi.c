@@ -110,11 +110,16 @@ static void wake_ready(struct vm *vm, uint32_t candidates, bool expired)
 
 void vm_wake_check(struct vm *vm)
 {
-    /* Called after every exit: only vCPUs whose vGIC state changed are looked at. */
-    uint32_t kicked = vm->gic.kicked;
+    /* Called after every exit: only sleeping vCPUs whose vGIC state changed are looked at. */
+    uint32_t kicked = vm->gic.kicked, sleepers = 0;
     vm->gic.kicked = 0;
-    if (kicked)
-        wake_ready(vm, kicked, false);
+    for (; kicked; kicked &= kicked - 1) {
+        unsigned v = (unsigned)__builtin_ctz(kicked);
+        if (v < VM_MAX_VCPUS && vm->sleeping[v])
+            sleepers |= 1u << v;
+    }
+    if (sleepers)
+        wake_ready(vm, sleepers, false);
 }
 
 void vm_wake_expired(struct vm *vm)

@@ -128,12 +128,14 @@ uint32_t vgic_spi_targets(const struct vgic *gic, unsigned irq)
     return 0;
 }
 
+static void deliver_new(struct vgic *gic, unsigned vcpu, unsigned irq);
+
 static void deliver_spi_targets(struct vgic *gic, unsigned irq)
 {
     uint32_t t = vgic_spi_targets(gic, irq);
     for (unsigned v = 0; v < gic->num_vcpus; v++) {
         if (t & (1u << v))
-            vgic_deliver(gic, v);
+            deliver_new(gic, v, irq);
     }
 }
 
@@ -157,6 +159,7 @@ bool vgic_assert(struct vgic *gic, unsigned vcpu, unsigned irq)
         b->pending |= bit;
     else
         b->line |= bit;
+    vgic_spi_word_live(gic, irq / 32);
     if (irq < VGIC_NUM_PRIVATE) {
         /* Just reported: its level is known until vCPUs run again. */
         struct vgic_vcpu *vc = &gic->vcpu[vcpu];
@@ -165,7 +168,7 @@ bool vgic_assert(struct vgic *gic, unsigned vcpu, unsigned irq)
             vc->fresh = 0;
         }
         vc->fresh |= bit;
-        vgic_deliver(gic, vcpu);
+        deliver_new(gic, vcpu, irq);
     } else
         deliver_spi_targets(gic, irq);
     return true;
@@ -206,16 +209,22 @@ void vgic_send_sgi(struct vgic *gic, unsigned src, unsigned sgi, uint32_t target
             continue;
         gic->vcpu[v].sgi_sources[sgi] |= (uint8_t)(1u << src);
         vgic_update_sgi_pending(gic, v, sgi);
-        vgic_deliver(gic, v);
+        deliver_new(gic, v, sgi);
     }
+}
+
+/* Interrupts of a bank that could be taken now, ignoring targets and list-register space. */
+static uint32_t deliverable_bank(const struct vgic *gic, const struct vgic_bank *b)
+{
+    uint32_t groups = ((gic->ctlr & 1) ? ~b->group : 0) | ((gic->ctlr & 2) ? b->group : 0);
+    return b->enabled & (b->pending | (b->line & ~b->edge)) & ~b->in_lr & ~b->active & groups;
 }
 
 /* Interrupts of one word that `vcpu` could take now, ignoring list-register space. */
 static uint32_t deliverable(const struct vgic *gic, unsigned vcpu, unsigned word)
 {
     const struct vgic_bank *b = word == 0 ? &gic->vcpu[vcpu].priv : &gic->spi[word];
-    uint32_t groups = ((gic->ctlr & 1) ? ~b->group : 0) | ((gic->ctlr & 2) ? b->group : 0);
-    uint32_t m = b->enabled & (b->pending | (b->line & ~b->edge)) & ~b->in_lr & ~b->active & groups;
+    uint32_t m = deliverable_bank(gic, b);
     if (word == 0 || !m)
         return m;
     uint32_t mine = 0;
@@ -277,58 +286,124 @@ static int free_lr_for(const struct vgic_vcpu *vc, unsigned num_lrs, unsigned pr
     return free;
 }
 
+/*
+ * The highest-priority interrupt `vcpu` could take now (*best, VGIC_MAX_IRQS if none) and how
+ * many there are. Only SPI words that may hold a pending or asserted interrupt are looked at
+ * (spi_live; a word found empty leaves it).
+ */
+static unsigned best_deliverable(struct vgic *gic, unsigned vcpu, unsigned *best,
+                                 unsigned *best_prio)
+{
+    const struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    unsigned n = 0;
+    *best = VGIC_MAX_IRQS;
+    *best_prio = VGIC_PRIO_NEVER_SIGNALLED;
+    for (uint32_t words = gic->spi_live | 1u; words; words &= words - 1) {
+        unsigned w = (unsigned)__builtin_ctz(words);
+        const struct vgic_bank *b = w == 0 ? &vc->priv : &gic->spi[w];
+        if (w && !(b->pending | b->line)) {
+            gic->spi_live &= ~(1u << w);
+            continue;
+        }
+        for (uint32_t m = deliverable(gic, vcpu, w); m; m &= m - 1) {
+            unsigned i = (unsigned)__builtin_ctz(m);
+            if (b->priority[i] >= VGIC_PRIO_NEVER_SIGNALLED)
+                continue;
+            n++;
+            if (b->priority[i] < *best_prio) {
+                *best_prio = b->priority[i];
+                *best = w * 32 + i;
+            }
+        }
+    }
+    return n;
+}
+
+static __attribute__((noinline)) void report_inject_failure(struct vgic *gic, unsigned vcpu,
+                                                            unsigned irq, int lr)
+{
+    LOG_LIMITED(&gic->log_lr, "list-register reports", LOG_ERROR, "vgic",
+                "injecting interrupt %u into list register %d of vCPU %u failed", irq, lr, vcpu);
+}
+
+/* Put `irq` (deliverable, priority `prio`) into list register `lr` of `vcpu`. */
+static bool put_in_lr(struct vgic *gic, unsigned vcpu, unsigned irq, unsigned prio, int lr)
+{
+    struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    struct vgic_bank *b = irq < VGIC_NUM_PRIVATE ? &vc->priv : &gic->spi[irq / 32];
+    uint32_t bit = 1u << (irq % 32);
+    if (!hyp_inject_irq(vcpu, (uint16_t)irq, (uint8_t)prio, (b->group & bit) ? 1 : 0,
+                        (uint8_t)lr)) {
+        report_inject_failure(gic, vcpu, irq, lr);
+        return false;
+    }
+    vc->lr[lr] = (struct vgic_lr_slot){ true, (uint16_t)irq, (uint8_t)prio };
+    vc->lr_idle &= ~(1u << lr);
+    vc->injected++;
+    b->in_lr |= bit;
+    if (irq < VGIC_NUM_SGIS) {
+        /* One request per injection; further sources go in after this one is EOI'd. */
+        uint8_t src = vc->sgi_sources[irq];
+        vc->sgi_sources[irq] = (uint8_t)(src & (src - 1));
+        if (!vc->sgi_sources[irq])
+            b->pending &= ~bit;
+    } else {
+        b->pending &= ~bit;
+    }
+    return true;
+}
+
 void vgic_deliver(struct vgic *gic, unsigned vcpu)
 {
     if (vcpu >= gic->num_vcpus)
         return;
-    gic->kicked |= 1u << vcpu;
+    uint32_t me = 1u << vcpu;
+    gic->kicked |= me;
     struct vgic_vcpu *vc = &gic->vcpu[vcpu];
     /* A timer line that may have dropped unseen is sampled before it could go in (rare: one
      * just reported is fresh, and a disabled one waits until the guest enables or reads it). */
     if ((unsampled_lines(gic, vcpu) & vc->priv.enabled) && free_lr_for(vc, gic->num_lrs, 0) >= 0)
         vgic_resample(gic, vcpu);
     for (;;) {
-        unsigned best = VGIC_MAX_IRQS, best_prio = VGIC_PRIO_NEVER_SIGNALLED;
-        for (unsigned w = 0; w < gic->num_irqs / 32; w++) {
-            uint32_t m = deliverable(gic, vcpu, w);
-            const struct vgic_bank *b = w == 0 ? &vc->priv : &gic->spi[w];
-            for (; m; m &= m - 1) {
-                unsigned i = (unsigned)__builtin_ctz(m);
-                if (b->priority[i] < best_prio) {
-                    best_prio = b->priority[i];
-                    best = w * 32 + i;
-                }
-            }
-        }
-        if (best == VGIC_MAX_IRQS)
-            return;
-        int lr = free_lr_for(vc, gic->num_lrs, best_prio);
-        if (lr < 0)
-            return;
-        struct vgic_bank *b = vgic_bank_of(gic, vcpu, best / 32);
-        uint32_t bit = 1u << (best % 32);
-        uint8_t group = (b->group & bit) ? 1 : 0;
-        if (!hyp_inject_irq(vcpu, (uint16_t)best, b->priority[best % 32], group, (uint8_t)lr)) {
-            LOG_LIMITED(&gic->log_lr, "list-register reports", LOG_ERROR, "vgic",
-                        "injecting interrupt %u into list register %d of vCPU %u failed", best, lr,
-                        vcpu);
+        unsigned best, best_prio;
+        unsigned candidates = best_deliverable(gic, vcpu, &best, &best_prio);
+        int lr = candidates ? free_lr_for(vc, gic->num_lrs, best_prio) : -1;
+        if (lr < 0 || !put_in_lr(gic, vcpu, best, best_prio, lr)) {
+            gic->backlog = candidates ? gic->backlog | me : gic->backlog & ~me;
             return;
         }
-        vc->lr[lr].used = true;
-        vc->lr[lr].irq = (uint16_t)best;
-        vc->lr[lr].priority = (uint8_t)best_prio;
-        vc->lr_idle &= ~(1u << lr);
-        vc->injected++;
-        b->in_lr |= bit;
-        if (best < VGIC_NUM_SGIS) {
-            /* One request per injection; further sources go in after this one is EOI'd. */
-            uint8_t src = vc->sgi_sources[best];
-            vc->sgi_sources[best] = (uint8_t)(src & (src - 1));
-            vgic_update_sgi_pending(gic, vcpu, best);
-        } else {
-            b->pending &= ~bit;
+        if (candidates == 1) {
+            gic->backlog &= ~me; /* that was the only one */
+            return;
         }
     }
+}
+
+/*
+ * `irq` may just have become deliverable to `vcpu`. Whatever could go into a list register is
+ * put there as soon as it can, so unless something already waits for one (backlog), it is the
+ * only candidate: straight into a free list register, without looking at the others.
+ */
+static void deliver_new(struct vgic *gic, unsigned vcpu, unsigned irq)
+{
+    uint32_t me = 1u << vcpu;
+    if (vcpu >= gic->num_vcpus)
+        return;
+    if (!(gic->backlog & me)) {
+        struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+        const struct vgic_bank *b = irq < VGIC_NUM_PRIVATE ? &vc->priv : &gic->spi[irq / 32];
+        unsigned prio = b->priority[irq % 32];
+        int lr;
+        if (((deliverable_bank(gic, b) >> (irq % 32)) & 1) && prio < VGIC_PRIO_NEVER_SIGNALLED &&
+            (irq < VGIC_NUM_PRIVATE || (vgic_spi_targets(gic, irq) & me)) &&
+            (lr = free_lr_for(vc, gic->num_lrs, prio)) >= 0) {
+            gic->kicked |= me;
+            if (!put_in_lr(gic, vcpu, irq, prio, lr))
+                gic->backlog |= me;
+            return;
+        }
+    }
+    vgic_deliver(gic, vcpu);
 }
 
 void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr)

@@ -989,6 +989,14 @@ void guest_main(unsigned cpu, uint64_t arg, uint64_t booted_el)
     puts_("baremetal: boot ");
     putu(state[1]);
     putc_('\n');
+#ifdef LATENCY_TRACE
+    /* PROBE=irqtrace: one traced sample per latency path (bench/irq_latency.py --trace). */
+    state[0] = 0;
+    irq_latency_bench(LAT_UNDER_VMM);
+    puts_("baremetal: done\n");
+    smc(PSCI_SYSTEM_OFF, 0, 0, 0);
+    return;
+#endif
 #ifdef DEBUG_STATE_PROBE
     state[0] = 0;
     debug_state_probe();

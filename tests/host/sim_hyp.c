@@ -101,6 +101,11 @@ void hyp_irq_ack(unsigned channel)
         sim.irq_acks[channel]++;
 }
 
+void hyp_irq_ack_on_wait(unsigned channel)
+{
+    hyp_irq_ack(channel); /* the simulator has no event loop: at once */
+}
+
 void hyp_notify(unsigned channel)
 {
     if (channel < SIM_MAX_CHANNELS)
