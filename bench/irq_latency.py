@@ -181,6 +181,13 @@ def describe(label, pcs, sym, out):
 def analyse(name, pcs, sym, guest_elf, out):
     """Split one traced sample into its latency (start to the handler's first instruction) and
     its finishing (to the counter read after the EOI) and describe both."""
+    if name.startswith("exit_"):
+        # Everything from the trap to the guest's next instruction after it.
+        first = next(i for i, pc in enumerate(pcs) if sym(pc)[0] != "guest")
+        last = next(i for i in range(first, len(pcs)) if sym(pcs[i])[0] == "guest")
+        out.append(name)
+        describe("the exit (trap to the guest's next instruction)", pcs[first:last], sym, out)
+        return
     gs = dict((n, a) for a, n in symbols(guest_elf))
     entry = gs["lat_vectors"] + 0x280
     try:

@@ -46,8 +46,8 @@ struct vgic_owner {
     void *cookie;
 };
 
+/* What a list register holds, while its bit in vgic_vcpu.lr_used is set. */
 struct vgic_lr_slot {
-    bool used;
     uint16_t irq;
     uint8_t priority; /* as injected */
 };
@@ -62,6 +62,7 @@ struct vgic_vcpu {
     struct vgic_owner priv_owner[VGIC_NUM_PRIVATE];
     uint8_t sgi_sources[VGIC_NUM_SGIS]; /* per SGI: bitmap of requesting vCPUs */
     struct vgic_lr_slot lr[VGIC_MAX_LRS];
+    uint32_t lr_used; /* bit n: list register n holds an entry */
     /* List registers that held an entry when the vCPU last trapped on WFI. A WFI traps only when
      * nothing could wake the PE (HCR_EL2.TWI), so those entries could not be signalled then (an
      * active one, or one masked by the vCPU interface's priority mask, running priority or group

@@ -128,7 +128,10 @@ uint32_t vgic_spi_targets(const struct vgic *gic, unsigned irq)
     return 0;
 }
 
-static void deliver_new(struct vgic *gic, unsigned vcpu, unsigned irq);
+/* On the paths of every interrupt: inlined where they are used. */
+#define HOT static inline __attribute__((always_inline))
+
+HOT void deliver_new(struct vgic *gic, unsigned vcpu, unsigned irq);
 
 static void deliver_spi_targets(struct vgic *gic, unsigned irq)
 {
@@ -214,7 +217,7 @@ void vgic_send_sgi(struct vgic *gic, unsigned src, unsigned sgi, uint32_t target
 }
 
 /* Interrupts of a bank that could be taken now, ignoring targets and list-register space. */
-static uint32_t deliverable_bank(const struct vgic *gic, const struct vgic_bank *b)
+HOT uint32_t deliverable_bank(const struct vgic *gic, const struct vgic_bank *b)
 {
     uint32_t groups = ((gic->ctlr & 1) ? ~b->group : 0) | ((gic->ctlr & 2) ? b->group : 0);
     return b->enabled & (b->pending | (b->line & ~b->edge)) & ~b->in_lr & ~b->active & groups;
@@ -243,21 +246,13 @@ bool vgic_vcpu_has_pending(const struct vgic *gic, unsigned vcpu)
     if (vcpu >= gic->num_vcpus)
         return false;
     const struct vgic_vcpu *vc = &gic->vcpu[vcpu];
-    for (unsigned l = 0; l < gic->num_lrs; l++) {
-        if (vc->lr[l].used && !(vc->lr_idle & (1u << l)))
-            return true;
-    }
-    return false;
+    return (vc->lr_used & ~vc->lr_idle) != 0;
 }
 
 void vgic_vcpu_wfi(struct vgic *gic, unsigned vcpu)
 {
     struct vgic_vcpu *vc = &gic->vcpu[vcpu];
-    vc->lr_idle = 0;
-    for (unsigned l = 0; l < gic->num_lrs; l++) {
-        if (vc->lr[l].used)
-            vc->lr_idle |= 1u << l;
-    }
+    vc->lr_idle = vc->lr_used;
 }
 
 /*
@@ -268,22 +263,23 @@ void vgic_vcpu_wfi(struct vgic *gic, unsigned vcpu)
  * guest takes it. The last free register is therefore kept for an interrupt of higher priority
  * than every held entry: such an interrupt would preempt them all, and can always get in.
  */
-static int free_lr_for(const struct vgic_vcpu *vc, unsigned num_lrs, unsigned prio)
+HOT int free_lr_for(const struct vgic_vcpu *vc, unsigned num_lrs, unsigned prio)
 {
-    int free = -1;
-    unsigned nfree = 0, held_min = 256;
-    for (unsigned l = 0; l < num_lrs; l++) {
-        if (!vc->lr[l].used) {
-            if (free < 0)
-                free = (int)l;
-            nfree++;
-        } else if (vc->lr[l].priority < held_min) {
-            held_min = vc->lr[l].priority;
-        }
-    }
-    if (nfree == 1 && held_min < 256 && prio >= held_min)
+    uint32_t free = ~vc->lr_used & ((1u << num_lrs) - 1);
+    if (!free)
         return -1;
-    return free;
+    if (!(free & (free - 1)) && vc->lr_used) {
+        /* The last free one: only for a priority higher than every held entry's. */
+        unsigned held_min = 256;
+        for (uint32_t used = vc->lr_used; used; used &= used - 1) {
+            unsigned l = (unsigned)__builtin_ctz(used);
+            if (vc->lr[l].priority < held_min)
+                held_min = vc->lr[l].priority;
+        }
+        if (prio >= held_min)
+            return -1;
+    }
+    return __builtin_ctz(free);
 }
 
 /*
@@ -327,7 +323,7 @@ static __attribute__((noinline)) void report_inject_failure(struct vgic *gic, un
 }
 
 /* Put `irq` (deliverable, priority `prio`) into list register `lr` of `vcpu`. */
-static bool put_in_lr(struct vgic *gic, unsigned vcpu, unsigned irq, unsigned prio, int lr)
+HOT bool put_in_lr(struct vgic *gic, unsigned vcpu, unsigned irq, unsigned prio, int lr)
 {
     struct vgic_vcpu *vc = &gic->vcpu[vcpu];
     struct vgic_bank *b = irq < VGIC_NUM_PRIVATE ? &vc->priv : &gic->spi[irq / 32];
@@ -337,7 +333,8 @@ static bool put_in_lr(struct vgic *gic, unsigned vcpu, unsigned irq, unsigned pr
         report_inject_failure(gic, vcpu, irq, lr);
         return false;
     }
-    vc->lr[lr] = (struct vgic_lr_slot){ true, (uint16_t)irq, (uint8_t)prio };
+    vc->lr[lr] = (struct vgic_lr_slot){ (uint16_t)irq, (uint8_t)prio };
+    vc->lr_used |= 1u << lr;
     vc->lr_idle &= ~(1u << lr);
     vc->injected++;
     b->in_lr |= bit;
@@ -380,30 +377,32 @@ void vgic_deliver(struct vgic *gic, unsigned vcpu)
 }
 
 /*
- * `irq` may just have become deliverable to `vcpu`. Whatever could go into a list register is
- * put there as soon as it can, so unless something already waits for one (backlog), it is the
- * only candidate: straight into a free list register, without looking at the others.
+ * `irq` may just have become deliverable to `vcpu` (asserted, sent, or EOI'd with its line
+ * still high). Whatever could go into a list register is put there as soon as it can, so unless
+ * something already waits for one (backlog), it is the only candidate: straight into a free list
+ * register, without looking at the others; and if it cannot be taken, there is nothing to do.
  */
-static void deliver_new(struct vgic *gic, unsigned vcpu, unsigned irq)
+HOT void deliver_new(struct vgic *gic, unsigned vcpu, unsigned irq)
 {
     uint32_t me = 1u << vcpu;
     if (vcpu >= gic->num_vcpus)
         return;
-    if (!(gic->backlog & me)) {
-        struct vgic_vcpu *vc = &gic->vcpu[vcpu];
-        const struct vgic_bank *b = irq < VGIC_NUM_PRIVATE ? &vc->priv : &gic->spi[irq / 32];
-        unsigned prio = b->priority[irq % 32];
-        int lr;
-        if (((deliverable_bank(gic, b) >> (irq % 32)) & 1) && prio < VGIC_PRIO_NEVER_SIGNALLED &&
-            (irq < VGIC_NUM_PRIVATE || (vgic_spi_targets(gic, irq) & me)) &&
-            (lr = free_lr_for(vc, gic->num_lrs, prio)) >= 0) {
-            gic->kicked |= me;
-            if (!put_in_lr(gic, vcpu, irq, prio, lr))
-                gic->backlog |= me;
-            return;
-        }
+    if (gic->backlog & me) {
+        vgic_deliver(gic, vcpu);
+        return;
     }
-    vgic_deliver(gic, vcpu);
+    struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    const struct vgic_bank *b = irq < VGIC_NUM_PRIVATE ? &vc->priv : &gic->spi[irq / 32];
+    unsigned prio = b->priority[irq % 32];
+    if (!((deliverable_bank(gic, b) >> (irq % 32)) & 1) || prio >= VGIC_PRIO_NEVER_SIGNALLED ||
+        (irq >= VGIC_NUM_PRIVATE && !(vgic_spi_targets(gic, irq) & me)))
+        return;
+    int lr = free_lr_for(vc, gic->num_lrs, prio);
+    if (lr < 0 || !put_in_lr(gic, vcpu, irq, prio, lr)) {
+        gic->backlog |= me; /* it waits */
+        return;
+    }
+    gic->kicked |= me;
 }
 
 void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr)
@@ -411,9 +410,9 @@ void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr)
     if (vcpu >= gic->num_vcpus)
         return;
     struct vgic_vcpu *vc = &gic->vcpu[vcpu];
-    if (lr >= 0 && (unsigned)lr < gic->num_lrs && vc->lr[lr].used) {
+    if (lr >= 0 && (unsigned)lr < gic->num_lrs && (vc->lr_used & (1u << lr))) {
         unsigned irq = vc->lr[lr].irq;
-        vc->lr[lr].used = false;
+        vc->lr_used &= ~(1u << lr);
         vc->lr_idle &= ~(1u << lr);
         vgic_bank_of(gic, vcpu, irq / 32)->in_lr &= ~(1u << (irq % 32));
         struct vgic_owner *o = owner_of(gic, vcpu, irq);
@@ -423,6 +422,9 @@ void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr)
             /* A level SPI still asserted may now go to another target as well. */
             deliver_spi_targets(gic, irq);
         }
+        /* Only it (its line still high) could be new: or whatever waited for the register. */
+        deliver_new(gic, vcpu, irq);
+        return;
     } else if (lr >= 0) {
         LOG_LIMITED(&gic->log_lr, "list-register reports", LOG_WARN, "vgic",
                     "maintenance for list register %d of vCPU %u, which holds nothing", lr, vcpu);

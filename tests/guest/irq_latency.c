@@ -345,7 +345,7 @@ enum lat_path { PATH_VTIMER, PATH_PTIMER, PATH_SGI };
 #ifdef LATENCY_TRACE
 /* Print `what` and wait for a byte on the UART: bench/irq_latency.py --trace switches QEMU's
  * instruction log on or off in between. */
-static void trace_handshake(const char *what, const char *name)
+void trace_handshake(const char *what, const char *name)
 {
     puts_("lat-trace: ");
     puts_(what);

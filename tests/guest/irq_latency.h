@@ -19,4 +19,9 @@ void irq_latency_bench(enum lat_mode mode);
 /* CPU 1, entered through CPU_ON with LAT_HELPER_CONTEXT; ends with CPU_OFF when told to stop. */
 void irq_latency_helper(void);
 
+#ifdef LATENCY_TRACE
+/* PROBE=irqtrace: "lat-trace: WHAT NAME", then wait for bench/irq_latency.py --trace. */
+void trace_handshake(const char *what, const char *name);
+#endif
+
 #endif

@@ -959,6 +959,32 @@ static void bench(void)
     irq_latency_bench(LAT_UNDER_VMM);
 }
 
+#ifdef LATENCY_TRACE
+/* One of each exit the exit-cost benchmark times, each warmed up, then traced. */
+static void trace_exits(void)
+{
+    for (unsigned traced = 0; traced < 2; traced++) {
+        if (traced)
+            trace_handshake("begin", "exit_hvc");
+        hvc(PSCI_VERSION);
+        if (traced) {
+            trace_handshake("end", "exit_hvc");
+            trace_handshake("begin", "exit_smc");
+        }
+        smc(PSCI_VERSION, 0, 0, 0);
+        if (traced) {
+            trace_handshake("end", "exit_smc");
+            trace_handshake("begin", "exit_mmio_read");
+        }
+        register uint64_t x0 __asm__("x0");
+        __asm__ volatile("ldr w0, [%1]" : "=r"(x0) : "r"(GICD + 0x4) : "memory");
+        (void)x0;
+        if (traced)
+            trace_handshake("end", "exit_mmio_read");
+    }
+}
+#endif
+
 void guest_main(unsigned cpu, uint64_t arg, uint64_t booted_el);
 
 void guest_main(unsigned cpu, uint64_t arg, uint64_t booted_el)
@@ -990,9 +1016,11 @@ void guest_main(unsigned cpu, uint64_t arg, uint64_t booted_el)
     putu(state[1]);
     putc_('\n');
 #ifdef LATENCY_TRACE
-    /* PROBE=irqtrace: one traced sample per latency path (bench/irq_latency.py --trace). */
+    /* PROBE=irqtrace: one traced sample per latency path and exit (bench/irq_latency.py
+     * --trace). */
     state[0] = 0;
     irq_latency_bench(LAT_UNDER_VMM);
+    trace_exits();
     puts_("baremetal: done\n");
     smc(PSCI_SYSTEM_OFF, 0, 0, 0);
     return;
