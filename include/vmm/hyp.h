@@ -72,6 +72,9 @@ bool hyp_vcpu_write_regs(unsigned vcpu, const struct vcpu_regs *regs, unsigned c
 void hyp_vcpu_start(unsigned vcpu, uint64_t pc);
 /* Stop a vCPU: it does not run again until hyp_vcpu_start. */
 void hyp_vcpu_stop(unsigned vcpu);
+/* The same for a vCPU whose fault the VMM leaves unanswered (a WFI that sleeps), possibly
+ * without a kernel call. */
+void hyp_vcpu_park(unsigned vcpu);
 
 /* Reset the vCPU's EL1 system state for a fresh boot: SCTLR_EL1 = sctlr (MMU off), virtual timer
  * off, and the MPIDR the guest reads (VMPIDR_EL2) = mpidr. */

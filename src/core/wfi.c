@@ -20,11 +20,14 @@ void vm_vcpu_run(struct vm *vm, unsigned vcpu, uint64_t pc)
         vm_sleepers_rearm(vm);
 }
 
+/* Both callers set the wake-up timer afterwards, as vm_vcpu_run would if the physical timer went
+ * back to its owner. */
 static void wake(struct vm *vm, unsigned vcpu)
 {
     vm->sleeping[vcpu] = false;
     vm->wake_deadline[vcpu] = 0;
-    vm_vcpu_run(vm, vcpu, vm->wake_pc[vcpu]);
+    vm_ptimer_before_run(vm, vcpu);
+    hyp_vcpu_start(vcpu, vm->wake_pc[vcpu]);
 }
 
 void vm_sleepers_rearm(struct vm *vm)
@@ -79,9 +82,9 @@ bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc)
     }
     vm->wake_pc[vcpu] = resume_pc;
     vm->wake_deadline[vcpu] = deadline;
-    /* Suspending the vCPU thread withdraws its pending fault reply, which leaves the VMM's one
-     * reply object free for the next fault; waking writes its PC and resumes it. */
-    hyp_vcpu_stop(vcpu);
+    /* The fault stays unanswered: the vCPU waits, and the VMM's one reply object is free for the
+     * next fault (hyp_vcpu_park); waking writes its PC and resumes it. */
+    hyp_vcpu_park(vcpu);
     vm_sleepers_rearm(vm);
     return true;
 }

@@ -110,6 +110,21 @@ void hyp_vcpu_stop(unsigned vcpu)
         LOG_ERR("seL4", "stopping vCPU %u failed (error %d)", vcpu, err);
 }
 
+void hyp_vcpu_park(unsigned vcpu)
+{
+#ifdef CONFIG_PRINTING
+    /* A kernel that prints says "Reply object already has unexecuted reply!" when the event
+     * loop's next Recv finds the unanswered fault: suspend the vCPU first. */
+    hyp_vcpu_stop(vcpu);
+#else
+    /* The event loop's next Recv takes the reply object back from the unanswered fault, which
+     * leaves the vCPU inactive as TCB_Suspend would (seL4's receiveIPC, cancelIPC): one kernel
+     * call fewer per sleep. Waking it (TCB_WriteRegisters with resume) restarts it either way,
+     * also before that Recv. */
+    (void)vcpu;
+#endif
+}
+
 void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr, uint64_t mpidr)
 {
     ipc_buffer_reused = true;

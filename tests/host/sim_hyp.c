@@ -64,6 +64,11 @@ void hyp_vcpu_stop(unsigned vcpu)
     sim.vcpu[vcpu].stops++;
 }
 
+void hyp_vcpu_park(unsigned vcpu)
+{
+    hyp_vcpu_stop(vcpu);
+}
+
 void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr, uint64_t mpidr)
 {
     struct sim_vcpu *v = &sim.vcpu[vcpu];
