@@ -120,6 +120,21 @@ bool vm_ptimer_may_borrow(const struct vm *vm)
     return vm->ptimer.owner < 0 || !running(vm, (unsigned)vm->ptimer.owner);
 }
 
+/* The wake-up at `deadline` is the sleeping owner's alone, and its own timer's: that timer, left
+ * as the guest set it, raises the guest's interrupt then, which wakes the owner (vm_ptimer_irq,
+ * the vGIC's kick): nothing to borrow, nor to give back and take a second time on waking. */
+static bool owner_deadline_only(const struct vm *vm, uint64_t deadline)
+{
+    const struct vm_ptimer *t = &vm->ptimer;
+    if (t->owner < 0 || t->held || !vm->sleeping[t->owner])
+        return false;
+    for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
+        if ((int)v != t->owner && vm->sleeping[v] && vm->wake_deadline[v])
+            return false;
+    }
+    return vm_ptimer_guest_deadline(vm, (unsigned)t->owner) == deadline;
+}
+
 void vm_ptimer_arm(struct vm *vm, uint64_t deadline)
 {
     struct vm_ptimer *t = &vm->ptimer;
@@ -128,7 +143,7 @@ void vm_ptimer_arm(struct vm *vm, uint64_t deadline)
         return;
     }
     if (!t->borrowed) {
-        if (!deadline)
+        if (!deadline || owner_deadline_only(vm, deadline))
             return;
         hyp_ptimer_read(&t->saved_ctl, &t->saved_cval);
         t->saved_ctl &= CTL_ON;
