@@ -269,6 +269,29 @@ static void report_user_exception(struct vm *vm, const struct vm_exit *exit)
     vm_stop(vm, "unhandled user exception");
 }
 
+/* The rare ends of an exit, kept out of the path every exit takes. */
+static __attribute__((noinline, cold)) void report_bad_vcpu(const struct vm_exit *exit)
+{
+    LOG_ERR("fault", "exit from vCPU %u, which this VM does not have (kind %u)", exit->vcpu,
+            (unsigned)exit->kind);
+}
+
+static __attribute__((noinline, cold)) void report_bad_vppi(struct vm *vm,
+                                                            const struct vm_exit *exit)
+{
+    LOG_LIMITED(&vm->log.vppi, "out-of-range virtual PPIs", LOG_WARN, "vgic",
+                "vCPU %u: virtual PPI %u is out of range; dropped", exit->vcpu, exit->irq);
+}
+
+static __attribute__((noinline, cold)) void report_unknown(struct vm *vm,
+                                                           const struct vm_exit *exit)
+{
+    LOG_LIMITED(&vm->log.trap, "unhandled traps and faults", LOG_ERROR, "fault",
+                "vCPU %u: unknown fault label %llu at pc 0x%llx", exit->vcpu,
+                (unsigned long long)exit->label, (unsigned long long)exit->pc);
+    vm_stop(vm, "unknown fault");
+}
+
 void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
 {
     reply->resume = false;
@@ -278,8 +301,7 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
     if ((unsigned)exit->kind <= EXIT_UNKNOWN)
         vm->exits_by_kind[exit->kind]++;
     if (exit->vcpu >= vm->cfg->num_vcpus) {
-        LOG_ERR("fault", "exit from vCPU %u, which this VM does not have (kind %u)", exit->vcpu,
-                (unsigned)exit->kind);
+        report_bad_vcpu(exit);
         return;
     }
     switch (exit->kind) {
@@ -288,8 +310,7 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
     case EXIT_HVC: vm_handle_hvc(vm, exit, reply); break;
     case EXIT_VPPI:
         if (!vgic_assert(&vm->gic, exit->vcpu, exit->irq))
-            LOG_LIMITED(&vm->log.vppi, "out-of-range virtual PPIs", LOG_WARN, "vgic",
-                        "vCPU %u: virtual PPI %u is out of range; dropped", exit->vcpu, exit->irq);
+            report_bad_vppi(vm, exit);
         reply->resume = true;
         break;
     case EXIT_VGIC_MAINTENANCE:
@@ -298,12 +319,7 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
         break;
     case EXIT_USER_EXCEPTION: report_user_exception(vm, exit); break;
     case EXIT_UNKNOWN:
-    default:
-        LOG_LIMITED(&vm->log.trap, "unhandled traps and faults", LOG_ERROR, "fault",
-                    "vCPU %u: unknown fault label %llu at pc 0x%llx", exit->vcpu,
-                    (unsigned long long)exit->label, (unsigned long long)exit->pc);
-        vm_stop(vm, "unknown fault");
-        break;
+    default: report_unknown(vm, exit); break;
     }
     /* An exit may have made an interrupt pending for a vCPU sleeping in WFI (an SGI, say). */
     vm_wake_check(vm);
