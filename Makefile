@@ -83,9 +83,14 @@ TARGET_CFLAGS := -std=c11 -ffreestanding -nostdlib -fno-stack-protector -fno-pic
                  -mno-outline-atomics -O2 -g -Wall -Wextra -Werror -Wno-unused-function \
                  -Iinclude -Icomponents -Idrivers -I$(SDK_BOARD)/include
 
+# VMM_PROFILE=1: the VMM program counts the counter ticks it spends handling events and says so
+# when the guest powers off (bench/blk_ratio.py).
+VMM_PROFILE ?=
+
 # What the objects, the link and the system image are made with (fixed here: target-specific
 # additions below must not change it).
-BUILD_ARGS := $(TARGET_CC) $(TARGET_CFLAGS) $(TARGET_LD) $(MICROKIT_SDK) $(MICROKIT_BOARD) $(CONFIG)
+BUILD_ARGS := $(TARGET_CC) $(TARGET_CFLAGS) $(TARGET_LD) $(MICROKIT_SDK) $(MICROKIT_BOARD) $(CONFIG) \
+              $(if $(VMM_PROFILE),VMM_PROFILE)
 
 # A value as one shell word.
 shquote = '$(subst ','\'',$(1))'
@@ -132,13 +137,13 @@ define write_if_changed
 endef
 
 .PHONY: all run test test-host help clean images sdk-check boards qemu-cmd packages lib FORCE \
-        guest-images-check
+        guest-images-check disks
 .DEFAULT_GOAL := all
 
 # The Debian packages this command needs (tools/ensure-packages.sh has the lists), checked before
 # anything is built; as root, missing ones are installed.
 PACKAGE_SET := $(if $(filter test test-host %/tests-clang %/tests-gcc,$(MAKECMDGOALS)),test,$(if \
-                   $(filter run,$(MAKECMDGOALS)),run,build))
+                   $(filter run disks,$(MAKECMDGOALS)),run,build))
 packages:
 	@tools/ensure-packages.sh $(PACKAGE_SET)
 
@@ -159,6 +164,9 @@ help:
 	@echo "  UNREACHABLE_DEVICES=omit|disable (board devices the VM lacks: deleted from the guest DTB,"
 	@echo "  the default for raw guests, or status = \"disabled\", the default for Linux)"
 	@echo "make boards  build simple.system for every board whose SDK is here, and report"
+	@echo "make disks   make the QEMU disk image of each block server if it does not exist"
+	@echo "  (QEMU_DISK_<server>=file: your own); make qemu-cmd prints the QEMU command"
+	@echo "  VMM_PROFILE=1: the VMM counts its counter ticks and says so at guest power-off"
 
 sdk-check:
 ifeq ($(strip $(MICROKIT_SDK)),)
@@ -195,7 +203,7 @@ $(GEN)/vmm-system.args: FORCE
 
 # Which VMs and PDs there are is known once the system is expanded; goals that build nothing do
 # not need it.
-NO_SYSTEM_GOALS := help clean test test-host boards packages qemu-cmd images sdk-check FORCE \
+NO_SYSTEM_GOALS := help clean test test-host boards packages images sdk-check FORCE \
                    guest-images-check \
                    %/tests-clang %/tests-gcc lib $(LIB)
 ifneq ($(if $(MAKECMDGOALS),$(filter-out $(NO_SYSTEM_GOALS),$(MAKECMDGOALS)),all),)
@@ -239,7 +247,8 @@ $(foreach vm,$(SYSTEM_VMS),$(eval $(call VM_RULES,$(vm))))
 # wrote for it, the seam; the library supplies what the compiler may call (memcpy, ...).
 define COMPONENT_RULES
 $(GEN)/$(1)/config.c: $(GEN)/system.stamp ;
-$(OBJ)/$(1)/config.o: $(GEN)/$(1)/config.c $(wildcard include/*/*.h components/*/*.h) \
+$(OBJ)/$(1)/config.o: $(GEN)/$(1)/config.c \
+        $(wildcard include/*/*.h components/*/*.h drivers/*/*.h) $(COMPONENT_DEPS_$(1)) \
         $(OBJ)/build.args | sdk-check
 	@mkdir -p $$(dir $$@)
 	$(TARGET_CC) $(TARGET_CFLAGS) -c $$< -o $$@
@@ -275,8 +284,9 @@ FORCE:
 
 # libsel4's headers use GNU C (asm); only the seams and PD programs include them.
 $(OBJ)/src/seL4/%.o $(patsubst %.c,$(OBJ)/%.o,$(VMM_MAIN)): TARGET_CFLAGS += -std=gnu11
+$(patsubst %.c,$(OBJ)/%.o,$(VMM_MAIN)): TARGET_CFLAGS += $(if $(VMM_PROFILE),-DVMM_PROFILE)
 
-$(OBJ)/%.o: %.c $(wildcard include/*/*.h src/vgic/*.h src/virtio/*.h components/*/*.h) \
+$(OBJ)/%.o: %.c $(wildcard include/*/*.h src/*/*.h components/*/*.h drivers/*/*.h) \
         $(OBJ)/build.args \
         | sdk-check packages
 	@mkdir -p $(dir $@)
@@ -294,14 +304,25 @@ $(IMAGE_FILE) $(REPORT_FILE) &: $(SYSTEM_ELFS) $(EXPANDED) $(OBJ)/build.args | s
 	@echo "built $(IMAGE_FILE) ($(MICROKIT_BOARD), $(CONFIG), $(SYSTEM_FILE): $(SYSTEM_VMS)$(if \
 	    $(SYSTEM_COMPONENTS), + $(SYSTEM_COMPONENTS)); Microkit system: $(EXPANDED))"
 
-# The QEMU command that runs this board's image (tests and benchmarks use it too).
+# The QEMU command that runs this board's image (tests and benchmarks use it too), with what the
+# system's devices need (SYSTEM_QEMU_ARGS: a block server's disk, ...).
 QEMU_CMD = $(QEMU) -machine $(QEMU_MACHINE) -cpu $(QEMU_CPU) -m $(QEMU_MEM) \
-    -device loader,file=$(IMAGE_FILE),addr=$(LOADER_ADDR),cpu-num=0
+    -device loader,file=$(IMAGE_FILE),addr=$(LOADER_ADDR),cpu-num=0 $(SYSTEM_QEMU_ARGS)
+
+# The disk image of each block server on QEMU (QEMU_DISK_<server>, by default
+# $(BUILD_DIR)/<server>.img): made when it does not exist, never remade (it holds the guests'
+# data; delete it for a fresh one).
+define DISK_RULES
+$(QEMU_DISK_$(1)): | packages
+	$(PYTHON) tools/make-disk-image.py --out $$@ $(QEMU_DISK_LAYOUT_$(1))
+endef
+$(foreach d,$(SYSTEM_QEMU_DISKS),$(eval $(call DISK_RULES,$(d))))
+disks: $(foreach d,$(SYSTEM_QEMU_DISKS),$(QEMU_DISK_$(d)))
 
 qemu-cmd:
 	@echo "$(QEMU_CMD)"
 
-run: $(IMAGE_FILE) | packages
+run: $(IMAGE_FILE) disks | packages
 ifeq ($(strip $(QEMU_MACHINE)),)
 	@echo "error: BOARD=$(BOARD) is real hardware; see $(BOARD_DIR)/README.md to boot $(IMAGE_FILE)"; exit 1
 else

@@ -9,7 +9,8 @@ OUT=${BUILD_DIR:-build}/bench
 mkdir -p "$OUT"
 command -v valgrind >/dev/null || { echo "virtio_cost: valgrind is needed (apt-get install valgrind)"; exit 1; }
 cc -std=c11 -O2 -g -Iinclude -Itests/host src/core/*.c src/arch/aarch64/*.c src/vgic/*.c \
-    src/virtio/*.c tests/host/sim_hyp.c tests/host/fixture.c tests/host/virtio_fx.c \
+    src/virtio/*.c tests/host/sim_hyp.c tests/host/fixture.c tests/host/dtb_build.c \
+    tests/host/virtio_fx.c \
     bench/virtio_cost.c -o "$OUT/virtio_cost"
 
 instructions() {

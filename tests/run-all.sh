@@ -90,6 +90,52 @@ fuzz_serial_mux() {
     fi
 }
 
+# A libFuzzer target of a native component: its sources, run from its seeds in
+# tests/fuzz/seeds/<name without fuzz_>.
+fuzz_component_target() {
+    local name=$1 max_len=$2; shift 2
+    local bin=$BUILD_DIR/fuzz/$name log=$BUILD_DIR/fuzz/$name.log
+    mkdir -p "$BUILD_DIR/fuzz/corpus-$name"
+    clang -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Icomponents -Idrivers -Itests/host \
+        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all "$@" -o "$bin" ||
+        { echo "$name: 0 passed, 1 failed"; return 1; }
+    if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len="$max_len" -seed=1 \
+        -artifact_prefix="$BUILD_DIR/fuzz/$name-" "$BUILD_DIR/fuzz/corpus-$name" \
+        "tests/fuzz/seeds/${name#fuzz_}" >"$log" 2>&1; then
+        echo "$name: $(grep -E '^Done [0-9]+ runs' "$log")"
+        echo "$name: 1 passed, 0 failed"
+    else
+        tail -40 "$log"
+        echo "$name: crash input and log kept in $BUILD_DIR/fuzz/"
+        echo "$name: 0 passed, 1 failed"
+        return 1
+    fi
+}
+
+# The block server against hostile clients and a misbehaving device (tests/fuzz/fuzz_blk_server.c),
+# with 64 KiB data chunks instead of 2 MiB so that each run is quick; the seeds
+# (tests/fuzz/make_blk_seeds.py) start it with requests at the device, a deaf client...
+fuzz_blk_server() {
+    fuzz_component_target fuzz_blk_server 4096 -DBLK_DATA_CHUNK=0x10000u \
+        components/blk_server/server.c components/blk_server/storage.c \
+        components/blk_server/partition.c drivers/virtio_blk/virtio_blk.c \
+        drivers/virtio_mmio/virtio_mmio.c tests/host/sim_pd.c tests/host/sim_virtio_blk.c \
+        tests/fuzz/fuzz_blk_server.c
+}
+
+# The network side: the virtual switch against hostile ports (tests/fuzz/fuzz_vswitch.c) and the
+# echo service's IPv4 stack on any frame (tests/fuzz/fuzz_echo.c), from the seeds of
+# tests/fuzz/make_net_seeds.py.
+fuzz_vswitch() {
+    fuzz_component_target fuzz_vswitch 4096 components/vswitch/vswitch.c \
+        components/vswitch/vswitch_port.c components/vswitch/vswitch_report.c \
+        components/lib/limit.c tests/host/sim_pd.c tests/fuzz/fuzz_vswitch.c
+}
+
+fuzz_echo() {
+    fuzz_component_target fuzz_echo 2048 components/echo/echo_stack.c tests/fuzz/fuzz_echo.c
+}
+
 # The device tree editor on any blob (tests/fuzz/fuzz_fdt.c), seeded with the boards' DTBs (a
 # first byte gives the room for edits).
 fuzz_fdt() {
@@ -155,6 +201,7 @@ run_suite "host unit tests (clang, ASan+UBSan)" "$BUILD_DIR/host/tests-clang"
 run_suite "host unit tests (gcc, ASan+UBSan)" "$BUILD_DIR/host/tests-gcc"
 run_suite "build tool tests" /usr/bin/python3 tests/tools/test_vmm_config.py
 run_suite "system expansion tests" /usr/bin/python3 tests/tools/test_vmm_system.py
+run_suite "network declaration tests" /usr/bin/python3 tests/tools/test_vmm_network.py
 run_suite "default guest image tests" /usr/bin/python3 tests/tools/test_guest_images.py
 # Needs only QEMU, no SDK: the images' own behaviour (hvc0, virtio-blk, virtio-net) natively.
 run_suite "default guest images booted natively in QEMU" /usr/bin/python3 tests/e2e/native_hvc0.py \
@@ -162,15 +209,26 @@ run_suite "default guest images booted natively in QEMU" /usr/bin/python3 tests/
 run_suite "fuzz the exit handlers (${FUZZ_SECONDS}s)" fuzz
 run_suite "fuzz the device tree editor (${FUZZ_SECONDS}s)" fuzz_fdt
 run_suite "fuzz the serial multiplexer (${FUZZ_SECONDS}s)" fuzz_serial_mux
+run_suite "fuzz the block server (${FUZZ_SECONDS}s)" fuzz_blk_server
 run_suite "fuzz the build tools' DTB paths (${FUZZ_SECONDS}s)" fuzz_dtb
+run_suite "fuzz the virtual switch (${FUZZ_SECONDS}s)" fuzz_vswitch
+run_suite "fuzz the echo service's IPv4 stack (${FUZZ_SECONDS}s)" fuzz_echo
 
 if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
     run_suite "end-to-end Linux boot (SDK $SDK)" /usr/bin/python3 tests/e2e/linux_boot.py \
         --build-dir "$BUILD_DIR/e2e" --sdk "$SDK"
     run_suite "every board builds (make boards)" env BUILD_DIR="$BUILD_DIR" MICROKIT_SDK="$SDK" \
         IMAGE_DIR="$BUILD_DIR/images" tests/build-boards.sh
+    run_suite "the seL4CP manual's own system file" /usr/bin/python3 tests/e2e/linux_boot.py \
+        --build-dir "$BUILD_DIR/e2e-seed" --sdk "$SDK" --system seed_manual.system
     run_suite "two Linux VMs, virtio consoles on one UART" /usr/bin/python3 tests/e2e/two_vms.py \
         --build-dir "$BUILD_DIR/e2e-two-vms" --sdk "$SDK"
+    run_suite "two Linux VMs, a partition each of one virtio-blk disk" /usr/bin/python3 \
+        tests/e2e/two_vms_disk.py --build-dir "$BUILD_DIR/e2e-two-vms-disk" --sdk "$SDK"
+    run_suite "a VM's disk on a RAM disk in the block server" /usr/bin/python3 \
+        tests/e2e/ramdisk.py --build-dir "$BUILD_DIR/e2e-ramdisk" --sdk "$SDK"
+    run_suite "two Linux VMs and the echo PD on a virtual switch" /usr/bin/python3 \
+        tests/e2e/two_vms_net.py --build-dir "$BUILD_DIR/e2e-two-vms-net" --sdk "$SDK"
     run_suite "example: a PD of your own owns a VM and serves its own channel" /usr/bin/python3 \
         tests/e2e/example.py --example vm_with_channel --build-dir "$BUILD_DIR/e2e-example" \
         --sdk "$SDK" --images "$BUILD_DIR/images" --expect "vmm: the bell rang" \

@@ -4,15 +4,15 @@
 #
 #   tools/ensure-packages.sh build|run|test|ci
 #
-# build: make (the loader image)   run: make run (+ QEMU)   test: make test (+ host compilers,
-# sanitizer and fuzzer runtimes, e2fsprogs for the guest disk tests)   ci: .ci/run (+ clang-format,
+# build: make (the loader image)   run: make run (+ QEMU, e2fsprogs for the disk images of block
+# servers)   test: make test (+ host compilers, sanitizer and fuzzer runtimes)   ci: .ci/run (+ clang-format,
 # cppcheck)
 set -u
 
 build="make gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu device-tree-compiler python3
        python3-libfdt"
-run="$build qemu-system-arm ipxe-qemu"
-test="$run gcc clang lld llvm libclang-rt-14-dev e2fsprogs"
+run="$build qemu-system-arm ipxe-qemu e2fsprogs"
+test="$run gcc clang lld llvm libclang-rt-14-dev"
 ci="$test clang-format cppcheck"
 
 case "${1:-}" in

@@ -80,11 +80,26 @@ def check_sdk_gic(gen_config, plat, board_dtb):
 VIRTIO_TYPES = {"console": "VMM_VIRTIO_CONSOLE", "blk": "VMM_VIRTIO_BLK", "net": "VMM_VIRTIO_NET"}
 
 
+def c_virtio_blk(d):
+    """What a block device adds to its initialiser: whether it is read-only."""
+    return "        .u.blk = {.read_only = %d},\n" % (1 if d.get("read_only") else 0)
+
+
+def c_virtio_net(d):
+    """What a network device adds to its initialiser: its MAC and MTU."""
+    return "        .u.net = {.mac = {%s}, .mtu = %d},\n" % (
+        ", ".join("0x%02x" % b for b in d["mac"]), d["mtu"])
+
+
+C_VIRTIO_TYPE_FIELDS = {"blk": c_virtio_blk, "net": c_virtio_net}
+
+
 def c_virtio(devices):
     """The VM's virtio devices as struct vmm_virtio_device initialisers."""
     out = []
     for d in devices:
         c = d["conn"]
+        extra = C_VIRTIO_TYPE_FIELDS.get(d["type"], lambda d: "")(d)
         out.append("""    {
         .type = %s,
         .name = "%s",
@@ -93,8 +108,9 @@ def c_virtio(devices):
         .irq = %d,
         .conn = {.queue = 0x%xul, .capacity = %d, .tx_data = 0x%xul, .tx_size = 0x%x,
                  .rx_data = 0x%xul, .rx_size = 0x%x, .channel = %d},
-    }""" % (VIRTIO_TYPES[d["type"]], d["name"], d["base"], d["size"], d["irq"], c["queue"],
-            c["capacity"], c["tx_data"], c["tx_size"], c["rx_data"], c["rx_size"], c["channel"]))
+%s    }""" % (VIRTIO_TYPES[d["type"]], d["name"], d["base"], d["size"], d["irq"], c["queue"],
+            c["capacity"], c["tx_data"], c["tx_size"], c["rx_data"], c["rx_size"], c["channel"],
+            extra))
     return ",\n".join(out) or "    {0}"
 
 

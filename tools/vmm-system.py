@@ -18,11 +18,29 @@ def make_fragment(plan, system):
              "SYSTEM_COMPONENTS := %s" % " ".join(c["pd"] for c in plan["components"])]
     for c in plan["components"]:
         lines.append("COMPONENT_KIND_%s := %s" % (c["pd"], c["kind"]))
+        # Files a component's configuration includes (a RAM disk image).
+        lines.append("COMPONENT_DEPS_%s := %s" % (c["pd"], " ".join(c.get("deps", []))))
     # PDs of the user's own: built from PD_SRCS_<name> when the make command names sources.
     lines.append("SYSTEM_USER_PDS := %s" % " ".join(p["pd"] for p in plan["user_pds"]))
     for p in plan["user_pds"]:
         lines.append("USER_PD_ELF_%s := %s" % (p["pd"], p["elf"] or ""))
+    lines += qemu_fragment(plan)
     return "\n".join(lines) + "\n"
+
+
+def qemu_fragment(plan):
+    """What QEMU needs for the system's devices (appended to the QEMU command), and the disk
+    images the build makes for it when they do not exist (tools/make-disk-image.py)."""
+    lines = ["SYSTEM_QEMU_ARGS = %s" % " ".join(plan.get("qemu_args", [])),
+             "SYSTEM_QEMU_DISKS := %s" % " ".join(d["server"] for d in plan.get("qemu_disks", []))]
+    for d in plan.get("qemu_disks", []):
+        name = d["server"]
+        layout = ["--partitions %d" % d["partitions"], "--partition-mib %d" % d["partition_mib"],
+                  "--min-bytes %d" % d["raw_end"]]
+        layout += ["--label %s=%s" % (n, label) for n, label in sorted(d["labels"].items())]
+        lines += ["QEMU_DISK_%s ?= $(BUILD_DIR)/%s.img" % (name, name),
+                  "QEMU_DISK_LAYOUT_%s := %s" % (name, " ".join(layout))]
+    return lines
 
 
 def write_if_changed(path, text):

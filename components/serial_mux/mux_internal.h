@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 #include "mux.h"
-#include "text.h"
+#include <lib/text.h>
 
 /* mux_out.c: the output stream. */
 /* Prints client `idx`'s line as collected so far, ending it if `end_line`; false (and nothing

@@ -14,5 +14,8 @@
 
 uint32_t pd_mmio_read32(uintptr_t addr);
 void pd_mmio_write32(uintptr_t addr, uint32_t value);
+/* Orders this PD's accesses to memory a device reads or writes by DMA against each other and
+ * against register accesses (a barrier for the whole system, not only for other cores). */
+void pd_dma_fence(void);
 
 #endif

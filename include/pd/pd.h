@@ -17,6 +17,10 @@ void pd_notified(unsigned channel);
 
 /* Provided by the seam. */
 void pd_notify(unsigned channel);
+/* The same, sent as the current entry point returns, together with the wait for the next event
+ * (one system call fewer, and this PD is done before a higher-priority one it wakes runs). One
+ * per entry point: a second is sent at once. */
+void pd_notify_last(unsigned channel);
 void pd_irq_ack(unsigned channel);
 void pd_puts(const char *s); /* debug console (seL4's, when the kernel has one) */
 /* The physical counter and its frequency. */

@@ -16,17 +16,23 @@
  * with BLK_S_IOERR or BLK_S_UNSUPP without touching the device. GET_ID writes BLK_ID_BYTES
  * bytes (the serial, padded with zeros) into the data buffer.
  *
- * The queue region's last 64 bytes hold a struct blk_info the server writes once it knows the
- * client's range (it may have to read a partition table first): a client checks `ready` and
- * takes nothing else from it on trust (the capacity bounds only what it offers its guest; the
- * server enforces the range itself).
+ * Right after the four rings, at blk_info_offset(capacity) of the queue region (both sides know
+ * the capacity; the region's size is not part of a connection's configuration), lies a struct
+ * blk_info the server writes once it knows the client's range (it may have to read a partition
+ * table first): its fields, then (release) `magic`. A client reads `magic` (acquire) before the
+ * rest and takes nothing from it on trust: the capacity bounds only what it offers its guest,
+ * the server enforces the range itself. The server notifies the client once it is ready.
+ * `max_sectors_per_request` is the most one request may carry (the server answers a larger one
+ * with BLK_S_IOERR); it is at least BLK_MIN_REQUEST_SECTORS whenever the device allows.
  */
 #ifndef PROTO_BLK_H
 #define PROTO_BLK_H
 
+#include <proto/conn.h>
 #include <stdint.h>
 
 #define BLK_SECTOR_SIZE 512u
+#define BLK_MIN_REQUEST_SECTORS 2048u /* 1 MiB */
 #define BLK_ID_BYTES 20u
 
 enum blk_op {
@@ -61,5 +67,17 @@ struct blk_info {
 };
 
 _Static_assert(sizeof(struct blk_info) == BLK_INFO_BYTES, "blk_info is 64 bytes");
+_Static_assert(sizeof(struct blk_request) == 24, "blk_request is 24 bytes");
+
+static inline uint64_t blk_info_offset(uint32_t capacity)
+{
+    return conn_queue_bytes(capacity);
+}
+
+/* Bytes of queue region a block connection needs: the rings and the blk_info. */
+static inline uint64_t blk_queue_bytes(uint32_t capacity)
+{
+    return blk_info_offset(capacity) + BLK_INFO_BYTES;
+}
 
 #endif

@@ -38,7 +38,8 @@ struct vmm_virtio_device {
     struct conn_config conn; /* the connection to its backend */
     union {
         struct {
-            uint64_t capacity; /* in 512-byte sectors */
+            /* The declaration says read-only: VIRTIO_BLK_F_RO, and writes fail in the VMM
+             * already. Its capacity comes from the block server (proto/blk.h, blk_info). */
             unsigned read_only;
         } blk;
         struct {

@@ -13,6 +13,7 @@
 #ifndef VMM_VIRTIO_H
 #define VMM_VIRTIO_H
 
+#include <proto/blk.h>
 #include <proto/conn.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,7 +26,7 @@ struct virtio_dev;
 
 #define VIRTIO_MAX_DEVICES 8 /* per VM */
 #define VIRTIO_MAX_QUEUES 2  /* of any device type here */
-#define VIRTQ_MAX_SIZE 256u  /* the largest QueueNumMax any device offers */
+#define VIRTQ_MAX_SIZE 512u  /* the largest QueueNumMax any device offers */
 #define VIRTIO_MMIO_MIN_SIZE 0x200u
 
 /* Guest RAM as the devices see it: every guest address is checked against it. */
@@ -71,6 +72,80 @@ struct virtio_console {
     uint64_t bad_entries, tx_dropped;
 };
 
+/* The block device's side of its connection to the block server (src/virtio/blk.c,
+ * proto/blk.h). The VMM is the client: page 0 of the data region holds one request header per
+ * request slot (the slot is the id in ring entries), the other pages the requests' data,
+ * allocated per request as a run of whole pages. Each slot remembers which guest chain it
+ * serves and the device's epoch then: a completion from before a reset is dropped. */
+#define VIRTIO_BLK_MAX_REQS 64u    /* requests at the block server at once */
+#define VIRTIO_BLK_PAGE 4096u      /* the data region's allocation unit */
+#define VIRTIO_BLK_MAX_PAGES 4096u /* 16 MiB of data region at most */
+struct virtio_blk_req {
+    uint32_t epoch; /* the device's epoch when it went to the server */
+    uint16_t head;  /* the guest's chain */
+    uint8_t type;   /* VIRTIO_BLK_T_* */
+    uint32_t first_page, pages;
+    uint32_t len;    /* data bytes */
+    uint8_t *status; /* the guest's status byte, in guest RAM */
+};
+struct virtio_blk {
+    struct conn conn;
+    const struct blk_info *info; /* in the queue region, written by the server */
+    bool conn_dead;              /* a ring went corrupt: every request fails from now on */
+    bool ready;                  /* the server's blk_info was read */
+    bool refused;                /* the server's limits do not fit this device's: never ready */
+    uint64_t capacity;           /* sectors offered to the guest (0 until ready) */
+    uint32_t max_sectors;        /* per request, the server's */
+    bool server_ro;
+    uint32_t epoch; /* bumped by every reset and queue stop */
+    unsigned num_reqs, pages;
+    uint64_t req_free; /* slots not at the server */
+    uint64_t page_used[VIRTIO_BLK_MAX_PAGES / 64];
+    struct virtio_blk_req req[VIRTIO_BLK_MAX_REQS];
+    bool held; /* a chain taken from the queue that waits for a slot or data pages */
+    uint16_t held_head;
+    bool notify_backend;
+    /* Counted, and reported (rate-limited). */
+    uint64_t bad_entries, dropped, refused_reqs;
+};
+
+/* The network device's side of its connection to the virtual switch (src/virtio/net.c,
+ * proto/net.h). The VMM is the client: each data region is cut into NET_BUF_SIZE buffers, one
+ * frame each, identified by their index. */
+#define VIRTIO_NET_MAX_BUFS 64u
+struct virtio_net_counters {
+    uint64_t tx_frames, tx_bytes; /* frames the guest sent that went to the switch */
+    uint64_t rx_frames, rx_bytes; /* frames put into the guest's receive buffers */
+    /* Transmit chains dropped (the chain is returned to the guest, the frame is not sent). */
+    uint64_t tx_no_header;  /* shorter than the virtio-net header */
+    uint64_t tx_bad_header; /* an offload or GSO the device did not offer */
+    uint64_t tx_too_short;  /* frame shorter than an Ethernet header */
+    uint64_t tx_too_long;   /* frame over MTU + Ethernet header */
+    uint64_t tx_link_down;  /* sent while the connection to the switch was stopped */
+    uint64_t bad_chains;    /* chains the transport refused (outside guest RAM, loops...) */
+    /* Received frames dropped. */
+    uint64_t rx_too_small; /* the guest's receive chain could not hold header + frame */
+    uint64_t rx_no_driver; /* the device was not live (no driver, reset, rebooting) */
+    uint64_t bad_entries;  /* entries from the switch that break the protocol */
+};
+struct virtio_net {
+    struct conn conn;
+    bool conn_dead; /* a ring went corrupt: link down, nothing more goes either way */
+    unsigned tx_bufs, rx_bufs;
+    uint64_t tx_free; /* TX buffers the VMM may fill */
+    uint64_t tx_lent; /* TX buffers on TX_ACTIVE or at the switch */
+    uint64_t rx_lent; /* RX buffers on RX_FREE or at the switch */
+    uint64_t rx_idle; /* RX buffers the VMM holds empty, to lend again */
+    /* Received frames waiting for the guest's receive buffers, oldest first. */
+    uint8_t rx_held[VIRTIO_NET_MAX_BUFS];
+    unsigned rx_held_first, rx_held_count;
+    uint16_t rx_len[VIRTIO_NET_MAX_BUFS];
+    bool notify_backend;  /* a ring the switch consumes went from empty to non-empty */
+    bool was_live;        /* a driver ran it since the last reset */
+    bool counters_wanted; /* ask the switch for its counters when a TX buffer is free */
+    struct virtio_net_counters count;
+};
+
 struct virtio_dev {
     const struct vmm_virtio_device *cfg;
     const struct virtio_ops *ops;
@@ -91,6 +166,8 @@ struct virtio_dev {
     struct log_limit log_access, log_guest, log_backend;
     union {
         struct virtio_console console;
+        struct virtio_blk blk;
+        struct virtio_net net;
     } u;
 };
 

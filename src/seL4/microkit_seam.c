@@ -11,6 +11,8 @@
 #include <vmm/microkit.h>
 #include <vmm/vm.h>
 
+#include "generic_timer.h"
+
 /* hyp.h's transfer order must be the kernel's: spot-check the fields where it bends. */
 _Static_assert(sizeof(seL4_UserContext) == VCPU_REGS_ALL * sizeof(seL4_Word), "register count");
 _Static_assert(offsetof(seL4_UserContext, x16) == 12 * sizeof(seL4_Word), "x16 position");
@@ -194,34 +196,24 @@ void hyp_vcpu_write_sysreg(unsigned vcpu, enum vcpu_sysreg reg, uint64_t value)
     seL4_ARM_VCPU_WriteRegs(BASE_VCPU_CAP + vcpu, sysreg_ids[reg], value);
 }
 
-/* The physical counter and timer, which this kernel configuration exports to user level (and,
- * through CNTHCTL_EL2.EL1PCEN, to guests). */
 uint64_t hyp_counter_now(void)
 {
-    uint64_t v;
-    __asm__ volatile("isb; mrs %0, cntpct_el0" : "=r"(v));
-    return v;
+    return generic_counter_now();
 }
 
 uint64_t hyp_counter_freq(void)
 {
-    uint64_t v;
-    __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(v));
-    return v;
+    return generic_counter_freq();
 }
 
 void hyp_ptimer_read(uint64_t *ctl, uint64_t *cval)
 {
-    __asm__ volatile("isb; mrs %0, cntp_ctl_el0" : "=r"(*ctl));
-    __asm__ volatile("mrs %0, cntp_cval_el0" : "=r"(*cval));
+    generic_ptimer_read(ctl, cval);
 }
 
 void hyp_ptimer_write(uint64_t ctl, uint64_t cval)
 {
-    /* Disable first so the old compare value cannot fire against the new control bits. */
-    __asm__ volatile("msr cntp_ctl_el0, xzr; isb; msr cntp_cval_el0, %0" ::"r"(cval));
-    __asm__ volatile(
-        "msr cntp_ctl_el0, %0; isb" ::"r"(ctl & (PTIMER_CTL_ENABLE | PTIMER_CTL_IMASK)));
+    generic_ptimer_write(ctl, cval);
 }
 
 void hyp_puts(const char *s)

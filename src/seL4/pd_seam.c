@@ -7,6 +7,8 @@
 #include <pd/mmio.h>
 #include <pd/pd.h>
 
+#include "generic_timer.h"
+
 void init(void)
 {
     pd_init();
@@ -22,6 +24,14 @@ void pd_notify(unsigned channel)
     microkit_notify(channel);
 }
 
+void pd_notify_last(unsigned channel)
+{
+    if (microkit_have_signal)
+        microkit_notify(channel); /* the one deferred action is taken */
+    else
+        microkit_deferred_notify(channel);
+}
+
 void pd_irq_ack(unsigned channel)
 {
     microkit_irq_ack(channel);
@@ -34,23 +44,17 @@ void pd_puts(const char *s)
 
 uint64_t pd_counter_now(void)
 {
-    uint64_t v;
-    __asm__ volatile("isb; mrs %0, cntpct_el0" : "=r"(v));
-    return v;
+    return generic_counter_now();
 }
 
 uint64_t pd_counter_freq(void)
 {
-    uint64_t v;
-    __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(v));
-    return v;
+    return generic_counter_freq();
 }
 
 void pd_ptimer_write(uint64_t ctl, uint64_t cval)
 {
-    /* Disable first so the old compare value cannot fire against the new control bits. */
-    __asm__ volatile("msr cntp_ctl_el0, xzr; isb; msr cntp_cval_el0, %0" ::"r"(cval));
-    __asm__ volatile("msr cntp_ctl_el0, %0; isb" ::"r"(ctl & 3));
+    generic_ptimer_write(ctl, cval);
 }
 
 const char *pd_name(void)
@@ -66,4 +70,9 @@ uint32_t pd_mmio_read32(uintptr_t addr)
 void pd_mmio_write32(uintptr_t addr, uint32_t value)
 {
     *(volatile uint32_t *)addr = value;
+}
+
+void pd_dma_fence(void)
+{
+    __asm__ volatile("dmb sy" ::: "memory");
 }

@@ -396,12 +396,22 @@ static uint32_t console_config_read(struct virtio_dev *d, uint32_t offset, unsig
     return 0; /* no SIZE, no MULTIPORT: cols, rows and max_nr_ports are not in use */
 }
 
+static const char *console_conn_problem(const struct conn_config *c)
+{
+    if (!c->rx_data)
+        return "a region of its backend connection is not mapped";
+    if (c->tx_size < SERIAL_BUF_SIZE || c->rx_size < SERIAL_BUF_SIZE)
+        return "a data region of its backend connection is smaller than one buffer";
+    return NULL;
+}
+
 static const char *const console_queue_names[] = { "receiveq0", "transmitq0" };
 
 const struct virtio_ops virtio_console_ops = {
     .type_name = "console",
     .device_id = VMM_VIRTIO_CONSOLE,
     .features = UINT64_C(1) << VIRTIO_F_VERSION_1,
+    .conn_problem = console_conn_problem,
     .num_queues = 2,
     .queue_num_max = CONSOLE_QUEUE_SIZE,
     .queue_names = console_queue_names,

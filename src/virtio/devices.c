@@ -1,6 +1,5 @@
 /* A VM's virtio devices: checked and built from its configuration, registered as MMIO regions,
  * reset with the guest, and reached by their backends' notifications. */
-#include <proto/serial.h>
 #include <vmm/log.h>
 #include <vmm/util.h>
 #include <vmm/vgic.h>
@@ -12,6 +11,8 @@ static const struct virtio_ops *ops_of(enum vmm_virtio_type type)
 {
     switch (type) {
     case VMM_VIRTIO_CONSOLE: return &virtio_console_ops;
+    case VMM_VIRTIO_BLK: return &virtio_blk_ops;
+    case VMM_VIRTIO_NET: return &virtio_net_ops;
     default: return NULL;
     }
 }
@@ -34,15 +35,13 @@ static enum mmio_result region_access(struct vm *vm, const void *ctx, unsigned v
 }
 
 /* What is wrong with the connection's configuration, or NULL. */
-static const char *conn_problem(const struct conn_config *c)
+static const char *conn_problem(const struct virtio_ops *ops, const struct conn_config *c)
 {
     if (!ring_capacity_ok(c->capacity))
         return "its ring capacity is not a power of two";
-    if (!c->queue || !c->tx_data || !c->rx_data)
+    if (!c->queue || !c->tx_data)
         return "a region of its backend connection is not mapped";
-    if (c->tx_size < SERIAL_BUF_SIZE || c->rx_size < SERIAL_BUF_SIZE)
-        return "a data region of its backend connection is smaller than one buffer";
-    return NULL;
+    return ops->conn_problem ? ops->conn_problem(c) : NULL;
 }
 
 /* Device `i` of the configuration against the VM and the devices before it. */
@@ -104,7 +103,8 @@ static bool check_device(const struct vm *vm, unsigned i, char *why, size_t why_
             return false;
         }
     }
-    if ((problem = conn_problem(&v->conn))) {
+    if ((problem = conn_problem(ops_of(v->type), &v->conn)) ||
+        (ops_of(v->type)->config_problem && (problem = ops_of(v->type)->config_problem(v)))) {
         fmt_format(why, why_len, "%s", problem);
         return false;
     }

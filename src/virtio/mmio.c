@@ -42,6 +42,11 @@ const char *virtio_queue_name(const struct virtio_dev *d, unsigned q)
     return q < d->ops->num_queues ? d->ops->queue_names[q] : "no such queue";
 }
 
+uint64_t virtio_offered(const struct virtio_dev *d)
+{
+    return d->ops->offered ? d->ops->offered(d) : d->ops->features;
+}
+
 bool virtio_live(const struct virtio_dev *d)
 {
     const uint32_t live = VIRTIO_STATUS_DRIVER_OK | VIRTIO_STATUS_FEATURES_OK;
@@ -136,7 +141,7 @@ static uint32_t rd_device_features(struct virtio_dev *d, uint32_t off)
     (void)off;
     if (d->device_features_sel > 1)
         return 0;
-    return (uint32_t)(d->ops->features >> (32 * d->device_features_sel));
+    return (uint32_t)(virtio_offered(d) >> (32 * d->device_features_sel));
 }
 
 static void wr_device_features_sel(struct virtio_dev *d, uint32_t off, uint32_t v)
@@ -279,7 +284,7 @@ static uint32_t rd_status(struct virtio_dev *d, uint32_t off)
 static bool features_acceptable(const struct virtio_dev *d)
 {
     uint64_t f = d->driver_features;
-    return !d->driver_features_beyond && !(f & ~d->ops->features) && (f >> VIRTIO_F_VERSION_1) & 1;
+    return !d->driver_features_beyond && !(f & ~virtio_offered(d)) && (f >> VIRTIO_F_VERSION_1) & 1;
 }
 
 static void wr_status(struct virtio_dev *d, uint32_t off, uint32_t v)
@@ -300,7 +305,7 @@ static void wr_status(struct virtio_dev *d, uint32_t off, uint32_t v)
                        "FEATURES_OK stays clear",
                        (unsigned long long)d->driver_features,
                        d->driver_features_beyond ? " (and bits above 63)" : "",
-                       (unsigned long long)d->ops->features);
+                       (unsigned long long)virtio_offered(d));
     }
     d->status = s;
     if (!was_live && virtio_live(d) && d->ops->driver_ok)

@@ -52,10 +52,17 @@ struct virtio_ops {
     const char *type_name;
     uint32_t device_id;
     uint64_t features; /* offered; VIRTIO_F_VERSION_1 among them */
+    /* NULL, or the features offered now when they depend on the device (a read-only disk). */
+    uint64_t (*offered)(const struct virtio_dev *d);
+    /* NULL, or what is wrong with the backend connection's configuration for this type. */
+    const char *(*conn_problem)(const struct conn_config *c);
     unsigned num_queues;
     uint16_t queue_num_max;
     const char *const *queue_names;
     uint32_t config_size; /* bytes of configuration space */
+    /* What is wrong with the device's own configuration (vmm_virtio_device.u), or NULL; may be
+     * NULL when there is nothing to check. */
+    const char *(*config_problem)(const struct vmm_virtio_device *v);
     /* A naturally aligned access of 1, 2 or 4 bytes inside the configuration space. */
     uint32_t (*config_read)(struct virtio_dev *d, uint32_t offset, unsigned width);
     /* NULL: the configuration space is read-only (writes are reported and ignored). */
@@ -75,6 +82,8 @@ struct virtio_ops {
 };
 
 extern const struct virtio_ops virtio_console_ops;
+extern const struct virtio_ops virtio_blk_ops;
+extern const struct virtio_ops virtio_net_ops;
 
 /* ---- transport (mmio.c) ---- */
 /* An access to the device's register block at `offset`, from the exit handler. Invalid
@@ -83,6 +92,8 @@ enum mmio_result virtio_mmio_access(struct virtio_dev *d, unsigned vcpu, uint64_
                                     unsigned width, bool write, uint64_t *value);
 /* Status = 0: registers, queues and the interrupt back to their reset state. */
 void virtio_reset(struct virtio_dev *d);
+/* The features the device offers. */
+uint64_t virtio_offered(const struct virtio_dev *d);
 /* DRIVER_OK and FEATURES_OK set, and not in DEVICE_NEEDS_RESET: queues may be used. */
 bool virtio_live(const struct virtio_dev *d);
 /* Set InterruptStatus bits and raise the line. */
@@ -127,6 +138,12 @@ struct virtq_chain {
     uint16_t head, next;
     enum virtq_dir dir;
     bool done, in_writable;
+    /* The table the chain's descriptors are read from: the queue's, or (after a descriptor with
+     * VIRTQ_DESC_F_INDIRECT, when the driver negotiated VIRTIO_F_INDIRECT_DESC) an indirect
+     * table in guest RAM, which then holds the rest of the chain. */
+    const uint8_t *table;
+    uint32_t table_num;
+    bool indirect;
     unsigned count;
     uint64_t total;
     uint32_t seen[VIRTQ_MAX_SIZE / 32];

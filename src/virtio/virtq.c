@@ -140,7 +140,36 @@ void virtq_chain_start(struct virtq_chain *c, struct virtio_dev *d, unsigned q, 
     c->done = c->in_writable = false;
     c->count = 0;
     c->total = 0;
+    c->table = d->vq[q].desc_p;
+    c->table_num = d->vq[q].num;
+    c->indirect = false;
     vmm_memset(c->seen, 0, sizeof(c->seen));
+}
+
+/* Descriptor `i` (with `addr`, `len`, `flags`) is indirect: check its table and read the rest of
+ * the chain from it. NULL, or why it cannot be. */
+static const char *enter_indirect(struct virtq_chain *c, uint64_t addr, uint32_t len,
+                                  uint16_t flags)
+{
+    const uint8_t *table;
+    if (!((c->d->driver_features >> VIRTIO_F_INDIRECT_DESC) & 1))
+        return "is indirect, and VIRTIO_F_INDIRECT_DESC was not negotiated";
+    if (c->indirect)
+        return "is indirect inside an indirect table";
+    if (flags & VIRTQ_DESC_F_NEXT)
+        return "is indirect and has NEXT too";
+    if (len == 0 || len % 16 || len / 16 > VIRTQ_MAX_SIZE)
+        return "is an indirect table whose size is not 1 to 512 descriptors of 16 bytes";
+    if (addr & 7)
+        return "is an indirect table not aligned to 8 bytes";
+    if (!(table = virtio_gpa(&c->d->mem, addr, len)))
+        return "is an indirect table not inside guest RAM";
+    c->table = table;
+    c->table_num = len / 16;
+    c->indirect = true;
+    c->next = 0;
+    vmm_memset(c->seen, 0, sizeof(c->seen));
+    return NULL;
 }
 
 static const char *flag_names(uint16_t flags)
@@ -157,42 +186,44 @@ int virtq_chain_next(struct virtq_chain *c, struct virtq_seg *seg)
     if (c->done)
         return 0;
     struct virtio_dev *d = c->d;
-    const struct virtq *q = &d->vq[c->q];
     const char *qn = virtio_queue_name(d, c->q);
+    const char *kind = c->indirect ? "indirect descriptor" : "descriptor";
     uint16_t i = c->next;
-    if (i >= q->num) {
+    if (i >= c->table_num) {
         virtio_guest_error(d, qn,
-                           "chain from descriptor %u: descriptor %u is beyond the queue's %u "
-                           "(after %u descriptors)",
-                           c->head, i, q->num, c->count);
+                           "chain from descriptor %u: %s %u is beyond the %s's %u (after %u "
+                           "descriptors)",
+                           c->head, kind, i, c->indirect ? "indirect table" : "queue", c->table_num,
+                           c->count);
         return -1;
     }
     if (c->seen[i / 32] & (1u << (i % 32))) {
-        if (c->count == q->num)
+        if (!c->indirect && c->count == c->table_num)
             virtio_guest_error(d, qn,
                                "chain from descriptor %u goes on after all %u descriptors of the "
                                "queue, back to descriptor %u",
-                               c->head, q->num, i);
+                               c->head, c->table_num, i);
         else
             virtio_guest_error(d, qn,
-                               "chain from descriptor %u loops back to descriptor %u after %u "
+                               "chain from descriptor %u loops back to %s %u after %u "
                                "descriptors",
-                               c->head, i, c->count);
+                               c->head, kind, i, c->count);
         return -1;
     }
     c->seen[i / 32] |= 1u << (i % 32);
     c->count++;
     /* Each field read once: what is checked is what is used. */
-    const uint8_t *p = q->desc_p + 16u * i;
+    const uint8_t *p = c->table + 16u * i;
     uint64_t addr = load64(p);
     uint32_t len = load32(p + 8);
     uint32_t flags_next = load32(p + 12);
     uint16_t flags = (uint16_t)(flags_next & 0xffff), next = (uint16_t)(flags_next >> 16);
     bool writable = flags & VIRTQ_DESC_F_WRITE;
     const char *why = NULL;
-    if (flags & VIRTQ_DESC_F_INDIRECT)
-        why = "is indirect, and VIRTIO_F_INDIRECT_DESC was not offered";
-    else if (writable && c->dir == VIRTQ_DEVICE_READS)
+    if (flags & VIRTQ_DESC_F_INDIRECT) {
+        if (!(why = enter_indirect(c, addr, len, flags)))
+            return virtq_chain_next(c, seg); /* once: an indirect table holds no other */
+    } else if (writable && c->dir == VIRTQ_DEVICE_READS)
         why = "is device-writable in a queue of buffers the device only reads";
     else if (!writable && c->dir == VIRTQ_DEVICE_WRITES)
         why = "is device-readable in a queue of buffers the device only writes";
@@ -204,10 +235,10 @@ int virtq_chain_next(struct virtq_chain *c, struct virtq_seg *seg)
         why = "makes the chain longer than 4 GiB";
     if (why) {
         virtio_guest_error(d, qn,
-                           "chain from descriptor %u: descriptor %u (0x%x bytes at 0x%llx, flags "
-                           "0x%x %s) %s",
-                           c->head, i, len, (unsigned long long)addr, flags, flag_names(flags),
-                           why);
+                           "chain from descriptor %u: %s %u (0x%x bytes at 0x%llx, flags 0x%x %s) "
+                           "%s",
+                           c->head, kind, i, len, (unsigned long long)addr, flags,
+                           flag_names(flags), why);
         return -1;
     }
     c->in_writable = writable;

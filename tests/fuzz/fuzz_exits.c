@@ -8,7 +8,10 @@
  * devices and unmapped space with the MMU off and on; with a virtio console (data[0] bit 2):
  * virtio-mmio accesses of any offset and width, descriptors and available rings the guest builds
  * in its RAM (loops, huge lengths, addresses outside RAM), notifications, and a backend that
- * behaves, hands back anything, or scribbles over the shared rings). The VMM must never crash,
+ * behaves, hands back anything, or scribbles over the shared rings); with data[0] bit 4 as well,
+ * the device is a virtio network device instead, and the backend a switch sending frames of any
+ * length (header-less chains, frames over the MTU, offload flags come from the guest's side).
+ * The VMM must never crash,
  * never touch
  * memory outside its state (ASan/UBSan), never overwrite a list register that still holds an
  * interrupt (the simulated hypervisor aborts if it does), never put an interrupt that cannot be
@@ -19,8 +22,18 @@
  * be high exactly while its InterruptStatus is not zero, every buffer of its connection must be
  * in exactly one place, every entry it queues for the backend must name one of its buffers, and
  * it must never write what belongs to the backend (the RX data, the backend's rings and
- * indices).
+ * indices). With data[0] bit 3 the device is a virtio block device instead, its backend a block
+ * server played by the input (takes requests, answers them in any order with any status, hands
+ * back any entry, says it is ready with any capacity, scribbles): every request the VMM sends
+ * must name its own slot and data pages (no two requests share a page), lie inside the
+ * capacity it was told, never write a read-only disk, and it must never write the server's
+ * ring, indices or blk_info.
+ * With data[0] bit 4 (and not bit 3) it is a network device: its frames to the switch must be
+ * frames (14..MTU + 14 bytes, or the zero-length counters request), and its buffers too in
+ * exactly one place.
  */
+#include <proto/blk.h>
+#include <proto/net.h>
 #include <proto/serial.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -108,11 +121,36 @@ static bool edge_seen; /* the guest made the virtio interrupt edge-triggered sin
  * anything) and raised its line: until the device lowers it, the line is not the device's. */
 static bool line_forced;
 
+static bool blk_mode; /* the virtio device is a block device (data[0] bit 3) */
+static int blk_boot(bool v3, unsigned vcpus);
+static bool net; /* the virtio device is a network device (data[0] bit 4, not bit 3) */
+
+/* The fixture's virtio device as a network device on the same slot and connection (its data
+ * regions hold two buffers each). */
+static int boot_net(unsigned vcpus, bool v3)
+{
+    fx_config(vcpus);
+    if (v3) {
+        fx.cfg.gic_version = 3;
+        fx.cfg.gicr_base = FX_GICR;
+    }
+    fx_add_virtio_console();
+    static const uint8_t mac[6] = { 0x02, 0, 0, 0, 0, 0x0a };
+    fx.virtio[0].type = VMM_VIRTIO_NET;
+    fx.virtio[0].name = "net";
+    memcpy(fx.virtio[0].u.net.mac, mac, 6);
+    fx.virtio[0].u.net.mtu = NET_MTU;
+    return vm_init(&fx.vm, &fx.cfg, fx.ram) && vm_boot(&fx.vm);
+}
+
 static int boot(bool v3, unsigned vcpus, bool virtio)
 {
     edge_seen = line_forced = false;
-    if (virtio) {
-        if (!fx_boot_virtio(vcpus, v3))
+    if (virtio && blk_mode) {
+        if (!blk_boot(v3, vcpus))
+            return 0;
+    } else if (virtio) {
+        if (!(net ? boot_net(vcpus, v3) : fx_boot_virtio(vcpus, v3)))
             return 0;
         fb_attach();
     } else if (!(v3 ? fx_boot_v3(vcpus) : fx_boot(vcpus)))
@@ -440,9 +478,21 @@ static void virtio_driver(unsigned vcpu, const uint8_t *r, uint64_t b)
  * shared region other than through the protocol. */
 static bool virtio_backend(const uint8_t *r, uint64_t a, uint64_t b)
 {
+    const uint64_t buf = net ? NET_BUF_SIZE : SERIAL_BUF_SIZE;
     switch (r[2] % 5) {
     case 0: fb_take_output(r[3] % 17, r[4] & 1); return false;
-    case 1: fb_send_input(&b, r[3] % 9); return false;
+    case 1:
+        if (net) { /* a frame of 14 bytes and more (any length when r[4] bit 0) */
+            static uint8_t frame[NET_BUF_SIZE];
+            uint32_t len =
+                (r[4] & 1) ? (uint32_t)(a % (NET_BUF_SIZE + 1)) : NET_MIN_FRAME + r[3] * 6u;
+            for (uint32_t i = 0; i < len; i++)
+                frame[i] = (uint8_t)(b >> (8 * (i % 8)));
+            fb_send_input(frame, len);
+            return false;
+        }
+        fb_send_input(&b, r[3] % 9);
+        return false;
     case 2: {
         uint64_t off = (r[3] & 1) ? a % FX_BACKEND_SIZE : a % conn_queue_bytes(FX_VIRTIO_CAP);
         size_t n = FX_BACKEND_SIZE - off < 8 ? FX_BACKEND_SIZE - off : 8;
@@ -452,8 +502,8 @@ static bool virtio_backend(const uint8_t *r, uint64_t a, uint64_t b)
     }
     case 3: {
         unsigned ring = (r[3] & 1) ? CONN_RX_ACTIVE : CONN_TX_FREE;
-        uint64_t offset = (r[4] & 1) ? a : (a % 10) * SERIAL_BUF_SIZE + ((r[4] >> 1) & 1);
-        uint32_t len = (r[5] & 1) ? (uint32_t)b : (uint32_t)(b % (SERIAL_BUF_SIZE + 2));
+        uint64_t offset = (r[4] & 1) ? a : (a % 10) * buf + ((r[4] >> 1) & 1);
+        uint32_t len = (r[5] & 1) ? (uint32_t)b : (uint32_t)(b % (buf + 2));
         uint32_t id = (r[6] & 1) ? (uint32_t)(b >> 32) : (uint32_t)((b >> 32) % 10);
         fb_push(ring, offset, len, id);
         fb_notify_vmm();
@@ -491,6 +541,7 @@ static bool backend_part(uint64_t off)
 static void check_queued(unsigned ring, uint32_t head0)
 {
     const struct virtio_console *c = &fx.vm.virtio[0].u.console;
+    const struct virtio_net *nd = &fx.vm.virtio[0].u.net;
     const struct ring_shm *s =
         (const struct ring_shm *)(fx_backend + conn_ring_offset(FX_VIRTIO_CAP, ring));
     uint32_t head1 = s->head, n = head1 - head0;
@@ -499,6 +550,13 @@ static void check_queued(unsigned ring, uint32_t head0)
     for (uint32_t i = head0; i != head1; i++) {
         const struct ring_entry *e = &s->entries[i % FX_VIRTIO_CAP];
         bool tx = ring == CONN_TX_ACTIVE;
+        if (net) {
+            if (e->id >= (tx ? nd->tx_bufs : nd->rx_bufs) || e->offset != e->id * NET_BUF_SIZE ||
+                (tx ? (e->len && e->len < NET_MIN_FRAME) || e->len > NET_MAX_FRAME
+                    : e->len != NET_BUF_SIZE))
+                virtio_fail("queued an entry that is not one of its buffers, or not a frame");
+            continue;
+        }
         if (e->id >= (tx ? c->tx_bufs : c->rx_bufs) || e->offset != e->id * SERIAL_BUF_SIZE ||
             (tx ? e->len == 0 || e->len > SERIAL_BUF_SIZE : e->len != SERIAL_BUF_SIZE))
             virtio_fail("queued an entry that is not one of its buffers");
@@ -510,11 +568,13 @@ static uint32_t ring_head(unsigned ring)
     return ((const struct ring_shm *)(fx_backend + conn_ring_offset(FX_VIRTIO_CAP, ring)))->head;
 }
 
-static void check_virtio(uint32_t tx_head0, uint32_t rx_head0, bool scribbled)
+static void check_console_buffers(const struct virtio_console *c);
+static void check_net_buffers(void);
+
+/* The interrupt line follows InterruptStatus (unless the guest made it edge-triggered). */
+static void check_virtio_line(void)
 {
     const struct virtio_dev *d = &fx.vm.virtio[0];
-    const struct virtio_console *c = &d->u.console;
-    /* The interrupt line follows InterruptStatus (unless the guest made it edge-triggered). */
     const struct vgic_bank *bank = &fx.vm.gic.spi[FX_VIRTIO_IRQ / 32];
     uint32_t bit = 1u << (FX_VIRTIO_IRQ % 32);
     edge_seen |= (bank->edge & bit) != 0;
@@ -524,7 +584,25 @@ static void check_virtio(uint32_t tx_head0, uint32_t rx_head0, bool scribbled)
         virtio_fail("interrupt line high with InterruptStatus 0");
     if (d->isr && !line && !edge_seen && fx.vm.state == VM_RUNNING)
         virtio_fail("InterruptStatus set but the line is low");
-    /* Every buffer in one place. */
+}
+
+static void check_virtio(uint32_t tx_head0, uint32_t rx_head0, bool scribbled)
+{
+    check_virtio_line();
+    if (net) {
+        check_net_buffers();
+    } else {
+        check_console_buffers(&fx.vm.virtio[0].u.console);
+    }
+    if (scribbled)
+        return;
+    check_queued(CONN_TX_ACTIVE, tx_head0);
+    check_queued(CONN_RX_FREE, rx_head0);
+}
+
+/* Every buffer of the console in one place. */
+static void check_console_buffers(const struct virtio_console *c)
+{
     uint64_t all_tx = (1ull << c->tx_bufs) - 1, all_rx = (1ull << c->rx_bufs) - 1, held = 0;
     for (unsigned i = 0; i < c->rx_held_count; i++)
         held |= 1ull << c->rx_held[(c->rx_held_first + i) % VIRTIO_CONSOLE_MAX_BUFS];
@@ -534,10 +612,204 @@ static void check_virtio(uint32_t tx_head0, uint32_t rx_head0, bool scribbled)
         (held & (c->rx_lent | c->rx_idle)) || (c->rx_lent | c->rx_idle | held) != all_rx ||
         c->rx_held_count > c->rx_bufs)
         virtio_fail("a buffer is in two places or none");
+}
+
+/* Every buffer of the network device in one place. */
+static void check_net_buffers(void)
+{
+    const struct virtio_net *n = &fx.vm.virtio[0].u.net;
+    uint64_t all_tx = (1ull << n->tx_bufs) - 1, all_rx = (1ull << n->rx_bufs) - 1, held = 0;
+    for (unsigned i = 0; i < n->rx_held_count; i++)
+        held |= 1ull << n->rx_held[(n->rx_held_first + i) % VIRTIO_NET_MAX_BUFS];
+    if ((n->tx_free & n->tx_lent) || (n->tx_free | n->tx_lent) != all_tx ||
+        (n->rx_lent & n->rx_idle) || (held & (n->rx_lent | n->rx_idle)) ||
+        (n->rx_lent | n->rx_idle | held) != all_rx || n->rx_held_count > n->rx_bufs)
+        virtio_fail("a network buffer is in two places or none");
+}
+
+/* ---- the virtio block device (data[0] bit 3) ------------------------------------------------ */
+
+#define BLK_CAP 16u
+#define BLK_DATA (17u * 4096u) /* page 0: headers; 16 data pages */
+static _Alignas(4096) uint8_t blk_queue[4096];
+static _Alignas(4096) uint8_t blk_data[BLK_DATA];
+static struct conn blk_srv;                      /* the server's view */
+static struct ring_entry blk_taken[BLK_CAP * 2]; /* requests the server holds */
+static unsigned blk_taken_n;
+static uint8_t blk_queue_before[sizeof(blk_queue)];
+
+static struct blk_info *blk_info_of(void)
+{
+    return (struct blk_info *)(blk_queue + blk_info_offset(BLK_CAP));
+}
+
+static int blk_boot(bool v3, unsigned vcpus)
+{
+    fx_config(vcpus);
+    if (v3) {
+        fx.cfg.gic_version = 3;
+        fx.cfg.gicr_base = FX_GICR;
+    }
+    memset(blk_queue, 0, sizeof(blk_queue));
+    memset(blk_data, 0, sizeof(blk_data));
+    fx.virtio[0] = (struct vmm_virtio_device){
+        .type = VMM_VIRTIO_BLK,
+        .name = "blk",
+        .base = FX_VIRTIO_BASE,
+        .size = FX_VIRTIO_SIZE,
+        .irq = FX_VIRTIO_IRQ,
+        .conn = { .queue = (uintptr_t)blk_queue,
+                  .capacity = BLK_CAP,
+                  .tx_data = (uintptr_t)blk_data,
+                  .tx_size = BLK_DATA,
+                  .channel = FX_VIRTIO_CH },
+    };
+    fx.cfg.virtio = fx.virtio;
+    fx.cfg.num_virtio = 1;
+    conn_attach(&blk_srv, &fx.virtio[0].conn);
+    blk_taken_n = 0;
+    return vm_init(&fx.vm, &fx.cfg, fx.ram) && vm_boot(&fx.vm);
+}
+
+/* The guest writes a request header where its descriptors often point: type (one of the four,
+ * or any), sector b. */
+static void blk_guest_header(const uint8_t *r, uint64_t a, uint64_t b)
+{
+    static const uint32_t types[4] = { 0, 1, 4, 8 };
+    uint32_t type = (r[5] & 4) ? (uint32_t)(a >> 32) : types[r[5] & 3];
+    uint8_t *p = ram_at(VIO_DATA + (a & 0xfff0), 16);
+    if (!p)
+        return;
+    memset(p, 0, 16);
+    memcpy(p, &type, 4);
+    memcpy(p + 8, &b, 8);
+}
+
+/* The block server: takes requests, answers one it holds (with a read's data), hands back any
+ * entry, becomes ready, scribbles over the queue region, or only notifies. Returns true if it
+ * wrote the shared region other than through the protocol. */
+static bool blk_backend(const uint8_t *r, uint64_t a, uint64_t b)
+{
+    struct ring_entry e;
+    switch (r[2] % 6) {
+    case 0:
+        for (unsigned n = r[3] % 8; n && blk_taken_n < BLK_CAP * 2; n--) {
+            if (!ring_pop(&blk_srv.ring[CONN_TX_ACTIVE], &e))
+                break;
+            blk_taken[blk_taken_n++] = e;
+        }
+        blk_srv.ring[CONN_TX_ACTIVE].corrupt = false;
+        return false;
+    case 1:
+        if (blk_taken_n) {
+            unsigned k = r[3] % blk_taken_n;
+            e = blk_taken[k];
+            blk_taken[k] = blk_taken[--blk_taken_n];
+            struct blk_request q;
+            if (ring_entry_inside(&e, BLK_DATA) && e.len >= sizeof(q)) {
+                memcpy(&q, blk_data + e.offset, sizeof(q));
+                uint64_t n = (uint64_t)q.count * 512;
+                if (q.op == BLK_OP_READ && q.data <= BLK_DATA && n <= BLK_DATA - q.data)
+                    memset(blk_data + q.data, (int)(b & 0xff), n);
+            }
+            e.len = (r[4] & 1) ? (uint32_t)b : (uint32_t)(r[4] >> 1) % 3;
+            ring_push(&blk_srv.ring[CONN_RX_ACTIVE], &e, NULL);
+        }
+        vm_notified(&fx.vm, FX_VIRTIO_CH);
+        return false;
+    case 2:
+        e = (struct ring_entry){ (r[4] & 1) ? a : (a % BLK_CAP) * 32, (uint32_t)(b % 4),
+                                 (r[5] & 1) ? (uint32_t)(b >> 32) : (uint32_t)(a % BLK_CAP) };
+        ring_push(&blk_srv.ring[CONN_RX_ACTIVE], &e, NULL);
+        vm_notified(&fx.vm, FX_VIRTIO_CH);
+        return false;
+    case 3: {
+        struct blk_info *info = blk_info_of();
+        info->capacity = (r[3] & 1) ? b : b % 4096;
+        info->max_sectors_per_request = (r[4] & 1) ? (uint32_t)a : 2048 + (uint32_t)(a % 2000);
+        info->read_only = r[5] & 1;
+        __atomic_store_n(&info->magic, BLK_INFO_MAGIC, __ATOMIC_RELEASE);
+        vm_notified(&fx.vm, FX_VIRTIO_CH);
+        return false;
+    }
+    case 4: {
+        uint64_t off = a % (sizeof(blk_queue) - 8);
+        memcpy(blk_queue + off, &b, 8);
+        blk_srv.ring[CONN_RX_ACTIVE].corrupt = blk_srv.ring[CONN_TX_ACTIVE].corrupt = false;
+        vm_notified(&fx.vm, FX_VIRTIO_CH);
+        return true;
+    }
+    default: vm_notified(&fx.vm, FX_VIRTIO_CH); return false;
+    }
+}
+
+/* What only the server writes: RX_ACTIVE (all but its tail), TX_ACTIVE's tail, blk_info. */
+static bool blk_server_part(uint64_t off)
+{
+    uint64_t rx = conn_ring_offset(BLK_CAP, CONN_RX_ACTIVE), tx = conn_ring_offset(BLK_CAP, 0);
+    uint64_t tail = offsetof(struct ring_shm, tail);
+    if (off >= blk_info_offset(BLK_CAP))
+        return off < blk_info_offset(BLK_CAP) + BLK_INFO_BYTES;
+    if (off >= rx && off < rx + RING_BYTES(BLK_CAP))
+        return !(off - rx >= tail && off - rx < tail + 4);
+    return off >= tx + tail && off < tx + tail + 4;
+}
+
+static void check_blk(uint32_t tx_head0, bool scribbled, bool server_acted)
+{
+    const struct virtio_dev *d = &fx.vm.virtio[0];
+    const struct virtio_blk *k = &d->u.blk;
+    /* Each slot at the server holds its own pages; the page map is their union, page 0 free. */
+    uint64_t pages[VIRTIO_BLK_MAX_PAGES / 64] = { 0 };
+    for (unsigned s = 0; s < k->num_reqs; s++) {
+        if ((k->req_free >> s) & 1)
+            continue;
+        const struct virtio_blk_req *q = &k->req[s];
+        if (q->pages && (q->first_page == 0 || q->first_page + q->pages > k->pages))
+            virtio_fail("a request's pages are outside the data pages");
+        for (uint32_t p = q->first_page; p < q->first_page + q->pages; p++) {
+            if ((pages[p / 64] >> (p % 64)) & 1)
+                virtio_fail("two requests share a data page");
+            pages[p / 64] |= UINT64_C(1) << (p % 64);
+        }
+    }
+    if (memcmp(pages, k->page_used, sizeof(pages)))
+        virtio_fail("the page map is not the pages of the requests at the server");
     if (scribbled)
         return;
-    check_queued(CONN_TX_ACTIVE, tx_head0);
-    check_queued(CONN_RX_FREE, rx_head0);
+    /* The server's part of the queue region is as it was (unless the server wrote it). */
+    for (uint64_t i = 0; i < sizeof(blk_queue) && !server_acted; i++) {
+        if (blk_server_part(i) && blk_queue[i] != blk_queue_before[i])
+            virtio_fail("the VMM wrote the server's part of the connection");
+    }
+    /* What it sent during the record names its own slot, inside what it was told. */
+    const struct ring_shm *s = (const struct ring_shm *)blk_queue;
+    uint32_t head1 = s->head;
+    if (head1 - tx_head0 > BLK_CAP)
+        tx_head0 = head1 - BLK_CAP;
+    for (uint32_t i = tx_head0; i != head1; i++) {
+        const struct ring_entry *e = &s->entries[i % BLK_CAP];
+        if (e->id >= k->num_reqs || e->offset != 32u * e->id ||
+            e->len != sizeof(struct blk_request))
+            virtio_fail("sent an entry that is not one of its request slots");
+        const struct virtio_blk_req *q = &k->req[e->id];
+        struct blk_request h;
+        memcpy(&h, blk_data + e->offset, sizeof(h));
+        if ((k->req_free >> e->id) & 1)
+            continue; /* answered meanwhile (a late answer of a reset can free it) */
+        if (h.op != BLK_OP_READ && h.op != BLK_OP_WRITE && h.op != BLK_OP_FLUSH &&
+            h.op != BLK_OP_GET_ID)
+            virtio_fail("sent an op the protocol does not have");
+        if (h.data != (uint64_t)q->first_page * VIRTIO_BLK_PAGE ||
+            (uint64_t)h.count * 512 > (uint64_t)q->pages * VIRTIO_BLK_PAGE)
+            virtio_fail("a request's buffer is not its own pages");
+        if ((h.op == BLK_OP_READ || h.op == BLK_OP_WRITE) &&
+            (!k->ready || h.count == 0 || h.sector >= k->capacity ||
+             h.count > k->capacity - h.sector))
+            virtio_fail("sent sectors outside the capacity it was told");
+        if (h.op == BLK_OP_WRITE && (d->cfg->u.blk.read_only || k->server_ro))
+            virtio_fail("sent a write to a read-only disk");
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -545,6 +817,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sim_reset();
     unsigned vcpus = size && (data[0] & 1) ? 2 : 1;
     bool v3 = size && (data[0] & 2), virtio = size && (data[0] & 4);
+    blk_mode = virtio && (data[0] & 8);
+    net = virtio && !blk_mode && (data[0] & 16);
     if (!backend_owned[FX_BACKEND_RX]) {
         for (uint64_t i = 0; i < FX_BACKEND_SIZE; i++)
             backend_owned[i] = backend_part(i);
@@ -570,11 +844,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 memset(sim.vcpu[v].lr_used, 0, sizeof(sim.vcpu[v].lr_used));
             boot(v3, nvcpus, virtio);
         }
-        uint32_t tx_head0 = virtio ? ring_head(CONN_TX_ACTIVE) : 0;
-        uint32_t rx_head0 = virtio ? ring_head(CONN_RX_FREE) : 0;
+        uint32_t tx_head0 = blk_mode ? ((const struct ring_shm *)blk_queue)->head
+                            : virtio ? ring_head(CONN_TX_ACTIVE)
+                                     : 0;
+        uint32_t rx_head0 = virtio && !blk_mode ? ring_head(CONN_RX_FREE) : 0;
         bool scribbled = false;
         unsigned boots_before = fx.vm.boots;
-        if (virtio)
+        if (blk_mode)
+            memcpy(blk_queue_before, blk_queue, sizeof(blk_queue));
+        else if (virtio)
             memcpy(backend_before, fx_backend, sizeof(backend_before));
         switch (op) {
         case 0: /* distributor access */
@@ -660,8 +938,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (virtio)
                 virtio_mmio(vcpu, r, a, b);
             break;
-        case 12: /* the guest writes a descriptor */
-            if (virtio)
+        case 12: /* the guest writes a descriptor (or a block request's header) */
+            if (blk_mode && (r[2] & 2))
+                blk_guest_header(r, a, b);
+            else if (virtio)
                 virtio_descriptor(r, a, b);
             break;
         case 13: /* the guest publishes, notifies, takes its interrupt */
@@ -669,7 +949,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 virtio_driver(vcpu, r, b);
             break;
         case 14: /* the backend */
-            if (virtio)
+            if (blk_mode)
+                scribbled = blk_backend(r, a, b);
+            else if (virtio)
                 scribbled = virtio_backend(r, a, b);
             break;
         default: /* any trapped instruction class; often a GICv3 SGI register write */
@@ -684,7 +966,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (sim.num_inj >= injections_before)
             check_injections(injections_before);
-        if (virtio && fx.vm.num_virtio) {
+        if (blk_mode && fx.vm.num_virtio) {
+            check_virtio_line();
+            check_blk(tx_head0, scribbled || fx.vm.boots != boots_before, op == 14);
+        } else if (virtio && fx.vm.num_virtio) {
             /* The VMM wrote nothing of the backend's (a boot zeroes it all: skip then). */
             if (op != 14 && fx.vm.boots == boots_before &&
                 memcmp(fx_backend, backend_before, FX_BACKEND_SIZE)) {
@@ -696,14 +981,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_virtio(tx_head0, rx_head0, scribbled || fx.vm.boots != boots_before);
         }
     }
-    if (virtio && fx.vm.num_virtio && getenv("FUZZ_EXITS_SUMMARY")) {
+    if (blk_mode && fx.vm.num_virtio && getenv("FUZZ_EXITS_SUMMARY")) {
+        const struct virtio_dev *d = &fx.vm.virtio[0];
+        fprintf(stderr,
+                "virtio-blk: status 0x%x, ready %d, used %u, slots free 0x%llx, refused %llu, "
+                "dropped %llu\n",
+                d->status | (d->needs_reset ? 0x40u : 0), d->u.blk.ready, d->vq[0].used_idx,
+                (unsigned long long)d->u.blk.req_free, (unsigned long long)d->u.blk.refused_reqs,
+                (unsigned long long)d->u.blk.dropped);
+    }
+    if (virtio && !blk_mode && fx.vm.num_virtio && getenv("FUZZ_EXITS_SUMMARY")) {
         /* To see where a seed leaves the device (make_exit_seeds.py's). */
         const struct virtio_dev *d = &fx.vm.virtio[0];
         fprintf(stderr,
                 "virtio: status 0x%x isr 0x%x, used rx %u tx %u, output %zu bytes, "
                 "input held %u\n",
                 d->status | (d->needs_reset ? 0x40u : 0), d->isr, d->vq[0].used_idx,
-                d->vq[1].used_idx, fb.out_len, d->u.console.rx_held_count);
+                d->vq[1].used_idx, fb.out_len,
+                net ? d->u.net.rx_held_count : d->u.console.rx_held_count);
     }
     return 0;
 }

@@ -2,8 +2,8 @@
 """Write seed inputs for fuzz_exits (tests/fuzz/seeds/exits/): short guest programs that switch
 the distributor on, enable interrupts, give them priorities (the lowest among them), make them
 pending and let the guest take some, so the fuzzer starts from states where list registers fill;
-and virtio console drivers that negotiate, set their queues up and move data both ways, so it
-starts from a live device.
+virtio console drivers that negotiate, set their queues up and move data both ways, so it
+starts from a live device; and virtio-blk drivers with requests at a block server.
 The record format is fuzz_exits.c's: 24 bytes, op, vCPU, flags, then two 64-bit values."""
 import os
 import struct
@@ -58,9 +58,10 @@ def queue_areas(q):
     return desc, driver, device
 
 
-def virtio_setup():
+def virtio_setup(features_lo=0):
     out = vio_write(0x70, 0) + vio_write(0x70, 1) + vio_write(0x70, 3) + \
-        vio_write(0x24, 1) + vio_write(0x20, 1) + vio_write(0x24, 0) + vio_write(0x20, 0) + \
+        vio_write(0x24, 1) + vio_write(0x20, 1) + vio_write(0x24, 0) + \
+        vio_write(0x20, features_lo) + \
         vio_write(0x70, 0xb) + vio_read(0x70)
     for q in (0, 1):
         desc, driver, device = queue_areas(q)
@@ -91,6 +92,54 @@ def backend_output(give_back=True):
 def backend_input(data):
     return rec(14, 0, bytes([1, len(data), 0, 0, 0, 0]), 0, int.from_bytes(data.ljust(8, b"\0"),
                                                                            "little"))
+
+
+# ---- the virtio block device (data[0] bits 2 and 3) ----
+BLK = VIRTIO | 8
+BLK_FEATURES = 1 << 1 | 1 << 2 | 1 << 6 | 1 << 9  # SIZE_MAX, SEG_MAX, BLK_SIZE, FLUSH
+
+
+def blk_setup(features=BLK_FEATURES, fresh=False):
+    """Negotiate, set queue 0 up, DRIVER_OK; `fresh`: first zero the available index the
+    previous driver left in guest RAM (a driver that does not would replay its requests)."""
+    desc, driver, device = queue_areas(0)
+    return vio_write(0x70, 0) + vio_write(0x70, 1) + vio_write(0x70, 3) + \
+        vio_write(0x24, 1) + vio_write(0x20, 1) + vio_write(0x24, 0) + \
+        vio_write(0x20, features) + vio_write(0x70, 0xb) + vio_write(0x30, 0) + \
+        vio_write(0x38, QUEUE_NUM) + vio_write(0x80, desc) + vio_write(0x84, 0) + \
+        vio_write(0x90, driver) + vio_write(0x94, 0) + vio_write(0xa0, device) + \
+        vio_write(0xa4, 0) + vio_write(0x44, 1) + \
+        (rec(13, 0, bytes([0, 2, 0, 0, 0, 0]), 0, 0) if fresh else b"") + vio_write(0x70, 0xf)
+
+
+def blk_ready(capacity=1000, ro=False):
+    # r[2] = 3: blk_info; r[3] bit 0 clear: capacity b % 4096; r[4] clear: 2048 + a % 2000
+    return rec(14, 0, bytes([3, 0, 0, 1 if ro else 0, 0, 0]), 0, capacity)
+
+
+def blk_header(off, type_index, sector):
+    # op 12 with r[2] bit 1: a request header at DATA + (a & 0xfff0); r[5]: type index
+    return rec(12, 0, bytes([2, 0, 0, type_index, 0, 0]), off, sector)
+
+
+def blk_request(head, type_index, sector, data_len, base):
+    """Header, one data descriptor (writable for a read), status; descriptors head.. head+2."""
+    data_flags = 3 if type_index in (0, 3) else 1
+    out = blk_header(base, type_index, sector) + descriptor(0, head, base, 16, 1, head + 1)
+    if data_len:
+        out += descriptor(0, head + 1, base + 0x1000, data_len, data_flags, head + 2)
+        out += descriptor(0, head + 2, base + 0x3000, 1, 2)
+    else:
+        out += descriptor(0, head + 1, base + 0x3000, 1, 2)
+    return out + publish(0, head)
+
+
+def blk_server_take(n=7):
+    return rec(14, 0, bytes([0, n, 0, 0, 0, 0]))
+
+
+def blk_server_answer(which=0, status=0):
+    return rec(14, 0, bytes([1, which, status << 1, 0, 0, 0]), 0, 0x5a)
 
 
 def seeds():
@@ -126,11 +175,59 @@ def seeds():
         backend_output(True) + take_interrupt()
 
 
+def blk_seeds():
+    yield "virtio-blk-read-write-flush", bytes([BLK]) + blk_setup() + blk_ready() + \
+        blk_request(0, 0, 5, 512, 0x100) + blk_server_take() + blk_server_answer() + \
+        blk_request(3, 1, 6, 1024, 0x4100) + blk_request(6, 2, 0, 0, 0x8100) + \
+        blk_server_take() + blk_server_answer(1) + blk_server_answer(0, 1) + take_interrupt()
+    # A request waiting at the server while the driver resets the device and sets it up again.
+    yield "virtio-blk-reset-mid-request", bytes([BLK | 1]) + blk_setup() + blk_ready(4000) + \
+        blk_request(0, 0, 100, 4096, 0x100) + blk_server_take() + vio_write(0x70, 0) + \
+        blk_setup(fresh=True) + blk_server_answer() + blk_request(0, 3, 0, 20, 0x100) + \
+        blk_server_take() + blk_server_answer()
+    # A read-only disk, and requests beyond its capacity.
+    yield "virtio-blk-read-only-edges", bytes([BLK]) + blk_ready(8, True) + \
+        blk_setup(BLK_FEATURES | 1 << 5) + blk_request(0, 1, 0, 512, 0x100) + \
+        blk_request(3, 0, 7, 1024, 0x4100) + blk_request(6, 0, 2 ** 63, 512, 0x8100) + \
+        take_interrupt()
+
+
+# ---- the virtio network device (data[0] bits 2 and 4) ----
+NET = VIRTIO | 16
+NET_FEATURES = 1 << 3 | 1 << 5 | 1 << 16  # MTU, MAC, STATUS
+
+
+def switch_frame(length, fill=0x5a):
+    # fuzz_exits.c: backend op 1 for a network device sends NET_MIN_FRAME + r[3] * 6 bytes
+    return rec(14, 0, bytes([1, (length - 14) // 6, 0, 0, 0, 0]), 0, fill * 0x0101010101010101)
+
+
+def net_seeds():
+    tx, rx = 1, 0
+    # A header and a frame in one descriptor each way; the switch sends two frames.
+    yield "virtio-net-both-ways", bytes([NET]) + virtio_setup(NET_FEATURES) + \
+        descriptor(rx, 0, 0x1000, 12 + 1514, 2) + publish(rx, 0) + \
+        descriptor(rx, 1, 0x2000, 12 + 1514, 2) + publish(rx, 1) + \
+        descriptor(tx, 0, 0, 12 + 60, 0) + publish(tx, 0) + \
+        switch_frame(74) + switch_frame(20) + backend_output() + take_interrupt()
+    # Header split from the frame; a chain without a header; a frame over the MTU; receive
+    # chains too small; the switch holding every buffer.
+    yield "virtio-net-malformed", bytes([NET]) + virtio_setup(NET_FEATURES) + \
+        descriptor(tx, 0, 0, 12, 1, 1) + descriptor(tx, 1, 0x100, 100, 0) + publish(tx, 0) + \
+        descriptor(tx, 2, 0x200, 8, 0) + publish(tx, 2) + \
+        descriptor(tx, 3, 0x400, 12 + 1515, 0) + publish(tx, 3) + \
+        descriptor(rx, 0, 0x1000, 40, 2) + publish(rx, 0) + switch_frame(200) + \
+        descriptor(tx, 4, 0x800, 12 + 64, 0) + publish(tx, 4) + \
+        descriptor(tx, 5, 0x900, 12 + 64, 0) + publish(tx, 5) + \
+        descriptor(tx, 6, 0xa00, 12 + 64, 0) + publish(tx, 6) + backend_output(False) + \
+        switch_frame(30) + switch_frame(32) + switch_frame(34) + backend_output(True)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(
         os.path.abspath(__file__)), "seeds", "exits")
     os.makedirs(out, exist_ok=True)
-    for name, data in seeds():
+    for name, data in list(seeds()) + list(blk_seeds()) + list(net_seeds()):
         with open(os.path.join(out, name), "wb") as f:
             f.write(data)
 

@@ -19,6 +19,12 @@ void sim_pd_reset(void)
 void sim_pd_map_device(uintptr_t base, size_t size, sim_mmio_read_fn read, sim_mmio_write_fn write,
                        void *model)
 {
+    for (unsigned i = 0; i < sim_pd.num_devices; i++) {
+        if (sim_pd.device[i].base == base) { /* the same place mapped again: the new model */
+            sim_pd.device[i] = (struct sim_pd_device){ base, size, read, write, model };
+            return;
+        }
+    }
     if (sim_pd.num_devices >= SIM_PD_DEVICES) {
         fprintf(stderr, "sim_pd: too many simulated devices\n");
         __builtin_trap();
@@ -60,6 +66,11 @@ void pd_notify(unsigned channel)
     }
     sim_pd.notifies[channel]++;
     sim_pd.pending[channel]++;
+}
+
+void pd_notify_last(unsigned channel)
+{
+    pd_notify(channel);
 }
 
 void pd_irq_ack(unsigned channel)
@@ -130,4 +141,10 @@ void pd_mmio_write32(uintptr_t addr, uint32_t value)
         d->write(d->model, (uint32_t)(addr - d->base), value);
     else
         *(volatile uint32_t *)addr = value;
+}
+
+void pd_dma_fence(void)
+{
+    sim_pd.dma_fences++;
+    __atomic_thread_fence(__ATOMIC_SEQ_CST);
 }

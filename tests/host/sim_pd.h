@@ -26,6 +26,7 @@ struct sim_pd_state {
     unsigned ptimer_writes;
     const char *name; /* pd_name */
     unsigned long mmio_reads, mmio_writes;
+    unsigned long dma_fences; /* pd_dma_fence calls */
     struct sim_pd_device {
         uintptr_t base;
         size_t size;
@@ -43,7 +44,8 @@ struct sim_pd_state {
 extern struct sim_pd_state sim_pd;
 
 void sim_pd_reset(void);
-/* Accesses to [base, base + size) go to the model from now on. */
+/* Accesses to [base, base + size) go to the model from now on (replacing one mapped at the same
+ * base before). */
 void sim_pd_map_device(uintptr_t base, size_t size, sim_mmio_read_fn read, sim_mmio_write_fn write,
                        void *model);
 /* Notifications of `channel` sent since the last call (and forgets them). */

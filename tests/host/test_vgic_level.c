@@ -250,3 +250,56 @@ TEST(wfi_polls_timer_already_raised)
     CHECK(fx.vm.sleeping[0]);
     CHECK_EQ(sim.wakeup_deadline, sim.now + SIM_COUNTER_FREQ / 1000);
 }
+
+/* The same rules on GICv3, where the guest reaches its timers' lines through its
+ * redistributor's SGI frame. */
+#define GICR_SGI 0x10000u
+
+static uint32_t gicr_read(unsigned off)
+{
+    return (uint32_t)fx_gicr_access(0, off, 4, 0, 0);
+}
+
+static void gicr_write(unsigned off, uint32_t v)
+{
+    fx_gicr_access(0, off, 4, 1, v);
+}
+
+TEST(vtimer_level_drops_gicv3)
+{
+    CHECK(fx_boot_v3(1));
+    fx_gicd_write(0, 0x000, 0x12);            /* ARE, group 1 */
+    gicr_write(GICR_SGI + 0x080, 0xffffffff); /* group 1 */
+    vtimer_firing();
+    vppi(0);
+    CHECK_EQ(sim_injections_of(0, FX_VTIMER), 0);
+    unsigned acks = sim.vcpu[0].vppi_acks;
+    CHECK(gicr_read(GICR_SGI + ISPENDR0) & (1u << FX_VTIMER));
+    sim.vcpu[0].cntv_ctl = 0;
+    CHECK_EQ(gicr_read(GICR_SGI + ISPENDR0) & (1u << FX_VTIMER), 0);
+    CHECK_EQ(sim.vcpu[0].vppi_acks, acks + 1);
+    gicr_write(GICR_SGI + ISENABLER0, 1u << FX_VTIMER);
+    CHECK_EQ(sim_injections_of(0, FX_VTIMER), 0);
+}
+
+TEST(lowest_priority_and_reserve_gicv3)
+{
+    CHECK(fx_boot_v3(1));
+    fx_gicd_write(0, 0x000, 0x12);
+    gicr_write(GICR_SGI + 0x080, 0xffffffff);
+    fx_gicr_access(0, GICR_SGI + 0x400 + FX_VTIMER, 1, 1, 0xf8);
+    gicr_write(GICR_SGI + ISENABLER0, 1u << FX_VTIMER);
+    vtimer_firing();
+    vppi(0);
+    CHECK_EQ(sim_injections_of(0, FX_VTIMER), 0); /* never signalled: not in a list register */
+    /* Four SGIs to itself at 0xc0 (ICC_SGI1R_EL1): three go in, the last register waits. */
+    for (unsigned sgi = 0; sgi < 4; sgi++)
+        fx_gicr_access(0, GICR_SGI + 0x400 + sgi, 1, 1, 0xc0);
+    gicr_write(GICR_SGI + ISENABLER0, 0xf);
+    for (unsigned sgi = 0; sgi < 4; sgi++)
+        fx_msr_sgi1r(0, (uint64_t)sgi << 24 | 1);
+    CHECK_EQ(sim.num_inj, 3);
+    /* The timer raised to 0x80 takes the last one. */
+    fx_gicr_access(0, GICR_SGI + 0x400 + FX_VTIMER, 1, 1, 0x80);
+    CHECK_EQ(sim_injections_of(0, FX_VTIMER), 1);
+}

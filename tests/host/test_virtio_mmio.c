@@ -565,8 +565,8 @@ TEST(virtio_config_checked_at_init)
     CASE(v->conn.rx_data = 0, "a region of its backend connection is not mapped");
     CASE(v->conn.tx_size = 100, "a data region of its backend connection is smaller than one "
                                 "buffer");
-    CASE(v->type = VMM_VIRTIO_BLK, "virtio block device 'console': type 2 (block device) is not "
-                                   "supported by this VMM");
+    CASE(v->type = VMM_VIRTIO_BLK, "virtio block device 'console': its data region is smaller "
+                                   "than two pages");
     CASE(v->type = (enum vmm_virtio_type)77, "type 77 (unknown type) is not supported");
     CASE(v->name = NULL, "virtio device 0 has no name");
     CASE((fx.virtio[1] = fx.virtio[0], fx.virtio[1].name = "second", fx.virtio[1].base += 0x200,

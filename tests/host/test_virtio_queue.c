@@ -205,7 +205,7 @@ static const struct bad_chain bad_chains[] = {
       "device only reads" },
     { "indirect", indirect,
       "(0x20 bytes at 0x40900000, flags 0x4 INDIRECT) is indirect, and "
-      "VIRTIO_F_INDIRECT_DESC was not offered" },
+      "VIRTIO_F_INDIRECT_DESC was not negotiated" },
 };
 
 TEST(virtio_queue_hostile_chains)

@@ -4,6 +4,7 @@ device declarations turned into backend PDs, regions and channels, the wake-up t
 manual's form, and one clear line for each mistake."""
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -125,7 +126,9 @@ class ExpandTests(unittest.TestCase):
         joined = "\n".join(msgs)
         self.assertIn("'id' attribute", joined)
         self.assertIn("has no <vcpu>", joined)
-        self.assertIn("console input will not work", joined)
+        self.assertIn("console input would not work: added on channel 0", joined)
+        irqs = [(i.get("irq"), i.get("id")) for i in root.find("protection_domain").iter("irq")]
+        self.assertEqual(sorted(irqs), [("30", "1"), ("33", "0")])
 
     # -- several VMs ----------------------------------------------------------------------------
 
@@ -252,6 +255,162 @@ class ExpandTests(unittest.TestCase):
         self.refuse(system(*[hello % i for i in range(10)], regions=""), "10 serial clients",
                     "at most 9")
 
+
+    # -- block servers ------------------------------------------------------------------------------
+
+    DISK = '<block_server name="disk" device="virtio_mmio@a003e00" />'
+
+    def blk(self, *decls, servers=None, regions=REGIONS):
+        pds = [vmm(chr(ord("a") + i), "ram%d" % (i + 1), extra=d) for i, d in enumerate(decls)]
+        return system(*pds, regions=regions, more=self.DISK if servers is None else servers)
+
+    def test_block_server_on_virtio_with_two_partitions(self):
+        plan, root, msgs = self.expand(self.blk('<virtio_blk server="disk" partition="1" />',
+                                                '<virtio_blk server="disk" partition="2" '
+                                                'read_only="true" />'))
+        comps = {c["pd"]: c for c in plan["components"]}
+        srv = comps["disk"]
+        self.assertEqual(srv["kind"], "blk_server")
+        self.assertEqual(srv["storage"], "virtio")
+        self.assertEqual([(c["name"], c["partition"], c["read_only"]) for c in srv["clients"]],
+                         [("a", 1, False), ("b", 2, True)])
+        pds = {p.get("name"): p for p in root.iter("protection_domain")}
+        disk = pds["disk"]
+        self.assertEqual(disk.find("irq").get("irq"), str(16 + 31 + 32))  # the last slot's SPI
+        self.assertEqual(disk.get("stack_size"), "0x4000")
+        regions = {r.get("name"): r for r in root.iter("memory_region")}
+        self.assertEqual(regions["disk_regs"].get("phys_addr"), "0xa003000")
+        self.assertEqual(srv["regs"] % 0x1000, 0xe00)
+        # Every page of a client's data region is a 2 MiB page whose physical address the server
+        # gets, mapped at consecutive 2 MiB-aligned addresses in both PDs.
+        setvars = {v.get("symbol"): v.get("region_paddr") for v in disk.findall("setvar")}
+        self.assertEqual(setvars["blk_dma_paddr"], "disk_dma")
+        for i, c in enumerate(srv["clients"]):
+            vm = plan["vms"][i]
+            (dev,) = [d for d in vm["virtio"] if d["type"] == "blk"]
+            self.assertEqual(dev["read_only"], i == 1)
+            for side, pd in ((c["conn"], "disk"), (dev["conn"], "vmm_" + vm["vm"])):
+                self.assertEqual(side["tx_size"], 0x800000)
+                self.assertEqual(side["tx_data"] % 0x200000, 0)
+                maps = {m.get("mr"): int(m.get("vaddr"), 0) for m in pds[pd].findall("map")}
+                for k in range(4):
+                    mr = "disk_%s_data%d" % (vm["vm"], k)
+                    self.assertEqual(regions[mr].get("page_size"), "0x200000")
+                    self.assertEqual(maps[mr], side["tx_data"] + k * 0x200000)
+                    self.assertEqual(setvars[c["data_paddr"][k]], mr)
+            self.assertEqual(c["conn"]["capacity"], dev["conn"]["capacity"])
+        # QEMU: the disk on the slot the server drives, the modern interface, the image made.
+        self.assertIn("-global virtio-mmio.force-legacy=false", plan["qemu_args"])
+        self.assertTrue(any("bus=virtio-mmio-bus.31" in a for a in plan["qemu_args"]))
+        self.assertEqual(plan["qemu_disks"][0]["partitions"], 2)
+        self.assertEqual(plan["qemu_disks"][0]["labels"], {"1": "a", "2": "b"})
+        # No guest gets a virtio device where the disk is.
+        for vm in plan["vms"]:
+            for d in vm["virtio"]:
+                self.assertNotEqual(d["base"], 0xa003e00)
+        self.assertEqual(list(root.iter("virtio_blk")), [])
+        self.assertEqual(list(root.iter("block_server")), [])
+
+    def test_block_server_ranges_in_bytes(self):
+        plan, _, _ = self.expand(self.blk('<virtio_blk server="disk" offset="1M" size="64M" />',
+                                          '<virtio_blk server="disk" offset="0x4100000" '
+                                          'size="1_048_576" />'))
+        srv = [c for c in plan["components"] if c["pd"] == "disk"][0]
+        self.assertEqual([(c["start"], c["sectors"]) for c in srv["clients"]],
+                         [(2048, 131072), (0x4100000 // 512, 2048)])
+        self.assertEqual(plan["qemu_disks"][0]["raw_end"], 0x4100000 + 0x100000)
+
+    def test_block_server_ramdisk(self):
+        d = tempfile.TemporaryDirectory()
+        self.addCleanup(d.cleanup)
+        with open(os.path.join(d.name, "rd.img"), "wb") as f:
+            f.write(bytes(1 << 20))
+        text = self.blk('<virtio_blk server="rd" offset="0" size="512K" />',
+                        servers='<block_server name="rd" ramdisk="rd.img" />')
+        path = os.path.join(d.name, "x.system")
+        with open(path, "w") as f:
+            f.write(text)
+        msgs = []
+        exp = expand.Expansion(path, Board.get(), platform.Platform(Board.get()), msgs)
+        plan = exp.run()
+        srv = [c for c in plan["components"] if c["pd"] == "rd"][0]
+        self.assertEqual(srv["storage"], "ramdisk")
+        self.assertEqual(srv["ramdisk"], os.path.join(d.name, "rd.img"))
+        self.assertEqual(srv["ramdisk_size"], 1 << 20)
+        self.assertEqual(srv["deps"], [srv["ramdisk"]])
+        self.assertEqual(srv["clients"][0]["data_paddr"], [])  # no DMA, no physical addresses
+        self.assertEqual(plan["qemu_disks"], [])
+        ET.fromstring(exp.xml().split("-->", 1)[1])
+        text = text.replace('size="512K"', 'size="2M"')
+        with open(path, "w") as f:
+            f.write(text)
+        with self.assertRaises(ToolError) as cm:
+            expand.Expansion(path, Board.get(), platform.Platform(Board.get()), []).run()
+        self.assertIn("beyond the RAM disk's 2048", str(cm.exception))
+
+    def test_block_server_errors(self):
+        p1 = '<virtio_blk server="disk" partition="1" />'
+        cases = [
+            (self.blk('<virtio_blk partition="1" />'), ["virtual machine 'a'", "no server="]),
+            (self.blk('<virtio_blk server="dsk" partition="1" />'),
+             ["no <block_server name=\"dsk\">", "there are: disk"]),
+            (self.blk('<virtio_blk server="disk" />'), ["'a'", "needs partition="]),
+            (self.blk('<virtio_blk server="disk" partition="1" offset="0" size="1M" />'),
+             ["not both"]),
+            (self.blk('<virtio_blk server="disk" partition="0" />'), ["partition 0 is not"]),
+            (self.blk('<virtio_blk server="disk" partition="x" />'), ["partition", "'x'"]),
+            (self.blk('<virtio_blk server="disk" offset="100" size="1M" />'),
+             ["multiples of 512"]),
+            (self.blk('<virtio_blk server="disk" offset="0" size="0" />'), ["multiples of 512"]),
+            (self.blk('<virtio_blk server="disk" partiton="1" />'),
+             ["unknown attribute 'partiton'"]),
+            (self.blk('<virtio_blk server="disk" partition="1" read_only="yes" />'),
+             ["read_only=\"yes\""]),
+            (self.blk(p1, p1), ["'a' and 'b' both use partition 1"]),
+            (self.blk('<virtio_blk server="disk" offset="0" size="2M" />',
+                      '<virtio_blk server="disk" offset="1M" size="2M" />'),
+             ["'a' and 'b' have overlapping ranges"]),
+            (self.blk(p1, servers='<block_server device="virtio_mmio@a003e00" />'),
+             ["a <block_server> has no name"]),
+            (self.blk(p1, servers='<block_server name="disk" />'),
+             ["block server 'disk' needs exactly one of"]),
+            (self.blk(p1, servers='<block_server name="disk" device="virtio_mmio@a003e00" '
+                                  'ramdisk="x.img" />'), ["exactly one of"]),
+            (self.blk(p1, servers='<block_server name="disk" device="virtio_mmio@b000000" />'),
+             ["has no node 'virtio_mmio@b000000'"]),
+            (self.blk(p1, servers='<block_server name="disk" device="pl031@9010000" />'),
+             ["/pl031@9010000", "no block-server driver", "virtio,mmio"]),
+            (self.blk(p1, servers='<block_server name="disk" ramdisk="no-such.img" />'),
+             ["cannot read the RAM disk image"]),
+            (self.blk(p1, servers=self.DISK + self.DISK), ["two block servers are named 'disk'"]),
+            (self.blk(p1, servers='<block_server name="disk" device="virtio_mmio@a003e00" '
+                                  'size="1" />'), ["unknown attribute 'size'"]),
+            (system(vmm("a", "ram1", extra='<virtio_blk server="vmm_a" partition="1" />'),
+                    more='<block_server name="vmm_a" device="virtio_mmio@a003e00" />'),
+             ["'vmm_a' is one the build adds"]),
+        ]
+        for text, needles in cases:
+            with self.subTest(needles=needles):
+                self.refuse(text, *needles)
+
+    def test_block_server_irq_or_registers_taken(self):
+        p1 = '<virtio_blk server="disk" partition="1" />'
+        text = system(vmm("a", "ram1", '<irq irq="79" id="4" />', p1), more=self.DISK)
+        self.refuse(text, "irq 79", "'vmm_a'")
+        regions = REGIONS + '<memory_region name="mmio" size="0x1000" phys_addr="0xa003000" />'
+        text = system(vmm("a", "ram1", extra=p1 + '<map mr="mmio" vaddr="0xa003000" perms="rw" />'),
+                      regions=regions, more=self.DISK)
+        self.refuse(text, "virtual machine 'a' maps region 'mmio'", "block server 'disk' owns")
+
+    def test_block_server_without_clients_is_said(self):
+        plan, _, msgs = self.expand(self.blk(""))
+        self.assertTrue(any("block server 'disk' has no clients" in m for m in msgs))
+
+    def test_block_server_too_many_clients(self):
+        decls = "".join('<virtio_blk server="disk" offset="%dM" size="1M" />' % i
+                        for i in range(9))
+        self.refuse(self.blk(decls), "9 clients", "at most 8")
+
     # -- the tool ---------------------------------------------------------------------------------
 
     def run_tool(self, system_path):
@@ -275,6 +434,103 @@ class ExpandTests(unittest.TestCase):
             mk = f.read()
         self.assertIn("SYSTEM_VMS := linux1 linux2", mk)
         self.assertIn("COMPONENT_KIND_serial_mux := serial_mux", mk)
+
+    def test_tool_two_vms_disk_example(self):
+        """The make fragment gives QEMU the disk on its slot and says how to make the image; the
+        block server's generated configuration compiles."""
+        Board.get()
+        out = tempfile.TemporaryDirectory()
+        self.addCleanup(out.cleanup)
+        res = subprocess.run([sys.executable, TOOL, "--system",
+                              os.path.join(SYSTEMS, "two_vms_disk.system"), "--board-dtb",
+                              Board.path, "--out-xml", os.path.join(out.name, "system.xml"),
+                              "--out-plan", os.path.join(out.name, "plan.json"),
+                              "--out-mk", os.path.join(out.name, "system.mk"),
+                              "--out-gen", out.name],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        with open(os.path.join(out.name, "system.mk")) as f:
+            mk = f.read()
+        self.assertIn("SYSTEM_QEMU_ARGS = -global virtio-mmio.force-legacy=false -drive "
+                      "file=$(QEMU_DISK_disk),if=none,format=raw,id=disk -device "
+                      "virtio-blk-device,drive=disk,bus=virtio-mmio-bus.31", mk)
+        self.assertIn("SYSTEM_QEMU_DISKS := disk", mk)
+        self.assertIn("QEMU_DISK_disk ?= $(BUILD_DIR)/disk.img", mk)
+        self.assertIn("QEMU_DISK_LAYOUT_disk := --partitions 2 --partition-mib 128 --min-bytes 0 "
+                      "--label 1=linux1 --label 2=linux2", mk)
+        self.assertIn("COMPONENT_KIND_disk := blk_server", mk)
+        cfg = os.path.join(out.name, "disk", "config.c")
+        subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-c", "-I" + ROOT +
+                        "/include", "-I" + ROOT + "/components", "-I" + ROOT + "/drivers", cfg,
+                        "-o", os.path.join(out.name, "config.o")], check=True)
+
+    def test_tool_ramdisk_config_compiles_with_the_image(self):
+        out = tempfile.TemporaryDirectory()
+        self.addCleanup(out.cleanup)
+        img = os.path.join(out.name, "rd.img")
+        with open(img, "wb") as f:
+            f.write(b"\xab" * 4096)
+        path = os.path.join(out.name, "rd.system")
+        with open(path, "w") as f:
+            f.write(system(vmm("a", "ram1", extra='<virtio_blk server="rd" offset="0" '
+                                                  'size="4K" />'),
+                           more='<block_server name="rd" ramdisk="rd.img" />'))
+        Board.get()
+        res = subprocess.run([sys.executable, TOOL, "--system", path, "--board-dtb", Board.path,
+                              "--out-xml", os.path.join(out.name, "system.xml"),
+                              "--out-plan", os.path.join(out.name, "plan.json"),
+                              "--out-mk", os.path.join(out.name, "system.mk"),
+                              "--out-gen", out.name],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertEqual(res.returncode, 0, res.stderr)
+        with open(os.path.join(out.name, "system.mk")) as f:
+            self.assertIn("COMPONENT_DEPS_rd := %s" % img, f.read())
+        obj = os.path.join(out.name, "config.o")
+        subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-c", "-I" + ROOT +
+                        "/include", "-I" + ROOT + "/components", "-I" + ROOT + "/drivers",
+                        os.path.join(out.name, "rd", "config.c"), "-o", obj], check=True)
+        # The image is in the object, in writable data, page-aligned, under its symbol.
+        syms = subprocess.run(["nm", obj], stdout=subprocess.PIPE, text=True, check=True).stdout
+        self.assertRegex(syms, r"[0-9a-f]+ D blk_ramdisk")
+        data = subprocess.run(["objcopy", "-O", "binary", "--only-section=.data", obj, "/dev/stdout"],
+                              stdout=subprocess.PIPE, check=True).stdout
+        self.assertIn(b"\xab" * 4096, data)
+
+    def test_make_disk_image(self):
+        """tools/make-disk-image.py: an MBR with the partitions asked for, each a clean ext4 with
+        its label; an existing image is kept as it is."""
+        out = tempfile.TemporaryDirectory()
+        self.addCleanup(out.cleanup)
+        img = os.path.join(out.name, "d.img")
+        tool = os.path.join(ROOT, "tools/make-disk-image.py")
+        subprocess.run([sys.executable, tool, "--out", img, "--partitions", "2",
+                        "--partition-mib", "16", "--label", "1=vm-a", "--label", "2=vm-b"],
+                       check=True, stdout=subprocess.DEVNULL)
+        with open(img, "rb") as f:
+            data = f.read()
+        self.assertEqual(len(data), (1 + 2 * 16) << 20)
+        self.assertEqual(data[510:512], b"\x55\xaa")
+        import struct
+        for i, label in enumerate(("vm-a", "vm-b")):
+            _, _, ptype, _, start, count = struct.unpack_from("<B3sB3sII", data, 446 + 16 * i)
+            self.assertEqual((ptype, start, count), (0x83, 2048 + i * 32768, 32768))
+            part = os.path.join(out.name, "p%d" % i)
+            with open(part, "wb") as f:
+                f.write(data[start * 512:(start + count) * 512])
+            fsck = shutil.which("e2fsck") or "/usr/sbin/e2fsck"
+            self.assertEqual(subprocess.run([fsck, "-fn", part], stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL).returncode, 0)
+            dumpe2fs = shutil.which("dumpe2fs") or "/usr/sbin/dumpe2fs"
+            info = subprocess.run([dumpe2fs, "-h", part], stdout=subprocess.PIPE,
+                                  stderr=subprocess.DEVNULL, text=True).stdout
+            self.assertRegex(info, r"Filesystem volume name:\s+%s" % label)
+        with open(img, "r+b") as f:
+            f.write(b"mine")
+        res = subprocess.run([sys.executable, tool, "--out", img, "--partitions", "1"],
+                             stdout=subprocess.PIPE, text=True, check=True)
+        self.assertIn("kept as it is", res.stdout)
+        with open(img, "rb") as f:
+            self.assertEqual(f.read(4), b"mine")
 
     def test_tool_every_example_expands(self):
         for name in sorted(os.listdir(SYSTEMS)):

@@ -12,7 +12,7 @@ import copy
 import os
 import xml.etree.ElementTree as ET
 
-from . import ToolError
+from . import ToolError, network
 
 PAGE = 0x1000
 MAX_CHANNEL_ID = 62  # Microkit 2.0.1: channel and IRQ ids 0..61
@@ -35,9 +35,27 @@ TIMER_PRIORITY = 254
 
 UART_DRIVERS = {"arm,pl011": "pl011"}
 
-DEVICE_TAGS = ("virtio_console",)
-# Declarations a native PD may hold: it is a client of the serial multiplexer.
-PD_TAGS = ("serial_client",)
+# Block servers (<block_server>, proto/blk.h): one per storage device, a range of it per client.
+BLK_SERVER_PRIORITY = 200
+BLK_SERVER_STACK = 0x4000  # partition tables are read into sectors on the stack
+BLK_SERVER_MAX_CLIENTS = 8
+BLK_RING_CAPACITY = 64  # requests in flight per client
+BLK_DATA_CHUNK = 0x20_0000  # client data regions are 2 MiB pages: each physically contiguous
+BLK_DATA_CHUNKS = 4  # 8 MiB of requests in flight per client
+BLK_DMA_SIZE = 0x20_0000  # the storage driver's queue and buffers, one 2 MiB page
+BLK_STORAGE_DRIVERS = {"virtio,mmio": "virtio"}
+BLK_SERVER_ATTRS = {"name", "device", "ramdisk", "priority"}
+VIRTIO_BLK_ATTRS = {"server", "partition", "offset", "size", "read_only"}
+# The QEMU disk image the build makes for a virtio block server: a partition of this size for
+# each partition number its clients name (tools/make-disk-image.py).
+QEMU_DISK_PARTITION_MIB = 128
+
+DEVICE_TAGS = ("virtio_console", "virtio_blk", "virtio_net")
+# Declarations a native PD may hold: it is a client of the serial multiplexer, a port of a
+# virtual switch; and what a VM has instead.
+PD_TAGS = ("serial_client", "net_client")
+VM_EQUIVALENT = {"serial_client": "a VM's console is <virtio_console/>",
+                 "net_client": "a VM's network device is <virtio_net switch=\"...\"/>"}
 
 # The program kinds the build has (components/<kind>/): a PD of the file whose program image is
 # <kind>.elf is an instance of one, built with the configuration the build writes for it.
@@ -134,7 +152,7 @@ class Expansion:
             names[pd.name] = pd
         self.pd_by_name = names
         self.vmms = [pd for pd in self.pds if pd.vm_el is not None]
-        self.plan = {"vms": [], "components": []}
+        self.plan = {"vms": [], "components": [], "qemu_args": [], "qemu_disks": []}
 
     # ---- small helpers ------------------------------------------------------------------------
 
@@ -179,13 +197,15 @@ class Expansion:
         ET.SubElement(ch, "end", pd=pd_b, id=str(idb))
         return ida, idb
 
-    def add_region(self, name, size, phys=None):
+    def add_region(self, name, size, phys=None, page_size=None):
         if name in self.regions:
             raise ToolError("%s: memory region '%s' is one the build adds; rename yours" %
                             (self.path, name))
         attrs = {"name": name, "size": "0x%x" % size}
         if phys is not None:
             attrs["phys_addr"] = "0x%x" % phys
+        if page_size is not None:
+            attrs["page_size"] = "0x%x" % page_size
         el = ET.Element("memory_region", attrs)
         # Regions come first in the file, in the order they were added.
         index = len(self.root.findall("memory_region"))
@@ -248,7 +268,8 @@ class Expansion:
                           pd.vm_name)
 
     def check_passthrough_uart(self):
-        """A VM given the UART without its interrupt can print but not read."""
+        """A VM given the UART without its interrupt could print only what fits the UART's FIFO
+        and read nothing: its VMM gets the interrupt, when no other PD has it."""
         uart = self.plat.uart
         if uart is None:
             return
@@ -262,10 +283,19 @@ class Expansion:
                 r.phys is not None and overlap(r.phys, r.size, addr, size)
                 for r in (self.region_of(m, "virtual machine '%s'" % pd.vm_name)
                           for m in pd.vm_maps()))
-            if maps_uart and not any(irq == uart_irq for irq, _, _ in pd.irqs()):
-                self.warn("virtual machine '%s' is given the UART (0x%x), but protection domain "
-                          "'%s' has no <irq irq=\"%d\">: console input will not work" %
-                          (pd.vm_name, addr, pd.name, uart_irq))
+            if not maps_uart or any(irq == uart_irq for irq, _, _ in pd.irqs()):
+                continue
+            owner = [p.name for p in self.pds if any(irq == uart_irq for irq, _, _ in p.irqs())]
+            if owner:
+                self.warn("virtual machine '%s' is given the UART (0x%x), but irq %d goes to "
+                          "protection domain '%s': the guest's console will not work" %
+                          (pd.vm_name, addr, uart_irq, owner[0]))
+                continue
+            cid = self.free_channel_id(pd.name)
+            pd.el.insert(self._before_vm(pd), ET.Element("irq", irq=str(uart_irq), id=str(cid)))
+            self.warn("virtual machine '%s' is given the UART (0x%x), but protection domain '%s' "
+                      "had no <irq irq=\"%d\">, without which console input would not work: "
+                      "added on channel %d" % (pd.vm_name, addr, pd.name, uart_irq, cid))
 
     def check_names(self):
         seen = {}
@@ -403,7 +433,9 @@ class Expansion:
         for m in pd.vm_maps():
             r = self.region_of(m, "virtual machine '%s'" % pd.vm_name)
             mapped.append((parse_int(m.get("vaddr"), "vaddr", self.path), r.size))
-        taken_irqs = {irq for irq, _, _ in pd.irqs()}
+        # Not the interrupt of a device some PD owns either (a block server's disk): a guest never
+        # sees an emulated device where the board has one that is in use.
+        taken_irqs = {irq for irq, _, _ in pd.irqs()} | set(getattr(self, "irq_owner", {}))
         slots = []
         for node in self.dt.nodes.values():
             if "virtio,mmio" not in node.strings("compatible"):
@@ -453,18 +485,20 @@ class Expansion:
         <kind>.elf), and their declarations (<serial_client/>)."""
         kinds = component_kinds()
         self.instances = {}
+        self.pd_decls = {}
         for pd in self.pds:
             if pd.vm_el is not None:
                 for el in pd.el:
                     if el.tag in PD_TAGS:
                         raise ToolError("%s: protection domain '%s': <%s/> belongs in a native PD; "
-                                        "a VM's console is <virtio_console/> in its "
-                                        "<virtual_machine>" % (self.path, pd.name, el.tag))
+                                        "%s in its <virtual_machine>" %
+                                        (self.path, pd.name, el.tag, VM_EQUIVALENT[el.tag]))
                 continue
             image = pd.el.find("program_image")
             decls = [el for el in pd.el if el.tag in PD_TAGS]
             for el in decls:
                 pd.el.remove(el)
+            self.pd_decls[pd.name] = decls
             kind = image.get("path")[:-4] if image is not None and \
                 image.get("path", "").endswith(".elf") else None
             if kind not in kinds:
@@ -577,9 +611,278 @@ class Expansion:
                 dev["size"] = VIRTIO_MMIO_SIZE
                 dev["irq"] = irq
 
+    # ---- block servers -------------------------------------------------------------------------
+
+    def parse_bytes(self, text, what):
+        """A byte count: a number with an optional K, M or G (binary) suffix."""
+        t = str(text).strip().replace("_", "")
+        scale = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}.get(t[-1:].upper(), 1)
+        if scale != 1:
+            t = t[:-1]
+        return parse_int(t, what, self.path) * scale
+
+    def collect_block_servers(self):
+        """Top-level <block_server name=".." device="<DTB node>"|ramdisk="<file>"/>: taken out
+        of the file and checked against the board."""
+        self.blk_servers = {}
+        for el in list(self.root.findall("block_server")):
+            self.root.remove(el)
+            name = el.get("name")
+            if not name:
+                raise ToolError("%s: a <block_server> has no name" % self.path)
+            what = "block server '%s'" % name
+            unknown = sorted(set(el.attrib) - BLK_SERVER_ATTRS)
+            if unknown:
+                raise ToolError("%s: %s: unknown attribute '%s' (it takes %s)" %
+                                (self.path, what, unknown[0], ", ".join(sorted(BLK_SERVER_ATTRS))))
+            if name in self.blk_servers:
+                raise ToolError("%s: two block servers are named '%s'" % (self.path, name))
+            device, ramdisk = el.get("device"), el.get("ramdisk")
+            if (device is None) == (ramdisk is None):
+                raise ToolError("%s: %s needs exactly one of device=\"<board DTB node>\" and "
+                                "ramdisk=\"<image file>\"" % (self.path, what))
+            srv = {"name": name, "clients": [],
+                   "priority": parse_int(el.get("priority", BLK_SERVER_PRIORITY),
+                                         "priority of %s" % what, self.path)}
+            if device is not None:
+                srv.update(self.blk_device(what, device))
+            else:
+                srv.update(self.blk_ramdisk(what, ramdisk))
+            self.blk_servers[name] = srv
+
+    def blk_device(self, what, device):
+        node = self.dt.nodes.get(device if device.startswith("/") else "/" + device)
+        if node is None:
+            node = next((n for n in self.dt.nodes.values() if n.name == device), None)
+        if node is None:
+            raise ToolError("%s: %s: the board's device tree (%s) has no node '%s'" %
+                            (self.path, what, self.dt.path, device))
+        compat = [c for c in node.strings("compatible") if c in BLK_STORAGE_DRIVERS]
+        if not compat:
+            raise ToolError("%s: %s: %s (\"%s\") has no block-server driver yet (drivers: %s)" %
+                            (self.path, what, node.path,
+                             (node.strings("compatible") or ["no compatible"])[0],
+                             ", ".join(BLK_STORAGE_DRIVERS)))
+        regs = self.dt.reg(node)
+        ints = node.cells("interrupts") or []
+        if not regs or len(ints) < 3 or ints[0] != 0:
+            raise ToolError("%s: %s: %s has no registers or no SPI in its interrupts" %
+                            (self.path, what, node.path))
+        addr, size = regs[0]
+        return {"storage": BLK_STORAGE_DRIVERS[compat[0]], "node": node.path, "addr": addr,
+                "size": size, "irq": ints[1] + 32}
+
+    def blk_ramdisk(self, what, ramdisk):
+        path = os.path.join(os.path.dirname(os.path.abspath(self.path)), ramdisk)
+        try:
+            size = os.path.getsize(path)
+        except OSError as e:
+            raise ToolError("%s: %s: cannot read the RAM disk image %s: %s" %
+                            (self.path, what, path, e.strerror))
+        if size == 0 or size % 512:
+            raise ToolError("%s: %s: the RAM disk image %s is %d bytes, not a whole number of "
+                            "512-byte sectors" % (self.path, what, path, size))
+        return {"storage": "ramdisk", "image": path, "image_size": size}
+
+    def blk_client_decl(self, pd, el):
+        """A VM's <virtio_blk server=".." partition="N" | offset=".." size=".."
+        read_only="true|false"/>."""
+        what = "virtual machine '%s': <virtio_blk>" % pd.vm_name
+        unknown = sorted(set(el.attrib) - VIRTIO_BLK_ATTRS)
+        if unknown:
+            raise ToolError("%s: %s: unknown attribute '%s' (it takes %s)" %
+                            (self.path, what, unknown[0], ", ".join(sorted(VIRTIO_BLK_ATTRS))))
+        server = el.get("server")
+        if server is None:
+            raise ToolError("%s: %s has no server=\"...\" (the <block_server> it uses)" %
+                            (self.path, what))
+        if server not in self.blk_servers:
+            raise ToolError("%s: %s: no <block_server name=\"%s\"> in the file (there are: %s)" %
+                            (self.path, what, server, ", ".join(sorted(self.blk_servers)) or
+                             "none"))
+        ro = el.get("read_only", "false")
+        if ro not in ("true", "false"):
+            raise ToolError("%s: %s: read_only=\"%s\" is neither \"true\" nor \"false\"" %
+                            (self.path, what, ro))
+        decl = {"pd": pd.name, "name": pd.vm_name, "server": server, "read_only": ro == "true",
+                "partition": 0, "start": 0, "sectors": 0}
+        part, offset, size = el.get("partition"), el.get("offset"), el.get("size")
+        if part is not None:
+            if offset is not None or size is not None:
+                raise ToolError("%s: %s takes partition=\"N\" or offset/size, not both" %
+                                (self.path, what))
+            n = parse_int(part, "partition of %s" % what, self.path)
+            if not 1 <= n <= 128:
+                raise ToolError("%s: %s: partition %d is not 1..128" % (self.path, what, n))
+            decl["partition"] = n
+        else:
+            if offset is None or size is None:
+                raise ToolError("%s: %s needs partition=\"N\", or offset=\"..\" and "
+                                "size=\"..\" (bytes; K, M, G allowed)" % (self.path, what))
+            off = self.parse_bytes(offset, "offset of %s" % what)
+            length = self.parse_bytes(size, "size of %s" % what)
+            if off % 512 or length % 512 or length == 0:
+                raise ToolError("%s: %s: offset %d and size %d must be multiples of 512, the "
+                                "size not 0" % (self.path, what, off, length))
+            decl["start"], decl["sectors"] = off // 512, length // 512
+        return decl
+
+    def block_servers(self):
+        """Each <block_server>: its PD, its device's registers and interrupt (or its RAM disk),
+        the driver's DMA page, and for each client a connection whose data region is made of
+        2 MiB pages with their physical addresses given to the server."""
+        for pd in self.vmms:
+            for el in self.devices[pd.name]:
+                if el.tag == "virtio_blk":
+                    decl = self.blk_client_decl(pd, el)
+                    self.blk_servers[decl["server"]]["clients"].append(decl)
+        for srv in self.blk_servers.values():
+            self.check_blk_clients(srv)
+            self.add_block_server(srv)
+
+    def check_blk_clients(self, srv):
+        what = "block server '%s'" % srv["name"]
+        clients = srv["clients"]
+        if not clients:
+            self.warn("%s has no clients (no <virtio_blk server=\"%s\"/>)" % (what, srv["name"]))
+        if len(clients) > BLK_SERVER_MAX_CLIENTS:
+            raise ToolError("%s: %s has %d clients; it serves at most %d" %
+                            (self.path, what, len(clients), BLK_SERVER_MAX_CLIENTS))
+        for i, a in enumerate(clients):
+            for b in clients[i + 1:]:
+                if a["partition"] and a["partition"] == b["partition"]:
+                    raise ToolError("%s: virtual machines '%s' and '%s' both use partition %d of "
+                                    "%s" % (self.path, a["name"], b["name"], a["partition"], what))
+                if not a["partition"] and not b["partition"] and overlap(
+                        a["start"], a["sectors"], b["start"], b["sectors"]):
+                    raise ToolError("%s: virtual machines '%s' and '%s' have overlapping ranges "
+                                    "of %s" % (self.path, a["name"], b["name"], what))
+        if srv["storage"] == "ramdisk":
+            disk = srv["image_size"] // 512
+            for c in clients:
+                if not c["partition"] and c["start"] + c["sectors"] > disk:
+                    raise ToolError("%s: virtual machine '%s': its range of %s ends at sector %d, "
+                                    "beyond the RAM disk's %d" % (self.path, c["name"], what,
+                                                                  c["start"] + c["sectors"], disk))
+
+    def add_block_server(self, srv):
+        name = srv["name"]
+        server = self.add_pd(name, srv["priority"], "%s.elf" % name)
+        server.el.set("stack_size", "0x%x" % BLK_SERVER_STACK)
+        config = {"pd": name, "kind": "blk_server", "elf": "%s.elf" % name,
+                  "storage": srv["storage"], "clients": [], "setvars": []}
+        if srv["storage"] == "virtio":
+            self.blk_device_resources(srv, server, config)
+        else:
+            config["ramdisk"] = srv["image"]
+            config["ramdisk_size"] = srv["image_size"]
+            config["deps"] = [srv["image"]]
+        for i, c in enumerate(srv["clients"]):
+            conn, symbols = self.blk_connection(c["pd"], name, "%s_%s" % (name, c["name"]), i,
+                                                srv["storage"] == "virtio")
+            self.vm_devices[c["pd"]].append({"type": "blk", "name": "blk-%s" % name,
+                                             "conn": conn["client"],
+                                             "read_only": c["read_only"]})
+            config["clients"].append({"name": c["name"], "conn": conn["server"],
+                                      "data_paddr": symbols, "partition": c["partition"],
+                                      "start": c["start"], "sectors": c["sectors"],
+                                      "read_only": c["read_only"]})
+        self.plan["components"].append(config)
+        self.note("protection domain '%s' added: the block server of %s for %s" %
+                  (name, srv.get("node") or "the RAM disk %s" % srv.get("image"),
+                   ", ".join(c["name"] for c in srv["clients"]) or "no client"))
+
+    def blk_device_resources(self, srv, server, config):
+        name = srv["name"]
+        if srv["irq"] in self.irq_owner:
+            raise ToolError("%s: block server '%s': irq %d (of %s) is given to protection domain "
+                            "'%s'" % (self.path, name, srv["irq"], srv["node"],
+                                      self.irq_owner[srv["irq"]]))
+        for pd in self.vmms:
+            for m in pd.vm_maps():
+                r = self.region_of(m, "virtual machine '%s'" % pd.vm_name)
+                if r.phys is not None and overlap(r.phys, r.size, srv["addr"], srv["size"]):
+                    raise ToolError("%s: virtual machine '%s' maps region '%s' over %s, which "
+                                    "block server '%s' owns" % (self.path, pd.vm_name, r.name,
+                                                                srv["node"], name))
+        base = srv["addr"] & ~(PAGE - 1)
+        regs = self.add_region("%s_regs" % name,
+                               round_up(srv["addr"] + srv["size"], PAGE) - base, base)
+        vaddr = self.add_map(name, regs, "rw", cached=False)
+        irq_ch = self.free_channel_id(name)
+        server.el.append(ET.Element("irq", irq=str(srv["irq"]), id=str(irq_ch)))
+        self.irq_owner[srv["irq"]] = name
+        dma = self.add_region("%s_dma" % name, BLK_DMA_SIZE, page_size=BLK_DMA_SIZE)
+        dma_vaddr = self.add_map(name, dma, "rw", vaddr=self.free_vaddr(name, BLK_DMA_SIZE))
+        ET.SubElement(server.el, "setvar", symbol="blk_dma_paddr", region_paddr=dma.name)
+        config.update({"regs": vaddr + (srv["addr"] - base), "irq_channel": irq_ch,
+                       "dma": dma_vaddr, "dma_size": BLK_DMA_SIZE,
+                       "dma_paddr": "blk_dma_paddr"})
+        config["setvars"].append("blk_dma_paddr")
+        self.qemu_disk(srv)
+
+    def blk_connection(self, client, server, prefix, index, dma):
+        """A block connection: queue region (rings and blk_info), a TX data region of 2 MiB
+        pages mapped at the same offsets in both PDs, no RX data region. Returns both sides'
+        views and, for a server whose device does DMA, the symbols that get each page's
+        physical address."""
+        queue = self.add_region(prefix + "_queue",
+                                round_up(4 * round_up(128 + 16 * BLK_RING_CAPACITY, 64) + 64, PAGE))
+        chunks = [self.add_region("%s_data%d" % (prefix, k), BLK_DATA_CHUNK,
+                                  page_size=BLK_DATA_CHUNK) for k in range(BLK_DATA_CHUNKS)]
+        c_ch, s_ch = self.add_channel(client, server)
+        size = BLK_DATA_CHUNK * BLK_DATA_CHUNKS
+        srv_pd = self.pd_by_name[server]
+        symbols = []
+        if dma:
+            for k, r in enumerate(chunks):
+                sym = "blk_data_paddr_%d_%d" % (index, k)
+                ET.SubElement(srv_pd.el, "setvar", symbol=sym, region_paddr=r.name)
+                symbols.append(sym)
+
+        def side(pd, ch):
+            q = self.add_map(pd, queue, "rw")
+            base = self.free_vaddr(pd, size)
+            for k, r in enumerate(chunks):
+                self.add_map(pd, r, "rw", vaddr=base + k * BLK_DATA_CHUNK)
+            return {"queue": q, "capacity": BLK_RING_CAPACITY, "tx_data": base, "tx_size": size,
+                    "rx_data": 0, "rx_size": 0, "channel": ch}
+        return {"client": side(client, c_ch), "server": side(server, s_ch)}, symbols
+
+    def qemu_disk(self, srv):
+        """For QEMU: the disk image (made by the build if missing) on the virtio-mmio slot the
+        server drives, pinned to that slot's bus (QEMU numbers them by address)."""
+        slots = sorted(self.dt.reg(n)[0][0] for n in self.dt.nodes.values()
+                       if "virtio,mmio" in n.strings("compatible") and self.dt.reg(n))
+        bus = slots.index(srv["addr"])
+        name = srv["name"]
+        parts = sorted({c["partition"] for c in srv["clients"] if c["partition"]})
+        end = max([c["start"] + c["sectors"] for c in srv["clients"] if not c["partition"]] + [0])
+        self.plan["qemu_disks"].append({"server": name, "partitions": max(parts + [0]),
+                                        "partition_mib": QEMU_DISK_PARTITION_MIB,
+                                        "raw_end": end * 512,
+                                        "labels": {str(c["partition"]): c["name"]
+                                                   for c in srv["clients"] if c["partition"]}})
+        if "-global virtio-mmio.force-legacy=false" not in " ".join(self.plan["qemu_args"]):
+            self.plan["qemu_args"].append("-global virtio-mmio.force-legacy=false")
+        self.plan["qemu_args"].append(
+            "-drive file=$(QEMU_DISK_%s),if=none,format=raw,id=%s "
+            "-device virtio-blk-device,drive=%s,bus=virtio-mmio-bus.%d" % (name, name, name, bus))
+
+    # ---- virtual networks (tools/vmmtools/network.py) ----------------------------------------
+
+    def networks_declared(self):
+        """Ports of the virtual switches: VMs' <virtio_net/>, component PDs' <net_client/>."""
+        self.net.collect_vm_devices(self.vmms, self.devices)
+        self.net.collect_pd_clients([self.pd_by_name[n] for n in self.instances], self.pd_decls)
+        self.net.assign_addresses()
+
     # ---- the whole ------------------------------------------------------------------------------
 
     def run(self):
+        self.collect_block_servers()
+        self.net = network.Networks(self)
+        self.net.collect_switches()
         self.normalise_seed_form()
         self.check_names()
         self.check_passthrough_uart()
@@ -589,9 +892,12 @@ class Expansion:
         self.collect_devices()
         self.native_components()
         self.vm_devices = {pd.name: [] for pd in self.vmms}
+        self.networks_declared()
         if self.vmms:
             self.wakeup_timer()
         self.serial_mux()
+        self.block_servers()
+        self.net.build(self.vm_devices, self.instances)
         self.place_devices()
         self.plan["components"] += list(self.instances.values())
         added = {c["pd"] for c in self.plan["components"]}

@@ -7,8 +7,9 @@ from . import ToolError
 
 
 class Node:
-    def __init__(self, path, props, parent):
+    def __init__(self, path, props, parent, tree_path="device tree"):
         self.path = path
+        self.tree_path = tree_path
         self.props = props  # name -> bytes
         self.parent = parent
         self.children = []
@@ -25,7 +26,12 @@ class Node:
 
     def u32(self, name, default=None):
         c = self.cells(name)
-        return c[0] if c else default
+        v = c[0] if c else default
+        # An address or size wider than 4 cells exists in no real tree (Linux's OF_MAX_ADDR_CELLS);
+        # refusing it here keeps every reg/ranges decoder from building absurd integers.
+        if name in ("#address-cells", "#size-cells") and v is not None and v > 4:
+            raise ToolError("%s: %s has %s = %d (at most 4)" % (self.tree_path, self.path, name, v))
+        return v
 
     def strings(self, name):
         v = self.props.get(name)
@@ -107,7 +113,7 @@ class DeviceTree:
                 prop = f.get_property_by_offset(poff)
                 props[prop.name] = bytes(prop)
                 poff = f.next_property_offset(poff, quiet=(libfdt.NOTFOUND,))
-            node = Node(path, props, parent)
+            node = Node(path, props, parent, self.path)
             if parent:
                 parent.children.append(node)
             self.nodes[path] = node

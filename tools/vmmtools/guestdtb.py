@@ -269,6 +269,8 @@ def _cpus(dt, ed, nvcpus):
         if n not in cpu_nodes and ed.exists(n.path):
             ed.delnode(n.path)
     cac = cpus.u32("#address-cells", 1)
+    if cac not in (1, 2):
+        raise ToolError("%s: /cpus has #address-cells = %d (an MPIDR takes 1 or 2)" % (dt.path, cac))
     # libfdt adds a subnode in front of its siblings: add the last CPU first.
     for i in reversed(range(nvcpus)):
         path = ed.addnode("/cpus", "cpu@%x" % i)

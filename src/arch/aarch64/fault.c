@@ -147,6 +147,7 @@ static bool psci_finish(struct vm *vm, unsigned vcpu, enum psci_action action)
     case PSCI_ACT_SYSTEM_OFF:
         vm_log_exit_stats(vm);
         vm_stop_vcpus(vm);
+        virtio_devices_reset(vm); /* devices off too: their backends hear of it (net: counters) */
         vm->state = VM_POWERED_OFF;
         LOG_INFO("psci", "guest powered off (PSCI SYSTEM_OFF from vCPU %u)", vcpu);
         return false;

@@ -1,7 +1,7 @@
-/* A small bounded string builder for the multiplexer's own lines (no libc in a PD). Text that
+/* A small bounded string builder for native PDs' own lines (no libc in a PD). Text that
  * does not fit is cut off. */
-#ifndef SERIAL_MUX_TEXT_H
-#define SERIAL_MUX_TEXT_H
+#ifndef LIB_TEXT_H
+#define LIB_TEXT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +51,36 @@ static inline void text_hex(struct text *t, uint64_t v)
         shift -= 4;
     for (; shift >= 0; shift -= 4)
         text_char(t, "0123456789abcdef"[(v >> shift) & 0xf]);
+}
+
+/* "02:00:5e:10:00:01" */
+static inline void text_mac(struct text *t, const uint8_t *mac)
+{
+    for (unsigned i = 0; i < 6; i++) {
+        if (i)
+            text_char(t, ':');
+        text_char(t, "0123456789abcdef"[mac[i] >> 4]);
+        text_char(t, "0123456789abcdef"[mac[i] & 0xf]);
+    }
+}
+
+/* "10.0.0.100" from an address in network byte order */
+static inline void text_ipv4(struct text *t, const uint8_t *ip)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        if (i)
+            text_char(t, '.');
+        text_u64(t, ip[i]);
+    }
+}
+
+/* The text so far, NUL-terminated (the last byte is sacrificed if it is full). */
+static inline const char *text_cstr(struct text *t)
+{
+    if (t->len == TEXT_MAX)
+        t->len--;
+    t->buf[t->len] = '\0';
+    return t->buf;
 }
 
 #endif
