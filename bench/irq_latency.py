@@ -289,9 +289,7 @@ def trace(args, bdir):
         if not ok:
             print("irq_latency --trace: the VMM build failed (log: %s)" % blog)
             return 1
-        qemu = subprocess.run(["make", "-s", "-C", ROOT, "BUILD_DIR=" + vdir,
-                               "MICROKIT_SDK=" + args.sdk, "qemu-cmd"], stdout=subprocess.PIPE,
-                              text=True, check=True).stdout.split()
+        qemu = baremetal.qemu_cmd(vdir, args.sdk)
         runs.append(("vmm", qemu + QEMU_BASE[QEMU_BASE.index("-icount"):],
                      os.path.join(vdir, "vmm_baremetal.elf")))
     for what, argv, pd_elf in runs:

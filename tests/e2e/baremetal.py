@@ -104,11 +104,18 @@ def build(bdir, sdk, config, probe=""):
     return r.returncode == 0, log
 
 
+def qemu_cmd(bdir, sdk):
+    """The QEMU command of the system build() made. qemu-cmd expands the system file (its disks
+    are part of the command), so it gets the same one: another would be expanded over this one."""
+    return subprocess.run(["make", "-s", "-C", ROOT, "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + sdk,
+                           "SYSTEM=baremetal.system", "qemu-cmd"], stdout=subprocess.PIPE,
+                          text=True, check=True).stdout.split()
+
+
 def run(bdir, sdk, config):
     """Boot the guest until it says it is done (and, with a debug VMM, until the VMM reports the
     power-off). Returns what QEMU printed and why the run stopped early ("" if it did not)."""
-    qemu = subprocess.run(["make", "-s", "-C", ROOT, "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + sdk,
-                           "qemu-cmd"], stdout=subprocess.PIPE, text=True, check=True).stdout.split()
+    qemu = qemu_cmd(bdir, sdk)
     # -icount shift=0: one instruction per nanosecond, so counter ticks count instructions;
     # sleep=off: while every CPU waits, virtual time jumps to the next deadline (no real-time
     # sleep, whose overshoot would land in the interrupt latencies measured after a WFI).
