@@ -238,6 +238,8 @@ void vm_ptimer_irq(struct vm *vm)
          * guest's timer (given back) has fired: this report is its interrupt, which goes into
          * the vGIC now rather than after a second report, and stays masked until its EOI. */
         vm_wake_expired(vm);
+        /* Waking the owner gives the timer back (wake -> vm_ptimer_before_run -> give_back). */
+        /* cppcheck-suppress knownConditionTrueFalse */
         if (t->borrowed || t->owner < 0 || t->held || !guest_timer_fired())
             hyp_irq_ack_on_wait(channel(vm));
         else
