@@ -192,10 +192,11 @@ $(BOARD_DTB_FILE): $(BOARD_DIR)/board.mk | packages
 	$(PYTHON) tools/fetch-guest-images.py --board-dtb $(BOARD_DTB_DEBIAN) --board-dtb-out $@
 endif
 
-# The tool writes its outputs only when they change; the stamp says when it last ran.
+# The tool writes its outputs only when they change; the stamp says when it last ran. What it says
+# goes to stderr, so that `make -s qemu-cmd` prints the QEMU command alone even when it expands.
 $(GEN)/system.stamp: $(GEN)/vmm-system.args $(SYSTEM_FILE) $(BOARD_DTB_FILE) tools/vmm-system.py \
         $(TOOL_SRCS) | packages
-	$(PYTHON) tools/vmm-system.py $(SYSTEM_ARGS)
+	$(PYTHON) tools/vmm-system.py $(SYSTEM_ARGS) >&2
 	@touch $@
 $(EXPANDED) $(PLAN) $(SYSTEM_MK): $(GEN)/system.stamp ;
 $(GEN)/vmm-system.args: FORCE

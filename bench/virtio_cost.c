@@ -100,7 +100,7 @@ int main(int argc, char **argv)
     const struct virtio_dev *d = &fx.vm.virtio[0];
     bool tx = strcmp(op, "rx16") != 0;
     if (d->needs_reset || d->vq[tx ? VIO_TXQ : VIO_RXQ].used_idx != (uint16_t)n ||
-        d->u.console.tx_lent || fx.vm.state != VM_RUNNING) {
+        d->u.console.bc.tx_lent || fx.vm.state != VM_RUNNING) {
         fprintf(stderr, "virtio_cost: %s did not do what it should\n", op);
         return 1;
     }

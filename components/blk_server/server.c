@@ -2,8 +2,8 @@
  * completions (see blk_server.h). */
 #include "blk_server.h"
 
-#include <pd/pd.h>
 #include <lib/text.h>
+#include <pd/pd.h>
 
 #include "partition.h"
 

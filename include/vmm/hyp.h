@@ -70,11 +70,14 @@ bool hyp_vcpu_write_regs(unsigned vcpu, const struct vcpu_regs *regs, unsigned c
 
 /* Start (or restart) a vCPU at `pc`; registers other than pc keep what was last written. */
 void hyp_vcpu_start(unsigned vcpu, uint64_t pc);
-/* Stop a vCPU: it does not run again until hyp_vcpu_start. */
+/* Stop a vCPU: it does not run again until hyp_vcpu_start or hyp_vcpu_resume. */
 void hyp_vcpu_stop(unsigned vcpu);
 /* The same for a vCPU whose fault the VMM leaves unanswered (a WFI that sleeps), possibly
  * without a kernel call. */
 void hyp_vcpu_park(unsigned vcpu);
+/* Restart a vCPU stopped right after one of its exits where that exit would have resumed it,
+ * its registers as they are (as the fault's reply would have, without new registers). */
+void hyp_vcpu_resume(unsigned vcpu);
 
 /* Reset the vCPU's EL1 system state for a fresh boot: SCTLR_EL1 = sctlr (MMU off), virtual timer
  * off, and the MPIDR the guest reads (VMPIDR_EL2) = mpidr. */

@@ -100,6 +100,8 @@ struct vgic {
      * the list registers (none free, or the last kept for a higher priority). Without, a newly
      * pending interrupt is the only candidate (see deliver_new). */
     uint32_t backlog;
+    /* vCPUs an SGI was sent to since the VMM last looked (directed yields). */
+    uint32_t sgi_sent;
     /* Counts the VMM's activations (exits and notifications; vgic_new_activation): vCPUs may
      * have run between two of them, never during one. */
     uint64_t epoch;

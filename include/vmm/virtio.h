@@ -6,8 +6,9 @@
  * the interrupt (one vGIC SPI per device, level-sensitive: high while InterruptStatus != 0) and
  * reset. Virtqueues (src/virtio/virtq.c) read everything from guest RAM once, check every index,
  * address and length against the queue and guest RAM, and put a device whose guest misbehaves
- * in DEVICE_NEEDS_RESET with a rate-limited, decoded report. Device types (src/virtio/console.c)
- * move data between guest buffers and the backend's data regions. src/virtio/devices.c builds a
+ * in DEVICE_NEEDS_RESET with a rate-limited, decoded report. Device types (src/virtio/console.c,
+ * blk.c, net.c) move data between guest buffers and the backend's data regions; the console and
+ * the network device cut theirs into fixed-size buffers (bufconn.c). src/virtio/devices.c builds a
  * VM's devices from its configuration and connects them to the VM.
  */
 #ifndef VMM_VIRTIO_H
@@ -46,30 +47,40 @@ struct virtq {
     bool used_any; /* entries went into the used ring since the last interrupt check */
 };
 
-/* The console's side of its backend connection (src/virtio/console.c). The VMM is the client:
- * it carves each data region into SERIAL_BUF_SIZE buffers, identified by their index, and tracks
- * where each one is. */
-#define VIRTIO_CONSOLE_MAX_BUFS 64u
-struct virtio_console {
+/* A device's side of a backend connection whose data regions are cut into fixed-size buffers
+ * (src/virtio/bufconn.c; the console's and the network device's). The VMM is the client: it
+ * carves each data region into buffers, identified by their index (also the id in ring
+ * entries), and tracks where each one is, so it takes back only what it lent, once. */
+#define VIRTIO_BUFCONN_MAX_BUFS 64u
+struct virtio_bufconn_kind;
+struct virtio_bufconn {
+    const struct virtio_bufconn_kind *kind; /* buffer size, entry rules, report wording */
     struct conn conn;
-    bool conn_dead; /* a ring went corrupt: no more input, output is dropped */
+    bool conn_dead; /* a ring went corrupt: nothing more goes either way */
     unsigned tx_bufs, rx_bufs;
     uint64_t tx_free; /* TX buffers the VMM may fill */
     uint64_t tx_lent; /* TX buffers on TX_ACTIVE or at the backend */
-    int tx_fill;      /* TX buffer being filled (-1: none) */
-    uint32_t tx_fill_len;
-    bool tx_pending;  /* a transmitq0 chain taken but not all of it copied yet */
-    uint16_t tx_head; /* its head */
-    uint64_t tx_done; /* bytes of it copied so far */
     uint64_t rx_lent; /* RX buffers on RX_FREE or at the backend */
-    uint64_t rx_idle; /* RX buffers the VMM holds empty, to queue on RX_FREE */
+    uint64_t rx_idle; /* RX buffers the VMM holds empty, to lend again */
     /* Filled RX buffers waiting for the guest's receive buffers, oldest first. */
-    uint8_t rx_held[VIRTIO_CONSOLE_MAX_BUFS];
+    uint8_t rx_held[VIRTIO_BUFCONN_MAX_BUFS];
     unsigned rx_held_first, rx_held_count;
-    uint16_t rx_len[VIRTIO_CONSOLE_MAX_BUFS], rx_used[VIRTIO_CONSOLE_MAX_BUFS];
-    bool notify_backend; /* a ring the backend consumes went from empty to non-empty */
-    /* Counted, and reported (rate-limited). */
-    uint64_t bad_entries, tx_dropped;
+    uint16_t rx_len[VIRTIO_BUFCONN_MAX_BUFS];
+    bool notify_backend;  /* a ring the backend consumes went from empty to non-empty */
+    uint64_t bad_entries; /* entries from the backend that break the protocol (reported) */
+};
+
+/* The console's side of its backend connection (src/virtio/console.c): SERIAL_BUF_SIZE
+ * buffers; several output chains may share one TX buffer. */
+struct virtio_console {
+    struct virtio_bufconn bc;
+    int tx_fill; /* TX buffer being filled (-1: none) */
+    uint32_t tx_fill_len;
+    bool tx_pending;        /* a transmitq0 chain taken but not all of it copied yet */
+    uint16_t tx_head;       /* its head */
+    uint64_t tx_done;       /* bytes of it copied so far */
+    uint16_t rx_first_used; /* bytes of the oldest held RX buffer copied to the guest so far */
+    uint64_t tx_dropped;    /* output bytes dropped (counted, and reported rate-limited) */
 };
 
 /* The block device's side of its connection to the block server (src/virtio/blk.c,
@@ -110,9 +121,7 @@ struct virtio_blk {
 };
 
 /* The network device's side of its connection to the virtual switch (src/virtio/net.c,
- * proto/net.h). The VMM is the client: each data region is cut into NET_BUF_SIZE buffers, one
- * frame each, identified by their index. */
-#define VIRTIO_NET_MAX_BUFS 64u
+ * proto/net.h): NET_BUF_SIZE buffers, one frame each. */
 struct virtio_net_counters {
     uint64_t tx_frames, tx_bytes; /* frames the guest sent that went to the switch */
     uint64_t rx_frames, rx_bytes; /* frames put into the guest's receive buffers */
@@ -126,23 +135,12 @@ struct virtio_net_counters {
     /* Received frames dropped. */
     uint64_t rx_too_small; /* the guest's receive chain could not hold header + frame */
     uint64_t rx_no_driver; /* the device was not live (no driver, reset, rebooting) */
-    uint64_t bad_entries;  /* entries from the switch that break the protocol */
+    /* Entries from the switch that break the protocol are counted in bc.bad_entries. */
 };
 struct virtio_net {
-    struct conn conn;
-    bool conn_dead; /* a ring went corrupt: link down, nothing more goes either way */
-    unsigned tx_bufs, rx_bufs;
-    uint64_t tx_free; /* TX buffers the VMM may fill */
-    uint64_t tx_lent; /* TX buffers on TX_ACTIVE or at the switch */
-    uint64_t rx_lent; /* RX buffers on RX_FREE or at the switch */
-    uint64_t rx_idle; /* RX buffers the VMM holds empty, to lend again */
-    /* Received frames waiting for the guest's receive buffers, oldest first. */
-    uint8_t rx_held[VIRTIO_NET_MAX_BUFS];
-    unsigned rx_held_first, rx_held_count;
-    uint16_t rx_len[VIRTIO_NET_MAX_BUFS];
-    bool notify_backend;  /* a ring the switch consumes went from empty to non-empty */
-    bool was_live;        /* a driver ran it since the last reset */
-    bool counters_wanted; /* ask the switch for its counters when a TX buffer is free */
+    struct virtio_bufconn bc; /* conn_dead: link down */
+    bool was_live;            /* a driver ran it since the last reset */
+    bool counters_wanted;     /* ask the switch for its counters when a TX buffer is free */
     struct virtio_net_counters count;
 };
 

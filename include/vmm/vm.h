@@ -59,6 +59,16 @@ struct vm_ptimer {
     uint64_t armed_ctl, armed_cval; /* what the VMM last wrote */
 };
 
+/* What the directed yields of yield.c did this boot (in the exit statistics). */
+struct vm_yield_stats {
+    uint64_t wfe_held;    /* trapped WFEs held so that another vCPU could run first */
+    uint64_t wfe_at_once; /* trapped WFEs that returned at once (no other vCPU could run) */
+    uint64_t sgi_held;    /* SGI senders held until a target had a turn */
+    uint64_t turns_back;  /* targets held after their turn until the sender ran again */
+    uint64_t
+        ended_by_exit; /* holds another vCPU's exit ended (the rest: an interrupt, the bound) */
+};
+
 /* Rate limits of the lines a guest can cause (log.h), reset at init and at every boot. */
 struct vm_log_limits {
     struct log_limit abort;  /* accesses nothing answers */
@@ -84,6 +94,14 @@ struct vm {
     uint64_t wake_pc[VM_MAX_VCPUS];
     uint64_t wake_deadline[VM_MAX_VCPUS]; /* physical counter; 0 = none */
     bool draining[VM_MAX_VCPUS];          /* running the reset drain stub */
+    /* A vCPU held by a directed yield (yield.c) sleeps as in WFI, at most a short bound, and is
+     * also woken when one of held_for[v] exits. held_watch is the union of those sets; it may
+     * still name vCPUs no hold waits for any more (it is trimmed at their next exit). */
+    uint32_t held_for[VM_MAX_VCPUS];
+    uint32_t held_watch;
+    uint32_t held_sgi;  /* the held vCPUs that are SGI senders waiting for a target's turn */
+    uint32_t turn_owed; /* senders the current exit let go: the exiting target waits for them */
+    struct vm_yield_stats yields;
     /* Passthrough interrupts (bit n = cfg->irqs[n]) EOI'd while disabled at the distributor:
      * acknowledged to seL4 when the guest enables them again. */
     uint32_t deferred_acks;
@@ -107,6 +125,30 @@ bool vm_inject_abort(struct vm *vm, unsigned vcpu, bool instruction, bool write)
 
 /* WFI: put `vcpu` to sleep until an interrupt or its virtual timer (fault.c calls this). */
 bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc);
+/* Suspend `vcpu` (which just exited and would resume at `resume_pc`) for at most `ticks` of the
+ * counter, or until a list-register entry it may take appears (vgic_vcpu_has_pending, checked
+ * whenever its interrupt state changes) or one of `until_exit_of` exits; false (and nothing done)
+ * if that cannot be promised: no wake-up timer, or the timer's owner runs. */
+bool vm_vcpu_hold(struct vm *vm, unsigned vcpu, uint64_t resume_pc, uint64_t ticks,
+                  uint32_t until_exit_of);
+/* A resume PC meaning "where the exit left it": the vCPU restarts with hyp_vcpu_resume. */
+#define VM_PC_IN_PLACE UINT64_MAX
+/* Restart a sleeping or held vCPU where it was to resume (re-arm the wake-up timer after). */
+void vm_vcpu_wake(struct vm *vm, unsigned vcpu);
+/* True if `vcpu` is on, not asleep or held, and not draining: seL4 may run it now. */
+bool vm_vcpu_runnable(const struct vm *vm, unsigned vcpu);
+
+/* Directed yields (yield.c). A trapped WFE: true if `vcpu` is held (another vCPU runs first),
+ * false if it is to resume at once. */
+bool vm_vcpu_wfe(struct vm *vm, unsigned vcpu, uint64_t resume_pc);
+/* At the end of an exit of `vcpu` that sent SGIs (vm->gic.sgi_sent) or let SGI senders go
+ * (vm->turn_owed): hold it while a target that can take one runs, or until a sender it let go
+ * has run again (clearing reply->resume); see yield.c. */
+void vm_yield_after_exit(struct vm *vm, unsigned vcpu, struct exit_reply *reply);
+/* `vcpu` exited: it has had a turn, so the vCPUs held for it run again. Unless `may_hold` is
+ * false (the exit's reply carries results), SGI senders among them are owed a turn in return. */
+void vm_yield_exit_of(struct vm *vm, unsigned vcpu, bool may_hold);
+
 /* Stop every vCPU, mark it off, forget any sleeping one and disarm the wake-up timer
  * (boot, reset, stop, power-off). */
 void vm_stop_vcpus(struct vm *vm);
@@ -117,7 +159,8 @@ void vm_vcpu_reset_sysregs(unsigned vcpu);
 void vm_wake_check(struct vm *vm);
 /* The same when the wake-up timer fired, which also moves the timer on. */
 void vm_wake_expired(struct vm *vm);
-/* Start (or restart) `vcpu` at `pc`, first giving it back the physical timer if it owns it. */
+/* Start (or restart) `vcpu` at `pc` (VM_PC_IN_PLACE: where its last exit left it), first giving
+ * it back the physical timer if it owns it. */
 void vm_vcpu_run(struct vm *vm, unsigned vcpu, uint64_t pc);
 /* Re-arm the wake-up timer for the sleepers' earliest deadline (waking them if it cannot). */
 void vm_sleepers_rearm(struct vm *vm);

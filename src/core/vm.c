@@ -193,7 +193,9 @@ void vm_stop_vcpus(struct vm *vm)
     for (unsigned v = 0; v < VM_MAX_VCPUS; v++) {
         vm->sleeping[v] = false;
         vm->wake_deadline[v] = 0;
+        vm->held_for[v] = 0;
     }
+    vm->held_watch = vm->held_sgi = vm->turn_owed = 0;
     vm_ptimer_stop(vm);
 }
 
@@ -238,6 +240,7 @@ bool vm_boot(struct vm *vm)
     vm->boots++;
     vm->exits = vm->exits_wfx = 0;
     vmm_memset(vm->exits_by_kind, 0, sizeof(vm->exits_by_kind));
+    vmm_memset(&vm->yields, 0, sizeof(vm->yields));
     vm->state = VM_RUNNING;
     vm->power[0] = VCPU_ON;
     LOG_INFO("boot",
@@ -304,10 +307,17 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
         report_bad_vcpu(exit);
         return;
     }
+    if ((vm->held_watch >> exit->vcpu) & 1)
+        vm_yield_exit_of(vm, exit->vcpu, exit->kind != EXIT_HVC);
     switch (exit->kind) {
     case EXIT_VM_FAULT: vm_handle_vm_fault(vm, exit, reply); break;
     case EXIT_VCPU: vm_handle_vcpu_fault(vm, exit, reply); break;
-    case EXIT_HVC: vm_handle_hvc(vm, exit, reply); break;
+    case EXIT_HVC:
+        /* The fast path: an HVC sends no SGI, and its reply, which carries the results, is
+         * never held back (yield.c). */
+        vm_handle_hvc(vm, exit, reply);
+        vm_wake_check(vm);
+        return;
     case EXIT_VPPI:
         if (!vgic_assert(&vm->gic, exit->vcpu, exit->irq))
             report_bad_vppi(vm, exit);
@@ -321,13 +331,21 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
     case EXIT_UNKNOWN:
     default: report_unknown(vm, exit); break;
     }
-    /* An exit may have made an interrupt pending for a vCPU sleeping in WFI (an SGI, say). */
+    /* An exit may have made an interrupt pending for a vCPU sleeping in WFI (an SGI, say); then
+     * the directed yields (yield.c) for SGIs this exit sent or senders it let go, which need to
+     * know who runs. Kept apart so that the common exit ends in a tail call. */
+    if (vm->gic.sgi_sent | vm->turn_owed) {
+        vm_wake_check(vm);
+        vm_yield_after_exit(vm, exit->vcpu, reply);
+        return;
+    }
     vm_wake_check(vm);
 }
 
 void vm_log_exit_stats(const struct vm *vm)
 {
     const uint64_t *k = vm->exits_by_kind;
+    const struct vm_yield_stats *y = &vm->yields;
     LOG_INFO("vm",
              "boot #%u took %llu exits: %llu stage-2 faults, %llu trapped instructions (%llu "
              "WFI/WFE), %llu HVC, %llu virtual PPI, %llu vGIC maintenance",
@@ -335,6 +353,14 @@ void vm_log_exit_stats(const struct vm *vm)
              (unsigned long long)k[EXIT_VCPU], (unsigned long long)vm->exits_wfx,
              (unsigned long long)k[EXIT_HVC], (unsigned long long)k[EXIT_VPPI],
              (unsigned long long)k[EXIT_VGIC_MAINTENANCE]);
+    if (vm->cfg->num_vcpus > 1)
+        LOG_INFO("vm",
+                 "boot #%u yields: %llu WFEs held while another vCPU ran, %llu returned at once; "
+                 "%llu SGI senders held while a target ran, %llu targets held until the sender "
+                 "ran again; %llu holds ended by an exit",
+                 vm->boots, (unsigned long long)y->wfe_held, (unsigned long long)y->wfe_at_once,
+                 (unsigned long long)y->sgi_held, (unsigned long long)y->turns_back,
+                 (unsigned long long)y->ended_by_exit);
 }
 
 bool vm_owns_channel(const struct vm *vm, unsigned channel)

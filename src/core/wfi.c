@@ -15,19 +15,37 @@ static uint64_t earliest(uint64_t a, uint64_t b)
 void vm_vcpu_run(struct vm *vm, unsigned vcpu, uint64_t pc)
 {
     bool timer_lost = vm_ptimer_before_run(vm, vcpu);
-    hyp_vcpu_start(vcpu, pc);
+    if (pc == VM_PC_IN_PLACE)
+        hyp_vcpu_resume(vcpu);
+    else
+        hyp_vcpu_start(vcpu, pc);
     if (timer_lost)
         vm_sleepers_rearm(vm);
 }
 
-/* Both callers set the wake-up timer afterwards, as vm_vcpu_run would if the physical timer went
+/* Every caller sets the wake-up timer afterwards, as vm_vcpu_run would if the physical timer went
  * back to its owner. */
 static void wake(struct vm *vm, unsigned vcpu)
 {
     vm->sleeping[vcpu] = false;
     vm->wake_deadline[vcpu] = 0;
+    vm->held_for[vcpu] = 0;
+    vm->held_sgi &= ~(1u << vcpu);
     vm_ptimer_before_run(vm, vcpu);
-    hyp_vcpu_start(vcpu, vm->wake_pc[vcpu]);
+    if (vm->wake_pc[vcpu] == VM_PC_IN_PLACE)
+        hyp_vcpu_resume(vcpu);
+    else
+        hyp_vcpu_start(vcpu, vm->wake_pc[vcpu]);
+}
+
+void vm_vcpu_wake(struct vm *vm, unsigned vcpu)
+{
+    wake(vm, vcpu);
+}
+
+bool vm_vcpu_runnable(const struct vm *vm, unsigned vcpu)
+{
+    return vm->power[vcpu] == VCPU_ON && !vm->sleeping[vcpu] && !vm->draining[vcpu];
 }
 
 void vm_sleepers_rearm(struct vm *vm)
@@ -61,6 +79,26 @@ static uint64_t timer_wakeup(const struct vm *vm, unsigned vcpu, unsigned irq, u
     return hyp_counter_now() + hyp_counter_freq() / WFI_POLL_HZ;
 }
 
+/* Suspend `vcpu` until `deadline` (0: none) or an interrupt for it; false, with nothing done, if
+ * no timer could end the wait on time (the physical timer's owner runs). */
+static bool suspend_until(struct vm *vm, unsigned vcpu, uint64_t resume_pc, uint64_t deadline)
+{
+    vm->sleeping[vcpu] = true; /* first: `vcpu` may own the timer itself */
+    if (deadline && !vm_ptimer_may_borrow(vm)) {
+        vm->sleeping[vcpu] = false;
+        return false;
+    }
+    vm->wake_pc[vcpu] = resume_pc;
+    vm->wake_deadline[vcpu] = deadline;
+    vm->held_for[vcpu] = 0; /* a hold sets its own after this */
+    vm->held_sgi &= ~(1u << vcpu);
+    /* The fault stays unanswered: the vCPU waits, and the VMM's one reply object is free for the
+     * next fault (hyp_vcpu_park); waking writes its PC and resumes it, or resumes it in place. */
+    hyp_vcpu_park(vcpu);
+    vm_sleepers_rearm(vm);
+    return true;
+}
+
 bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc)
 {
     /* The WFI trapped, so nothing in the list registers could be signalled (HCR_EL2.TWI). */
@@ -74,18 +112,25 @@ bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc)
                  timer_wakeup(vm, vcpu, cfg->ptimer_irq, vm_ptimer_guest_deadline(vm, vcpu)));
     if (deadline && deadline <= hyp_counter_now())
         return false; /* the timer condition already holds: it fires as soon as the vCPU runs */
-    vm->sleeping[vcpu] = true;
-    if (deadline && !vm_ptimer_may_borrow(vm)) {
-        vm->sleeping[vcpu] = false;
+    if (!suspend_until(vm, vcpu, resume_pc, deadline)) {
         vm_ptimer_report_busy(vm, vcpu);
         return false;
     }
-    vm->wake_pc[vcpu] = resume_pc;
-    vm->wake_deadline[vcpu] = deadline;
-    /* The fault stays unanswered: the vCPU waits, and the VMM's one reply object is free for the
-     * next fault (hyp_vcpu_park); waking writes its PC and resumes it. */
-    hyp_vcpu_park(vcpu);
-    vm_sleepers_rearm(vm);
+    return true;
+}
+
+/* A hold is short and another vCPU runs meanwhile, as if seL4 had preempted this one: its own
+ * timers are not looked at (reading them costs three invocations), so one that fires during the
+ * hold is taken when the hold ends, at most `ticks` late. */
+bool vm_vcpu_hold(struct vm *vm, unsigned vcpu, uint64_t resume_pc, uint64_t ticks,
+                  uint32_t until_exit_of)
+{
+    if (vm->cfg->wakeup_channel < 0)
+        return false;
+    if (!suspend_until(vm, vcpu, resume_pc, hyp_counter_now() + ticks))
+        return false;
+    vm->held_for[vcpu] = until_exit_of;
+    vm->held_watch |= until_exit_of;
     return true;
 }
 

@@ -121,10 +121,21 @@ void hyp_vcpu_park(unsigned vcpu)
 #else
     /* The event loop's next Recv takes the reply object back from the unanswered fault, which
      * leaves the vCPU inactive as TCB_Suspend would (seL4's receiveIPC, cancelIPC): one kernel
-     * call fewer per sleep. Waking it (TCB_WriteRegisters with resume) restarts it either way,
-     * also before that Recv. */
+     * call fewer per sleep. Waking it (TCB_WriteRegisters with resume, or TCB_Resume for a
+     * hold) restarts it either way, also before that Recv. */
     (void)vcpu;
 #endif
+}
+
+/* A suspended thread restarts at its restart PC: for a vCPU stopped while its fault waited for
+ * the reply, where that reply would have resumed it (the faulting instruction, or for an
+ * asynchronous fault, a virtual PPI or vGIC maintenance, where the interrupt stopped it). */
+void hyp_vcpu_resume(unsigned vcpu)
+{
+    ipc_buffer_reused = true;
+    seL4_Error err = seL4_TCB_Resume(BASE_VM_TCB_CAP + vcpu);
+    if (err != seL4_NoError)
+        LOG_ERR("seL4", "resuming vCPU %u failed (error %d)", vcpu, err);
 }
 
 void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr, uint64_t mpidr)

@@ -207,6 +207,7 @@ void vgic_send_sgi(struct vgic *gic, unsigned src, unsigned sgi, uint32_t target
     if (sgi >= VGIC_NUM_SGIS || src >= gic->num_vcpus)
         return;
     targets &= (1u << gic->num_vcpus) - 1;
+    gic->sgi_sent |= targets;
     for (unsigned v = 0; v < gic->num_vcpus; v++) {
         if (!(targets & (1u << v)))
             continue;

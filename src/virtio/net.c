@@ -23,7 +23,6 @@
  * the module unloaded), the device asks the switch to print its counters (proto/net.h).
  */
 #include <proto/net.h>
-#include <vmm/hyp.h>
 #include <vmm/log.h>
 #include <vmm/util.h>
 
@@ -46,21 +45,8 @@ enum { RXQ, TXQ };
 #define BAD_FRAMES "reports of network frames dropped"
 
 _Static_assert(NET_QUEUE_SIZE <= VIRTQ_MAX_SIZE, "net queue size within the maximum");
-_Static_assert(VIRTIO_NET_MAX_BUFS <= 64, "buffer sets are 64-bit masks");
 _Static_assert(NET_BUF_SIZE >= NET_MAX_FRAME, "a buffer holds a frame");
-
-static const char *const ring_names[CONN_RINGS] = { "TX_ACTIVE", "TX_FREE", "RX_FREE",
-                                                    "RX_ACTIVE" };
-
-static uint64_t buf_bit(unsigned id)
-{
-    return UINT64_C(1) << id;
-}
-
-static uint64_t buf_offset(unsigned id)
-{
-    return (uint64_t)id * NET_BUF_SIZE;
-}
+_Static_assert(NET_MAX_FRAME <= 0xffff, "frame lengths fit 16 bits");
 
 static uint32_t min_u32(uint32_t a, uint32_t b)
 {
@@ -70,14 +56,6 @@ static uint32_t min_u32(uint32_t a, uint32_t b)
 static uint32_t max_frame(const struct virtio_dev *d)
 {
     return d->cfg->u.net.mtu + NET_MIN_FRAME;
-}
-
-static void kick_backend(struct virtio_net *n)
-{
-    if (!n->notify_backend)
-        return;
-    n->notify_backend = false;
-    hyp_notify(n->conn.channel);
 }
 
 /* A frame the guest sent or should receive is dropped: counted by the caller, reported here. */
@@ -91,51 +69,34 @@ static void frame_dropped(struct virtio_dev *d, const char *queue, uint16_t head
                 VIRTIO_LABEL(d), queue, head, why, (unsigned long long)count);
 }
 
-/* A ring of the connection went corrupt: stop the connection, take the link down, say so once. */
-static void check_ring(struct virtio_dev *d, unsigned ring)
+/* The connection stopped (a corrupt ring): the link is down; tell the driver. */
+static void link_down(struct virtio_dev *d)
 {
-    struct virtio_net *n = &d->u.net;
-    if (n->conn_dead || !n->conn.ring[ring].corrupt)
-        return;
-    n->conn_dead = true;
-    const struct ring_shm *s = n->conn.ring[ring].shm;
-    LOG_ERR("virtio",
-            VIRTIO_LABEL_FMT ": switch on channel %u: its %s ring is corrupt (head %u, tail %u, "
-                             "capacity %u): connection stopped, link down",
-            VIRTIO_LABEL(d), n->conn.channel, ring_names[ring], ring_load(&s->head),
-            ring_load(&s->tail), n->conn.ring[ring].capacity);
     d->config_generation++;
     if (virtio_live(d))
         virtio_interrupt(d, VIRTIO_INT_CONFIG);
 }
 
-static void bad_entry(struct virtio_dev *d, unsigned ring, const struct ring_entry *e,
-                      const char *why)
+/* A frame from the switch while no driver runs the device is dropped at once. */
+static bool rx_no_driver(struct virtio_dev *d)
 {
-    struct virtio_net *n = &d->u.net;
-    n->count.bad_entries++;
-    virtio_backend_warning(d,
-                           "%s entry (id %u, offset 0x%llx, %u bytes) %s; dropped (%llu bad "
-                           "entries so far)",
-                           ring_names[ring], e->id, (unsigned long long)e->offset, e->len, why,
-                           (unsigned long long)n->count.bad_entries);
-}
-
-/* Queue TX buffer `id` holding `len` bytes on TX_ACTIVE. */
-static bool tx_queue(struct virtio_dev *d, unsigned id, uint32_t len)
-{
-    struct virtio_net *n = &d->u.net;
-    struct ring_entry e = { buf_offset(id), len, id };
-    bool notify;
-    if (!ring_push(&n->conn.ring[CONN_TX_ACTIVE], &e, &notify)) {
-        check_ring(d, CONN_TX_ACTIVE);
+    if (virtio_live(d) && d->vq[RXQ].ready)
         return false;
-    }
-    n->tx_free &= ~buf_bit(id);
-    n->tx_lent |= buf_bit(id);
-    n->notify_backend |= notify;
+    d->u.net.count.rx_no_driver++;
     return true;
 }
+
+static const struct virtio_bufconn_kind net_bufs = {
+    .buf_size = NET_BUF_SIZE,
+    .rx_min_len = NET_MIN_FRAME,
+    .rx_max_len = NET_MAX_FRAME,
+    .tx_free_len_checked = false, /* the length of a TX buffer the switch returns is not used */
+    .peer = "switch",
+    .rx_len_rule = "is not a frame",
+    .when_dead = ", link down",
+    .stopped = link_down,
+    .rx_unwanted = rx_no_driver,
+};
 
 /* ---- transmit ------------------------------------------------------------------------------ */
 
@@ -143,8 +104,8 @@ static bool tx_queue(struct virtio_dev *d, unsigned id, uint32_t len)
  * buffer (as much as fits); returns the chain's total length, or -1 if the transport refused it. */
 static int64_t tx_copy(struct virtio_dev *d, uint16_t head, unsigned id, uint8_t *hdr)
 {
-    struct virtio_net *n = &d->u.net;
-    uint8_t *buf = n->conn.tx_data + buf_offset(id);
+    struct virtio_bufconn *b = &d->u.net.bc;
+    uint8_t *buf = b->conn.tx_data + bufconn_offset(b, id);
     struct virtq_chain ch;
     struct virtq_seg seg;
     uint64_t total = 0;
@@ -196,19 +157,20 @@ static const char *tx_problem(struct virtio_dev *d, uint64_t total, const uint8_
 static void net_tx(struct virtio_dev *d)
 {
     struct virtio_net *n = &d->u.net;
+    struct virtio_bufconn *b = &n->bc;
     if (!virtio_live(d) || !d->vq[TXQ].ready)
         return;
     /* At most a queue's worth of chains is outstanding: one pass takes them all. */
-    for (unsigned budget = d->vq[TXQ].num; budget && (n->tx_free || n->conn_dead); budget--) {
+    for (unsigned budget = d->vq[TXQ].num; budget && (b->tx_free || b->conn_dead); budget--) {
         uint16_t head;
         if (virtq_pop_avail(d, TXQ, &head) <= 0)
             break;
-        if (n->conn_dead) { /* link down: what the guest sends goes nowhere */
+        if (b->conn_dead) { /* link down: what the guest sends goes nowhere */
             n->count.tx_link_down++;
             virtq_push_used(d, TXQ, head, 0);
             continue;
         }
-        unsigned id = (unsigned)__builtin_ctzll(n->tx_free);
+        unsigned id = (unsigned)__builtin_ctzll(b->tx_free);
         uint8_t hdr[NET_HDR_SIZE];
         int64_t total = tx_copy(d, head, id, hdr);
         if (total < 0) {
@@ -222,7 +184,7 @@ static void net_tx(struct virtio_dev *d)
             frame_dropped(d, "transmitq0", head, why, *counter);
         } else {
             uint32_t len = (uint32_t)total - NET_HDR_SIZE;
-            if (tx_queue(d, id, len)) {
+            if (bufconn_tx_queue(d, b, id, len)) {
                 n->count.tx_frames++;
                 n->count.tx_bytes += len;
             }
@@ -232,107 +194,28 @@ static void net_tx(struct virtio_dev *d)
     virtq_signal(d, TXQ);
 }
 
-/* The switch returns a TX buffer. */
-static void tx_reclaim(struct virtio_dev *d, const struct ring_entry *e)
-{
-    struct virtio_net *n = &d->u.net;
-    if (e->id >= n->tx_bufs || !(n->tx_lent & buf_bit(e->id))) {
-        bad_entry(d, CONN_TX_FREE, e, "is not a buffer the switch holds");
-        return;
-    }
-    n->tx_lent &= ~buf_bit(e->id);
-    n->tx_free |= buf_bit(e->id);
-    if (e->offset != buf_offset(e->id))
-        bad_entry(d, CONN_TX_FREE, e, "does not match the buffer of that id (taken back)");
-}
-
 /* Ask the switch for its counters, now or when a TX buffer is free. */
 static void ask_counters(struct virtio_dev *d)
 {
     struct virtio_net *n = &d->u.net;
-    if (!n->counters_wanted || n->conn_dead || !n->tx_free)
+    if (!n->counters_wanted || n->bc.conn_dead || !n->bc.tx_free)
         return;
-    if (tx_queue(d, (unsigned)__builtin_ctzll(n->tx_free), 0))
+    if (bufconn_tx_queue(d, &n->bc, (unsigned)__builtin_ctzll(n->bc.tx_free), 0))
         n->counters_wanted = false;
 }
 
 /* ---- receive ------------------------------------------------------------------------------- */
 
-/* Lend an empty RX buffer to the switch (on RX_FREE); kept idle for later if it cannot go. */
-static void rx_lend(struct virtio_dev *d, unsigned id)
-{
-    struct virtio_net *n = &d->u.net;
-    struct ring_entry e = { buf_offset(id), NET_BUF_SIZE, id };
-    bool notify;
-    if (!n->conn_dead && ring_push(&n->conn.ring[CONN_RX_FREE], &e, &notify)) {
-        n->rx_lent |= buf_bit(id);
-        n->rx_idle &= ~buf_bit(id);
-        n->notify_backend |= notify;
-        return;
-    }
-    n->rx_idle |= buf_bit(id);
-    check_ring(d, CONN_RX_FREE);
-}
-
-static void rx_lend_idle(struct virtio_dev *d)
-{
-    struct virtio_net *n = &d->u.net;
-    uint64_t idle = n->rx_idle;
-    while (idle && !n->conn_dead) {
-        unsigned id = (unsigned)__builtin_ctzll(idle);
-        idle &= idle - 1;
-        rx_lend(d, id);
-        if (n->rx_idle & buf_bit(id))
-            break; /* RX_FREE takes no more now */
-    }
-}
-
-/* The switch hands over a frame. */
-static void rx_take(struct virtio_dev *d, const struct ring_entry *e)
-{
-    struct virtio_net *n = &d->u.net;
-    if (e->id >= n->rx_bufs || !(n->rx_lent & buf_bit(e->id))) {
-        bad_entry(d, CONN_RX_ACTIVE, e, "is not a buffer the switch holds");
-        return;
-    }
-    n->rx_lent &= ~buf_bit(e->id);
-    if (e->offset != buf_offset(e->id) || e->len < NET_MIN_FRAME || e->len > NET_MAX_FRAME) {
-        bad_entry(d, CONN_RX_ACTIVE, e,
-                  "does not match the buffer of that id, or is not a frame (lent again)");
-        rx_lend(d, e->id);
-        return;
-    }
-    if (!virtio_live(d) || !d->vq[RXQ].ready) {
-        n->count.rx_no_driver++;
-        rx_lend(d, e->id);
-        return;
-    }
-    unsigned slot = (n->rx_held_first + n->rx_held_count) % VIRTIO_NET_MAX_BUFS;
-    n->rx_held[slot] = (uint8_t)e->id;
-    n->rx_len[e->id] = (uint16_t)e->len;
-    n->rx_held_count++;
-}
-
-/* The oldest held frame is done with (delivered or dropped): lend its buffer again. */
-static void rx_release_first(struct virtio_dev *d)
-{
-    struct virtio_net *n = &d->u.net;
-    unsigned id = n->rx_held[n->rx_held_first];
-    n->rx_held_first = (n->rx_held_first + 1) % VIRTIO_NET_MAX_BUFS;
-    n->rx_held_count--;
-    rx_lend(d, id);
-}
-
 /* Writes the header and the oldest held frame into a receive chain: the bytes written, 0 if the
  * chain is too small, -1 if the transport refused it. */
 static int64_t rx_fill(struct virtio_dev *d, uint16_t head)
 {
-    struct virtio_net *n = &d->u.net;
-    unsigned id = n->rx_held[n->rx_held_first];
-    uint32_t flen = n->rx_len[id], need = NET_HDR_SIZE + flen, done = 0;
+    struct virtio_bufconn *b = &d->u.net.bc;
+    unsigned id = b->rx_held[b->rx_held_first];
+    uint32_t flen = b->rx_len[id], need = NET_HDR_SIZE + flen, done = 0;
     /* flags, gso_type, hdr_len, gso_size, csum_start, csum_offset: 0; num_buffers: 1 */
     static const uint8_t hdr[NET_HDR_SIZE] = { [10] = 1 };
-    const uint8_t *frame = n->conn.rx_data + buf_offset(id);
+    const uint8_t *frame = b->conn.rx_data + bufconn_offset(b, id);
     struct virtq_chain ch;
     struct virtq_seg seg;
     int r;
@@ -364,13 +247,14 @@ static void rx_drop_held(struct virtio_dev *d);
 static void net_rx(struct virtio_dev *d)
 {
     struct virtio_net *n = &d->u.net;
+    struct virtio_bufconn *b = &n->bc;
     if (!virtio_live(d) || !d->vq[RXQ].ready)
         return;
-    for (unsigned budget = d->vq[RXQ].num; budget && n->rx_held_count; budget--) {
+    for (unsigned budget = d->vq[RXQ].num; budget && b->rx_held_count; budget--) {
         uint16_t head;
         if (virtq_pop_avail(d, RXQ, &head) <= 0)
             break;
-        uint32_t flen = n->rx_len[n->rx_held[n->rx_held_first]];
+        uint32_t flen = b->rx_len[b->rx_held[b->rx_held_first]];
         int64_t wrote = rx_fill(d, head);
         if (wrote < 0) {
             n->count.bad_chains++;
@@ -386,7 +270,7 @@ static void net_rx(struct virtio_dev *d)
             n->count.rx_bytes += flen;
         }
         virtq_push_used(d, RXQ, head, (uint32_t)wrote);
-        rx_release_first(d);
+        bufconn_rx_release_first(d, b);
     }
     virtq_signal(d, RXQ);
 }
@@ -394,9 +278,9 @@ static void net_rx(struct virtio_dev *d)
 static void rx_drop_held(struct virtio_dev *d)
 {
     struct virtio_net *n = &d->u.net;
-    while (n->rx_held_count) {
+    while (n->bc.rx_held_count) {
         n->count.rx_no_driver++;
-        rx_release_first(d);
+        bufconn_rx_release_first(d, &n->bc);
     }
 }
 
@@ -404,19 +288,7 @@ static void rx_drop_held(struct virtio_dev *d)
 
 static void net_attach(struct virtio_dev *d)
 {
-    struct virtio_net *n = &d->u.net;
-    conn_attach(&n->conn, &d->cfg->conn);
-    uint64_t cap = n->conn.ring[0].capacity;
-    if (cap > VIRTIO_NET_MAX_BUFS)
-        cap = VIRTIO_NET_MAX_BUFS;
-    n->tx_bufs =
-        (unsigned)(n->conn.tx_size / NET_BUF_SIZE < cap ? n->conn.tx_size / NET_BUF_SIZE : cap);
-    n->rx_bufs =
-        (unsigned)(n->conn.rx_size / NET_BUF_SIZE < cap ? n->conn.rx_size / NET_BUF_SIZE : cap);
-    n->tx_free = n->tx_bufs == 64 ? ~UINT64_C(0) : buf_bit(n->tx_bufs) - 1;
-    for (unsigned id = 0; id < n->rx_bufs; id++)
-        rx_lend(d, id);
-    kick_backend(n);
+    bufconn_attach(d, &d->u.net.bc, &net_bufs);
 }
 
 static void net_reset(struct virtio_dev *d)
@@ -428,14 +300,14 @@ static void net_reset(struct virtio_dev *d)
         n->counters_wanted = true;
         ask_counters(d);
     }
-    kick_backend(n);
+    bufconn_kick(&n->bc);
 }
 
 static void net_queue_stop(struct virtio_dev *d, unsigned q)
 {
     if (q == RXQ)
         rx_drop_held(d);
-    kick_backend(&d->u.net);
+    bufconn_kick(&d->u.net.bc);
 }
 
 static void net_queue_notify(struct virtio_dev *d, unsigned q)
@@ -444,7 +316,7 @@ static void net_queue_notify(struct virtio_dev *d, unsigned q)
         net_tx(d);
     else
         net_rx(d);
-    kick_backend(&d->u.net);
+    bufconn_kick(&d->u.net.bc);
 }
 
 static void net_driver_ok(struct virtio_dev *d)
@@ -452,49 +324,22 @@ static void net_driver_ok(struct virtio_dev *d)
     d->u.net.was_live = true;
     net_rx(d);
     net_tx(d);
-    kick_backend(&d->u.net);
+    bufconn_kick(&d->u.net.bc);
 }
 
 static void net_backend(struct virtio_dev *d, bool guest_running)
 {
-    struct virtio_net *n = &d->u.net;
-    struct ring *tx_free = &n->conn.ring[CONN_TX_FREE], *rx_active = &n->conn.ring[CONN_RX_ACTIVE];
-    struct ring_entry e;
-    /* A switch that keeps to the protocol hands back at most every buffer once while this runs
-     * (none is lent meanwhile); the budget only stops one that does not. */
-    unsigned budget = 2 * (n->tx_bufs + n->rx_bufs);
-    while (!n->conn_dead) {
-        while (budget && ring_pop(tx_free, &e)) {
-            budget--;
-            tx_reclaim(d, &e);
-        }
-        while (budget && ring_pop(rx_active, &e)) {
-            budget--;
-            rx_take(d, &e);
-        }
-        check_ring(d, CONN_TX_FREE);
-        check_ring(d, CONN_RX_ACTIVE);
-        if (n->conn_dead || (ring_empty_before_wait(tx_free) && ring_empty_before_wait(rx_active)))
-            break;
-        check_ring(d, CONN_TX_FREE);
-        check_ring(d, CONN_RX_ACTIVE);
-        if (!budget) {
-            virtio_backend_warning(d, "keeps queuing entries; the rest waits for its next "
-                                      "notification");
-            break;
-        }
-    }
-    check_ring(d, CONN_TX_FREE);
-    check_ring(d, CONN_RX_ACTIVE);
-    if (n->conn_dead)
+    struct virtio_bufconn *b = &d->u.net.bc;
+    bufconn_take_entries(d, b);
+    if (b->conn_dead)
         rx_drop_held(d);
     ask_counters(d);
-    rx_lend_idle(d);
+    bufconn_lend_idle(d, b);
     if (guest_running) {
         net_tx(d); /* frames waiting for TX buffers */
         net_rx(d);
     }
-    kick_backend(n);
+    bufconn_kick(b);
 }
 
 static uint32_t net_config_read(struct virtio_dev *d, uint32_t offset, unsigned width)
@@ -502,7 +347,7 @@ static uint32_t net_config_read(struct virtio_dev *d, uint32_t offset, unsigned 
     const struct virtio_net *n = &d->u.net;
     uint8_t cfg[NET_CONFIG_SIZE];
     vmm_memcpy(cfg, d->cfg->u.net.mac, 6);
-    uint16_t status = n->conn_dead ? 0 : VIRTIO_NET_S_LINK_UP;
+    uint16_t status = n->bc.conn_dead ? 0 : VIRTIO_NET_S_LINK_UP;
     cfg[6] = (uint8_t)status;
     cfg[7] = (uint8_t)(status >> 8);
     cfg[8] = 1; /* max_virtqueue_pairs (only with VIRTIO_NET_F_MQ; one pair) */
@@ -517,11 +362,7 @@ static uint32_t net_config_read(struct virtio_dev *d, uint32_t offset, unsigned 
 
 static const char *net_conn_problem(const struct conn_config *c)
 {
-    if (!c->rx_data)
-        return "a region of its backend connection is not mapped";
-    if (c->tx_size < NET_BUF_SIZE || c->rx_size < NET_BUF_SIZE)
-        return "a data region of its backend connection is smaller than one buffer";
-    return NULL;
+    return bufconn_conn_problem(c, NET_BUF_SIZE);
 }
 
 static const char *net_config_problem(const struct vmm_virtio_device *v)

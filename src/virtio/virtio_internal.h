@@ -154,6 +154,41 @@ void virtq_chain_start(struct virtq_chain *c, struct virtio_dev *d, unsigned q, 
  * device now needs a reset). */
 int virtq_chain_next(struct virtq_chain *c, struct virtq_seg *seg);
 
+/* ---- connections cut into fixed-size buffers (bufconn.c) ---- */
+/* What differs between the devices using struct virtio_bufconn. */
+struct virtio_bufconn_kind {
+    uint32_t buf_size;
+    uint32_t rx_min_len, rx_max_len; /* an RX_ACTIVE entry's length (at most buf_size) */
+    bool tx_free_len_checked;        /* a TX_FREE entry's length must fit its buffer */
+    const char *peer;                /* who the reports name: "backend", "switch" */
+    const char *rx_len_rule; /* how an RX_ACTIVE entry's length is wrong: "holds no bytes" */
+    const char *when_dead;   /* what a stopped connection means, after "connection stopped" */
+    /* NULL, or what else the device does when the connection stops (after the report). */
+    void (*stopped)(struct virtio_dev *d);
+    /* NULL, or true if input arriving now is dropped (the device counts it): its buffer is lent
+     * again at once instead of being held. */
+    bool (*rx_unwanted)(struct virtio_dev *d);
+};
+/* What is wrong with the connection's configuration for buffers of `buf_size`, or NULL. */
+const char *bufconn_conn_problem(const struct conn_config *c, uint32_t buf_size);
+/* Once, at VM init: attach the connection, carve the buffers, lend every RX buffer. */
+void bufconn_attach(struct virtio_dev *d, struct virtio_bufconn *b,
+                    const struct virtio_bufconn_kind *kind);
+/* Offset of buffer `id` in its data region. */
+uint64_t bufconn_offset(const struct virtio_bufconn *b, unsigned id);
+/* Notify the backend if a ring it consumes went from empty to non-empty. */
+void bufconn_kick(struct virtio_bufconn *b);
+/* Queue TX buffer `id` holding `len` bytes on TX_ACTIVE (it is lent then); false if it cannot
+ * go (TX_ACTIVE full, or corrupt: then the connection stops), the buffer unchanged. */
+bool bufconn_tx_queue(struct virtio_dev *d, struct virtio_bufconn *b, unsigned id, uint32_t len);
+/* The oldest held RX buffer is done with: lend it again. */
+void bufconn_rx_release_first(struct virtio_dev *d, struct virtio_bufconn *b);
+/* The backend notified: take the TX buffers it returns and the RX buffers it fills (held, in
+ * order). Every entry is checked; a bad one is dropped and reported. */
+void bufconn_take_entries(struct virtio_dev *d, struct virtio_bufconn *b);
+/* Lend the idle RX buffers, as many as RX_FREE takes. */
+void bufconn_lend_idle(struct virtio_dev *d, struct virtio_bufconn *b);
+
 /* Guest RAM at [gpa, gpa + len) as a VMM pointer, or NULL if any of it is outside guest RAM. */
 static inline uint8_t *virtio_gpa(const struct virtio_mem *m, uint64_t gpa, uint64_t len)
 {

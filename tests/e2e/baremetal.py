@@ -5,9 +5,11 @@ addresses, LDP on an emulated register (no syndrome), load/store pairs across gu
 distributor and unmapped space with the guest's MMU off and on (its own stage-1 tables), WFI with
 and without a timer, the EL1 physical timer (INTID 30, shared with the VMM's wake-ups), level-true
 timer interrupts, list registers that take only what a vCPU can be signalled, the CPU interface
-reset by SYSTEM_RESET, PSCI CPU_ON (including two callers racing), runs the interrupt-latency
-benchmark (every sample must take its interrupt) and powers off. With --bench it also prints exit
-costs and the latencies (bench/irq_latency.py sets them beside seL4's floor and a native run).
+reset by SYSTEM_RESET, PSCI CPU_ON (including two callers racing), an SGI ping-pong, function calls
+through an SGI whose caller waits with WFE, a spinlock handed between two vCPUs (one holds it
+across a WFI, the other spins with WFE), runs the interrupt-latency benchmark (every sample must
+take its interrupt) and powers off. With --bench it also prints exit costs, those three SMP
+figures and the latencies (bench/irq_latency.py sets them beside seL4's floor and a native run).
 
 Every check the guest must print is listed in GUEST_CHECKS: one it never prints fails, as does
 one it prints that is not listed. Checks that need the VMM's log lines, which a release VMM does
@@ -76,6 +78,8 @@ GUEST_CHECKS = [
     "wfi_on_timer_while_ptimer_owner_runs",
     "secondary_cpus_ran",
     "sgi_ping_pong_completed",
+    "sgi_call_completed",
+    "spinlock_handoff_completed",
     "irq_latency_every_sample_delivered",
 ]
 

@@ -71,7 +71,8 @@ def main():
     def boot():
         nonlocal con
         qemu = subprocess.run(["make", "-s", "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + args.sdk,
-                               "BOARD=" + args.board, "qemu-cmd"], stdout=subprocess.PIPE,
+                               "BOARD=" + args.board, "CONFIG=" + args.config,
+                               "SYSTEM=" + args.system, "qemu-cmd"], stdout=subprocess.PIPE,
                               text=True, check=True).stdout.split()
         con = Console(qemu + ["-display", "none", "-monitor", "none", "-serial", "stdio"],
                       log_path)

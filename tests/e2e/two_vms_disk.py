@@ -103,8 +103,10 @@ class Guests:
         m = self.wait_for(r"\[%s\] end-%s-(\d+)\r?\n" % (vm, token), timeout, since)
         lines = [line[len(vm) + 3:].rstrip("\r") for line in
                  self.output()[since:m.start()].split("\n") if line.startswith("[%s] " % vm)]
-        # What the command printed: the lines after the shell's echo of it.
-        echoed = [i for i, line in enumerate(lines) if "end-%s" % token in line]
+        # What the command printed: the lines after the shell's echo of it, or after its prompt
+        # when another VMM's line (on the same debug console) split the echo off that line.
+        echoed = [i for i, line in enumerate(lines) if "end-%s" % token in line or
+                  line.startswith("guest# ")]
         lines = lines[echoed[-1] + 1:] if echoed else lines
         lines = [line for line in lines if not KERNEL_LINE.match(line)]
         status = int(m.group(1))

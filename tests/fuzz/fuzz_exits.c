@@ -31,6 +31,10 @@
  * With data[0] bit 4 (and not bit 3) it is a network device: its frames to the switch must be
  * frames (14..MTU + 14 bytes, or the zero-length counters request), and its buffers too in
  * exactly one place.
+ * With data[0] bit 5 there are three vCPUs (bit 0 alone: two); with two or three, directed
+ * yields (WFE, SGI senders): a held vCPU must be stopped, wait only for other vCPUs and at most
+ * the yield bound, none may still wait for the vCPU whose exit was just handled, and a WFE must
+ * return at once when no other vCPU could run.
  */
 #include <proto/blk.h>
 #include <proto/net.h>
@@ -76,6 +80,41 @@ static void check_injections(unsigned from)
             __builtin_trap();
         held_prio[in->vcpu][in->lr] = in->priority;
     }
+}
+
+/* ---- directed yields ---------------------------------------------------------------------- */
+#define YIELD_BOUND_TICKS (SIM_COUNTER_FREQ / 20000u) /* src/core/yield.c: 50 us */
+
+/* After each record; `exited` is the vCPU whose exits it made, or -1. */
+static void check_yields(int exited)
+{
+    unsigned n = fx.cfg.num_vcpus;
+    for (unsigned v = 0; v < n; v++) {
+        uint32_t waits = fx.vm.held_for[v];
+        if (!fx.vm.sleeping[v] || !waits)
+            continue;
+        if (n == 1 || (waits >> v) & 1 || waits >> n)
+            __builtin_trap(); /* held for itself, or for vCPUs the VM does not have */
+        if ((fx.vm.held_watch & waits) != waits)
+            __builtin_trap(); /* an exit that should end the hold would not be noticed */
+        if (!fx.vm.wake_deadline[v] || fx.vm.wake_deadline[v] > sim.now + YIELD_BOUND_TICKS)
+            __builtin_trap(); /* held longer than the bound */
+        if (sim.vcpu[v].running)
+            __builtin_trap(); /* the VMM restarted it but still counts it held */
+        if (exited >= 0 && (unsigned)exited != v && (waits >> exited) & 1)
+            __builtin_trap(); /* still waits for a vCPU that has had its turn */
+    }
+}
+
+/* True if a vCPU other than `vcpu` can run, or will once `vcpu` exits (it is held for it). */
+static bool others_could_run(unsigned vcpu)
+{
+    for (unsigned v = 0; v < fx.cfg.num_vcpus; v++) {
+        if (v != vcpu &&
+            (vm_vcpu_runnable(&fx.vm, v) || (fx.vm.sleeping[v] && (fx.vm.held_for[v] >> vcpu) & 1)))
+            return true;
+    }
+    return false;
 }
 
 /* ---- pairs across region boundaries -------------------------------------------------------
@@ -540,8 +579,8 @@ static bool backend_part(uint64_t off)
 /* Entries the VMM queued during the record on one of its rings name its buffers. */
 static void check_queued(unsigned ring, uint32_t head0)
 {
-    const struct virtio_console *c = &fx.vm.virtio[0].u.console;
-    const struct virtio_net *nd = &fx.vm.virtio[0].u.net;
+    const struct virtio_bufconn *b =
+        net ? &fx.vm.virtio[0].u.net.bc : &fx.vm.virtio[0].u.console.bc;
     const struct ring_shm *s =
         (const struct ring_shm *)(fx_backend + conn_ring_offset(FX_VIRTIO_CAP, ring));
     uint32_t head1 = s->head, n = head1 - head0;
@@ -551,13 +590,13 @@ static void check_queued(unsigned ring, uint32_t head0)
         const struct ring_entry *e = &s->entries[i % FX_VIRTIO_CAP];
         bool tx = ring == CONN_TX_ACTIVE;
         if (net) {
-            if (e->id >= (tx ? nd->tx_bufs : nd->rx_bufs) || e->offset != e->id * NET_BUF_SIZE ||
+            if (e->id >= (tx ? b->tx_bufs : b->rx_bufs) || e->offset != e->id * NET_BUF_SIZE ||
                 (tx ? (e->len && e->len < NET_MIN_FRAME) || e->len > NET_MAX_FRAME
                     : e->len != NET_BUF_SIZE))
                 virtio_fail("queued an entry that is not one of its buffers, or not a frame");
             continue;
         }
-        if (e->id >= (tx ? c->tx_bufs : c->rx_bufs) || e->offset != e->id * SERIAL_BUF_SIZE ||
+        if (e->id >= (tx ? b->tx_bufs : b->rx_bufs) || e->offset != e->id * SERIAL_BUF_SIZE ||
             (tx ? e->len == 0 || e->len > SERIAL_BUF_SIZE : e->len != SERIAL_BUF_SIZE))
             virtio_fail("queued an entry that is not one of its buffers");
     }
@@ -567,9 +606,6 @@ static uint32_t ring_head(unsigned ring)
 {
     return ((const struct ring_shm *)(fx_backend + conn_ring_offset(FX_VIRTIO_CAP, ring)))->head;
 }
-
-static void check_console_buffers(const struct virtio_console *c);
-static void check_net_buffers(void);
 
 /* The interrupt line follows InterruptStatus (unless the guest made it edge-triggered). */
 static void check_virtio_line(void)
@@ -589,42 +625,15 @@ static void check_virtio_line(void)
 static void check_virtio(uint32_t tx_head0, uint32_t rx_head0, bool scribbled)
 {
     check_virtio_line();
-    if (net) {
-        check_net_buffers();
-    } else {
-        check_console_buffers(&fx.vm.virtio[0].u.console);
-    }
+    /* Every buffer of the connection in one place. */
+    const struct virtio_dev *d = &fx.vm.virtio[0];
+    if (!vio_buffers_accounted(net ? &d->u.net.bc : &d->u.console.bc,
+                               net ? -1 : d->u.console.tx_fill))
+        virtio_fail("a buffer is in two places or none");
     if (scribbled)
         return;
     check_queued(CONN_TX_ACTIVE, tx_head0);
     check_queued(CONN_RX_FREE, rx_head0);
-}
-
-/* Every buffer of the console in one place. */
-static void check_console_buffers(const struct virtio_console *c)
-{
-    uint64_t all_tx = (1ull << c->tx_bufs) - 1, all_rx = (1ull << c->rx_bufs) - 1, held = 0;
-    for (unsigned i = 0; i < c->rx_held_count; i++)
-        held |= 1ull << c->rx_held[(c->rx_held_first + i) % VIRTIO_CONSOLE_MAX_BUFS];
-    uint64_t fill = c->tx_fill >= 0 ? 1ull << c->tx_fill : 0;
-    if ((c->tx_free & c->tx_lent) || (fill & (c->tx_free | c->tx_lent)) ||
-        (c->tx_free | c->tx_lent | fill) != all_tx || (c->rx_lent & c->rx_idle) ||
-        (held & (c->rx_lent | c->rx_idle)) || (c->rx_lent | c->rx_idle | held) != all_rx ||
-        c->rx_held_count > c->rx_bufs)
-        virtio_fail("a buffer is in two places or none");
-}
-
-/* Every buffer of the network device in one place. */
-static void check_net_buffers(void)
-{
-    const struct virtio_net *n = &fx.vm.virtio[0].u.net;
-    uint64_t all_tx = (1ull << n->tx_bufs) - 1, all_rx = (1ull << n->rx_bufs) - 1, held = 0;
-    for (unsigned i = 0; i < n->rx_held_count; i++)
-        held |= 1ull << n->rx_held[(n->rx_held_first + i) % VIRTIO_NET_MAX_BUFS];
-    if ((n->tx_free & n->tx_lent) || (n->tx_free | n->tx_lent) != all_tx ||
-        (n->rx_lent & n->rx_idle) || (held & (n->rx_lent | n->rx_idle)) ||
-        (n->rx_lent | n->rx_idle | held) != all_rx || n->rx_held_count > n->rx_bufs)
-        virtio_fail("a network buffer is in two places or none");
 }
 
 /* ---- the virtio block device (data[0] bit 3) ------------------------------------------------ */
@@ -815,7 +824,7 @@ static void check_blk(uint32_t tx_head0, bool scribbled, bool server_acted)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     sim_reset();
-    unsigned vcpus = size && (data[0] & 1) ? 2 : 1;
+    unsigned vcpus = !size ? 1 : (data[0] & 32) ? 3 : (data[0] & 1) ? 2 : 1;
     bool v3 = size && (data[0] & 2), virtio = size && (data[0] & 4);
     blk_mode = virtio && (data[0] & 8);
     net = virtio && !blk_mode && (data[0] & 16);
@@ -850,6 +859,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint32_t rx_head0 = virtio && !blk_mode ? ring_head(CONN_RX_FREE) : 0;
         bool scribbled = false;
         unsigned boots_before = fx.vm.boots;
+        uint64_t exits_before = fx.vm.exits;
         if (blk_mode)
             memcpy(blk_queue_before, blk_queue, sizeof(blk_queue));
         else if (virtio)
@@ -929,7 +939,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 e.irq = FX_VTIMER;
                 fx_exit(&e, &rep);
             }
-            fx_wfx(vcpu, r[2] & 1, &rep);
+            if (r[2] & 1) {
+                bool alone = !others_could_run(vcpu) && fx.vm.state == VM_RUNNING;
+                fx_wfx(vcpu, 1, &rep);
+                if (alone && !rep.resume)
+                    __builtin_trap(); /* a WFE nobody else could end must return at once */
+            } else {
+                fx_wfx(vcpu, 0, &rep);
+            }
             break;
         case 10: /* a pair across RAM, device and unmapped boundaries, MMU off or on */
             pair_across_boundary(vcpu, v3, r, a, b);
@@ -966,6 +983,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (sim.num_inj >= injections_before)
             check_injections(injections_before);
+        check_yields(fx.vm.exits != exits_before && fx.vm.boots == boots_before ? (int)vcpu : -1);
         if (blk_mode && fx.vm.num_virtio) {
             check_virtio_line();
             check_blk(tx_head0, scribbled || fx.vm.boots != boots_before, op == 14);
@@ -981,6 +999,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             check_virtio(tx_head0, rx_head0, scribbled || fx.vm.boots != boots_before);
         }
     }
+    if (getenv("FUZZ_EXITS_SUMMARY") && nvcpus > 1) /* to see what a seed makes the yields do */
+        fprintf(stderr,
+                "yields: %llu WFEs held, %llu at once, %llu SGI senders held, %llu ended "
+                "by an exit\n",
+                (unsigned long long)fx.vm.yields.wfe_held,
+                (unsigned long long)fx.vm.yields.wfe_at_once,
+                (unsigned long long)fx.vm.yields.sgi_held,
+                (unsigned long long)fx.vm.yields.ended_by_exit);
     if (blk_mode && fx.vm.num_virtio && getenv("FUZZ_EXITS_SUMMARY")) {
         const struct virtio_dev *d = &fx.vm.virtio[0];
         fprintf(stderr,
@@ -998,7 +1024,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 "input held %u\n",
                 d->status | (d->needs_reset ? 0x40u : 0), d->isr, d->vq[0].used_idx,
                 d->vq[1].used_idx, fb.out_len,
-                net ? d->u.net.rx_held_count : d->u.console.rx_held_count);
+                net ? d->u.net.bc.rx_held_count : d->u.console.bc.rx_held_count);
     }
     return 0;
 }

@@ -34,6 +34,19 @@ def timer_wfi(ctl, cval, fired, vcpu=0):
     return rec(9, vcpu, bytes([0, 1 if fired else 0, 200, 200, 0, 0]), ctl, cval)
 
 
+def wfe(vcpu, ticks=0):
+    # r[2] bit 0: WFE; time moves r[4] * r[5] ticks first
+    return rec(9, vcpu, bytes([1, 0, ticks, 1 if ticks else 0, 0, 0]))
+
+
+def cpu_on(vcpu):
+    # SMC: r[2] bit 0 makes x0 = 0x84000000 | (a & 0xff), CPU_ON (32-bit); x1 = b: the target
+    return rec(3, 0, bytes([1, 0, 0, 0, 0, 0]), 3, vcpu)
+
+
+THREE_VCPUS = 32
+
+
 # ---- the virtio console (fuzz_exits.c's ops 11-14; data[0] bit 2 adds the device) ----
 VIRTIO = 4
 RAM_BASE = 0x40000000
@@ -155,6 +168,12 @@ def seeds():
     yield "two-vcpus-spis", b"\x01" + on + gicd_write(0x104, 0xff, vcpu=0) + \
         gicd_write(0x820, 0x02020202) + gicd_write(0x204, 0xff) + eoi(1, 1) + \
         timer_wfi(1, 5000, True, 1)
+    # Three vCPUs on: WFEs held and let go by the others' exits (only vCPUs not held make
+    # exits, as on seL4), an SGI sender held until its target, woken from WFI, takes the SGI.
+    yield "three-vcpus-yields", bytes([THREE_VCPUS]) + cpu_on(1) + cpu_on(2) + on + \
+        gicd_write(0x100, 0xffff, vcpu=1) + gicd_write(0x100, 0xffff, vcpu=2) + wfe(0) + \
+        vppi(1) + wfe(2) + wfe(1, 255) + vppi(0) + timer_wfi(0, 0, False, 1) + \
+        gicd_write(0xf00, 1 << 17 | 1) + eoi(0, 1) + wfe(0) + wfe(2)
     tx, rx = 1, 0
     yield "virtio-console-both-ways", bytes([VIRTIO]) + on + \
         gicd_write(0x104, 1 << 16) + virtio_setup() + \

@@ -260,19 +260,26 @@ struct lat_sum {
 enum lat_wait { SPIN, SPIN_YIELD, WFI };
 
 /* Wait up to a second for the handler; false if it never ran. SPIN_YIELD spins too: YIELD is a
- * NOP under a hypervisor, and natively gives QEMU's other CPU (the SGI's sender) its turn. */
+ * NOP under a hypervisor, and natively gives QEMU's other CPU (the SGI's sender) its turn.
+ * WFI waits with interrupts masked from the check of lat_fired to the WFI, which a pending
+ * interrupt ends even masked, and takes it on unmasking: one taken between the check and the
+ * WFI (this CPU preempted there, the interrupt sent meanwhile) would leave the WFI nothing to
+ * end it, and the give-up time is only looked at after a WFI. */
 static bool wait_for_handler(enum lat_wait how)
 {
     /* The counter is read rarely: in QEMU's -icount mode each read is an I/O access that ends
      * its translation block. */
     uint64_t give_up = counter() + counter_freq();
-    irqs(true);
+    irqs(how != WFI);
     lat_waiting = 1; /* CPU 1 sends its SGI only now */
     for (unsigned n = 1; !lat_fired; n++) {
-        if (how == WFI)
+        if (how == WFI) {
             __asm__ volatile("wfi" ::: "memory");
-        else if (how == SPIN_YIELD)
+            irqs(true); /* the interrupt that ended the WFI is taken here */
+            irqs(false);
+        } else if (how == SPIN_YIELD) {
             __asm__ volatile("yield" ::: "memory");
+        }
         if (n % 4096 == 0 && counter() > give_up)
             break;
     }

@@ -128,6 +128,12 @@ static volatile uint32_t irq_count[1024];
 static volatile uint64_t sgi_seen;
 static volatile int64_t race_result[2];
 static volatile uint64_t cpu_alive[4], cpu_done[4], sgi_mode, cpu1_timer_wfi_done;
+static volatile uint64_t call_seq, call_done;
+
+/* What CPU 1 does with SGI 1 in the SGI benchmarks. */
+#define SGI_PING_PONG 1 /* answer CPU 0 with SGI 2 */
+#define SGI_CALL 3      /* mark the call done, as a function-call IPI handler would */
+#define SGI_STOP 2      /* leave the benchmarks */
 
 void on_sync(struct frame *f);
 void on_irq(struct frame *f);
@@ -158,8 +164,12 @@ void on_irq(struct frame *f)
         *reg32(GICC + 0x10) = iar;
         if (irq == 1) {
             sgi_seen++;
-            if (sgi_mode == 1)
+            if (sgi_mode == SGI_PING_PONG)
                 *reg32(GICD + 0xf00) = 0x1u << 16 | 2; /* answer CPU 0 with SGI 2 */
+            if (sgi_mode == SGI_CALL) {
+                __asm__ volatile("dmb ish" ::: "memory");
+                call_done = call_seq;
+            }
         }
     }
 }
@@ -214,6 +224,87 @@ static unsigned wfi_until_fired(uint64_t (*ctl)(void))
     return wakeups;
 }
 
+/* ---- a spinlock as Linux's arm64 code waits for one ------------------------------------- *
+ * Taking it spins with WFE (SEVL first, then WFE before each try: a WFE that finds no event
+ * would sleep until the holder's store clears this CPU's exclusive monitor); waiting for a value
+ * is smp_cond_load_acquire's loop (load-acquire, then LDXR to arm the monitor and WFE if the
+ * value has not changed). With HCR_EL2.TWE set such a WFE traps to the hypervisor on hardware;
+ * QEMU never traps WFE (it treats it as YIELD). */
+
+static void spin_lock(volatile uint32_t *lock)
+{
+    uint32_t old, failed;
+    __asm__ volatile("   sevl\n"
+                     "1: wfe\n"
+                     "2: ldaxr %w0, [%2]\n"
+                     "   cbnz %w0, 1b\n"
+                     "   stxr %w1, %w3, [%2]\n"
+                     "   cbnz %w1, 2b\n"
+                     : "=&r"(old), "=&r"(failed)
+                     : "r"(lock), "r"(1u)
+                     : "memory");
+}
+
+static void spin_unlock(volatile uint32_t *lock)
+{
+    __asm__ volatile("stlr wzr, [%0]" ::"r"(lock) : "memory");
+}
+
+static void store_release(volatile uint64_t *p, uint64_t v)
+{
+    __asm__ volatile("stlr %0, [%1]" ::"r"(v), "r"(p) : "memory");
+}
+
+/* Wait until *p == want, or give up at counter value `give_up`; true if it came. */
+static bool wait_until_equal(volatile uint64_t *p, uint64_t want, uint64_t give_up)
+{
+    for (;;) {
+        uint64_t seen;
+        __asm__ volatile("ldar %0, [%1]" : "=r"(seen) : "r"(p) : "memory");
+        if (seen == want)
+            return true;
+        if (counter() > give_up)
+            return false;
+        uint64_t now;
+        __asm__ volatile("   sevl\n"
+                         "   wfe\n"
+                         "   ldxr %0, [%1]\n"
+                         "   eor %0, %0, %2\n"
+                         "   cbnz %0, 1f\n"
+                         "   wfe\n"
+                         "1:\n"
+                         : "=&r"(now)
+                         : "r"(p), "r"(seen)
+                         : "memory");
+    }
+}
+
+#define HANDOFF_ROUNDS 50
+
+static volatile uint32_t handoff_lock;
+static volatile uint64_t
+    handoff_turn; /* 2i+1: CPU 0 holds the lock in round i; 2i+2: CPU 1 had it */
+static volatile uint64_t handoff_shared; /* incremented under the lock by both CPUs */
+static volatile uint64_t handoff_ready, handoff_partner_ok;
+
+/* CPU 1's side: each round, wait for CPU 0 to hold the lock, take it after CPU 0, say so. */
+static void handoff_partner(void)
+{
+    uint64_t give_up = counter() + 10 * counter_freq();
+    bool ok = true;
+    store_release(&handoff_ready, 1);
+    for (unsigned i = 0; i < HANDOFF_ROUNDS && ok; i++) {
+        ok = wait_until_equal(&handoff_turn, 2 * i + 1, give_up);
+        if (!ok)
+            break;
+        spin_lock(&handoff_lock);
+        handoff_shared++;
+        spin_unlock(&handoff_lock);
+        store_release(&handoff_turn, 2 * i + 2);
+    }
+    handoff_partner_ok = ok;
+}
+
 /* ---- secondary CPUs --------------------------------------------------------------------- */
 
 static volatile uint64_t race_over;
@@ -251,9 +342,10 @@ static void secondary(unsigned cpu)
         irqs(true);
         while (!sgi_mode)
             __asm__ volatile("wfi");
-        while (sgi_mode == 1)
+        while (sgi_mode != SGI_STOP)
             __asm__ volatile("wfi");
         irqs(false);
+        handoff_partner();
     }
     cpu_done[cpu] = 1;
     smc(PSCI_CPU_OFF, 0, 0, 0);
@@ -912,6 +1004,61 @@ static void report(const char *name, uint64_t ticks, unsigned n)
     puts_(" Hz\n");
 }
 
+/* CPU 0 takes the lock and holds it across a WFI that its virtual timer ends 20 us later; CPU 1
+ * spins for the lock meanwhile (WFE), takes it once CPU 0 lets go, and CPU 0 waits (WFE) until it
+ * has. One operation is one round: CPU 0's hold, the hand-off to CPU 1 and back. */
+static void spinlock_handoff(void)
+{
+    uint64_t give_up = counter() + 10 * counter_freq();
+    bool ok = wait_until_equal(&handoff_ready, 1, give_up);
+    unsigned rounds = 0;
+    uint32_t timer_irqs = irq_count[27];
+    uint64_t t0 = counter();
+    for (unsigned i = 0; i < HANDOFF_ROUNDS && ok; i++) {
+        spin_lock(&handoff_lock);
+        handoff_shared++;
+        store_release(&handoff_turn, 2 * i + 1);
+        arm_vtimer(counter_freq() / 50000);
+        irqs(true);
+        while (irq_count[27] == timer_irqs)
+            __asm__ volatile("wfi");
+        irqs(false);
+        timer_irqs = irq_count[27];
+        spin_unlock(&handoff_lock);
+        ok = wait_until_equal(&handoff_turn, 2 * i + 2, give_up);
+        rounds += ok;
+    }
+    uint64_t ticks = counter() - t0;
+    if (rounds)
+        report("spinlock_handoff", ticks, rounds);
+    check("spinlock_handoff_completed",
+          rounds == HANDOFF_ROUNDS && handoff_partner_ok && handoff_shared == 2 * HANDOFF_ROUNDS,
+          "rounds/shared", (uint64_t)rounds << 32 | handoff_shared);
+}
+
+/* A function call on another CPU, as Linux makes them (smp_call_function_single): CPU 0 sends
+ * SGI 1 to CPU 1, whose handler marks the call done, and waits for that with WFE (as csd_lock_wait
+ * does) rather than WFI. */
+static void sgi_call(void)
+{
+    enum { NC = 100 };
+    uint64_t give_up = counter() + 10 * counter_freq();
+    unsigned done = 0;
+    sgi_mode = SGI_CALL;
+    uint64_t t0 = counter();
+    for (unsigned i = 1; i <= NC; i++) {
+        store_release(&call_seq, i);
+        *reg32(GICD + 0xf00) = 0x2u << 16 | 1;
+        if (!wait_until_equal(&call_done, i, give_up))
+            break;
+        done++;
+    }
+    uint64_t ticks = counter() - t0;
+    if (done)
+        report("sgi_call", ticks, done);
+    check("sgi_call_completed", done == NC, "calls", done);
+}
+
 static void bench(void)
 {
     enum { N = 1000 };
@@ -937,7 +1084,7 @@ static void bench(void)
     report("vgic_dist_read", counter() - t0, N);
     /* SGI ping-pong: CPU 0 sends SGI 1 to CPU 1 and sleeps in WFI; CPU 1 (in WFI with
      * interrupts on) takes it and answers with SGI 2, which wakes CPU 0. */
-    sgi_mode = 1;
+    sgi_mode = SGI_PING_PONG;
     enum { NS = 100 };
     t0 = counter();
     for (unsigned i = 0; i < NS; i++) {
@@ -954,8 +1101,10 @@ static void bench(void)
     }
     report("sgi_ping_pong", counter() - t0, NS);
     check("sgi_ping_pong_completed", sgi_seen >= NS, "seen", sgi_seen);
-    sgi_mode = 2;
+    sgi_call();
+    sgi_mode = SGI_STOP;
     *reg32(GICD + 0xf00) = 0x2u << 16 | 1;
+    spinlock_handoff();
     irq_latency_bench(LAT_UNDER_VMM);
 }
 

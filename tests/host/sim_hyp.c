@@ -69,6 +69,13 @@ void hyp_vcpu_park(unsigned vcpu)
     hyp_vcpu_stop(vcpu);
 }
 
+void hyp_vcpu_resume(unsigned vcpu)
+{
+    struct sim_vcpu *v = &sim.vcpu[vcpu];
+    v->running = true;
+    v->resumes++;
+}
+
 void hyp_vcpu_reset_sysregs(unsigned vcpu, uint64_t sctlr, uint64_t mpidr)
 {
     struct sim_vcpu *v = &sim.vcpu[vcpu];

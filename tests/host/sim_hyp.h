@@ -23,6 +23,7 @@ struct sim_vcpu {
     struct vcpu_regs regs;
     bool running;
     unsigned starts, stops;
+    unsigned resumes; /* hyp_vcpu_resume: restarted with its registers as they were */
     uint64_t start_pc;
     uint64_t sctlr;
     uint64_t mpidr;

@@ -50,30 +50,15 @@ static const char *rx_bytes(uint32_t at)
 /* Every buffer is in exactly one place. */
 static bool buffers_accounted(void)
 {
-    const struct virtio_console *c = CON;
-    uint64_t all_tx = (1ull << c->tx_bufs) - 1, all_rx = (1ull << c->rx_bufs) - 1;
-    uint64_t held = 0;
-    for (unsigned i = 0; i < c->rx_held_count; i++)
-        held |= 1ull << c->rx_held[(c->rx_held_first + i) % VIRTIO_CONSOLE_MAX_BUFS];
-    uint64_t fill = c->tx_fill >= 0 ? 1ull << c->tx_fill : 0;
-    bool ok = (c->tx_free & c->tx_lent) == 0 && (c->tx_free | c->tx_lent | fill) == all_tx &&
-              (c->rx_lent & c->rx_idle) == 0 && (held & (c->rx_lent | c->rx_idle)) == 0 &&
-              (c->rx_lent | c->rx_idle | held) == all_rx;
-    if (!ok)
-        printf("    buffers: tx free 0x%llx lent 0x%llx fill %d; rx lent 0x%llx idle 0x%llx held "
-               "0x%llx\n",
-               (unsigned long long)c->tx_free, (unsigned long long)c->tx_lent, c->tx_fill,
-               (unsigned long long)c->rx_lent, (unsigned long long)c->rx_idle,
-               (unsigned long long)held);
-    return ok;
+    return vio_buffers_accounted(&CON->bc, CON->tx_fill);
 }
 
 TEST(virtio_console_attach_lends_rx_buffers)
 {
     CHECK(fx_boot_virtio(1, 0));
     fb_attach();
-    CHECK_EQ(CON->tx_bufs, 8);
-    CHECK_EQ(CON->rx_bufs, 8);
+    CHECK_EQ(CON->bc.tx_bufs, 8);
+    CHECK_EQ(CON->bc.rx_bufs, 8);
     CHECK_EQ(fb_count(CONN_RX_FREE), 8);
     CHECK_EQ(fb_count(CONN_TX_ACTIVE), 0);
     CHECK_EQ(sim.notifies[FX_VIRTIO_CH], 1); /* RX_FREE went from empty to non-empty */
@@ -115,10 +100,10 @@ TEST(virtio_console_output_reaches_backend)
     CHECK(memcmp(fb.out, "hello\n", 6) == 0);
     /* The buffer came back with the backend's notification. */
     CHECK_EQ(fb.notified, 1);
-    CHECK_EQ(CON->tx_lent, 0);
-    CHECK_EQ(CON->tx_free, 0xff);
+    CHECK_EQ(CON->bc.tx_lent, 0);
+    CHECK_EQ(CON->bc.tx_free, 0xff);
     CHECK(buffers_accounted());
-    CHECK_EQ(CON->bad_entries, 0);
+    CHECK_EQ(CON->bc.bad_entries, 0);
     CHECK(sim_console_lacks("virtio"));
 }
 
@@ -169,7 +154,7 @@ TEST(virtio_console_backpressure)
     CHECK(vm_init(&fx.vm, &fx.cfg, fx.ram) && vm_boot(&fx.vm));
     fb_attach();
     CHECK(vdrv_setup(QN));
-    CHECK_EQ(CON->tx_bufs, 2);
+    CHECK_EQ(CON->bc.tx_bufs, 2);
     static char data[3000];
     for (int i = 0; i < 3000; i++)
         data[i] = (char)(' ' + i % 90);
@@ -203,7 +188,7 @@ TEST(virtio_console_backpressure)
     CHECK(!CON->tx_pending);
     CHECK_EQ(CON->tx_dropped, 0);
     fb_take_output(16, true);
-    CHECK_EQ(CON->tx_free, 3);
+    CHECK_EQ(CON->bc.tx_free, 3);
     CHECK(buffers_accounted());
 }
 
@@ -232,7 +217,7 @@ TEST(virtio_console_input_held_in_order)
     CHECK(console_up());
     CHECK(fb_send_input("hello", 5));
     CHECK(fb_send_input("world", 5));
-    CHECK_EQ(CON->rx_held_count, 2);
+    CHECK_EQ(CON->bc.rx_held_count, 2);
     CHECK_EQ(fb_count(CONN_RX_FREE), 6);
     for (uint32_t i = 0; i < 4; i++)
         guest_rx_buffer(16 * i, 3);
@@ -245,7 +230,7 @@ TEST(virtio_console_input_held_in_order)
         CHECK_EQ(n, want_len[i]);
         CHECK(memcmp(rx_bytes(16 * i), want[i], 3) == 0);
     }
-    CHECK_EQ(CON->rx_held_count, 0);
+    CHECK_EQ(CON->bc.rx_held_count, 0);
     CHECK_EQ(fb_count(CONN_RX_FREE), 8);
     CHECK(buffers_accounted());
 }
@@ -260,7 +245,7 @@ TEST(virtio_console_input_bounded_when_guest_does_not_read)
         CHECK(fb_send_input(s, 4));
     }
     CHECK(!fb_send_input("lost", 4));
-    CHECK_EQ(CON->rx_held_count, 8);
+    CHECK_EQ(CON->bc.rx_held_count, 8);
     guest_rx_buffer(0, 4096);
     vdrv_notify(VIO_RXQ);
     uint32_t id, n;
@@ -277,23 +262,23 @@ TEST(virtio_console_backend_bad_entries)
     guest_write("x", 0);
     vdrv_notify(VIO_TXQ);
     fb_take_output(16, false); /* buffer 0 now at the backend */
-    CHECK_EQ(CON->tx_lent, 1);
+    CHECK_EQ(CON->bc.tx_lent, 1);
     fb.auto_notify = false;
     fb_push(CONN_TX_FREE, 0, 1, 99);                  /* no such buffer */
     fb_push(CONN_TX_FREE, 5 * SERIAL_BUF_SIZE, 1, 5); /* not lent */
     fb_notify_vmm();
-    CHECK_EQ(CON->bad_entries, 2);
+    CHECK_EQ(CON->bc.bad_entries, 2);
     CHECK(sim_console_has("virtio: warning: console@0xa003e00: backend on channel 3: TX_FREE "
                           "entry (id 99, offset 0x0, 1 bytes) is not a buffer the backend holds; "
                           "dropped (1 bad entries so far)"));
-    CHECK_EQ(CON->tx_lent, 1);
+    CHECK_EQ(CON->bc.tx_lent, 1);
     /* Its own buffer at a wrong offset: counted, but the buffer is the VMM's again. */
     fb_push(CONN_TX_FREE, 0x10000, 1, 0);
     fb_push(CONN_TX_FREE, 0, 1, 0); /* and once more: it no longer holds it */
     fb_notify_vmm();
-    CHECK_EQ(CON->bad_entries, 4);
+    CHECK_EQ(CON->bc.bad_entries, 4);
     CHECK(sim_console_has("does not match the buffer of that id (taken back)"));
-    CHECK_EQ(CON->tx_lent, 0);
+    CHECK_EQ(CON->bc.tx_lent, 0);
     CHECK(buffers_accounted());
     /* RX_ACTIVE: a buffer handed over twice, one that does not exist. */
     struct ring_entry e;
@@ -303,8 +288,8 @@ TEST(virtio_console_backend_bad_entries)
     fb_push(CONN_RX_ACTIVE, e.offset, 4, e.id);
     fb_push(CONN_RX_ACTIVE, 0, 4, 99);
     fb_notify_vmm();
-    CHECK_EQ(CON->bad_entries, 6);
-    CHECK_EQ(CON->rx_held_count, 1);
+    CHECK_EQ(CON->bc.bad_entries, 6);
+    CHECK_EQ(CON->bc.rx_held_count, 1);
     CHECK(buffers_accounted());
     /* Wrong offset, no bytes, too many, outside the region: dropped, the buffer lent again. */
     static const struct {
@@ -316,10 +301,10 @@ TEST(virtio_console_backend_bad_entries)
         CHECK(ring_pop(&fb.conn.ring[CONN_RX_FREE], &b));
         fb_push(CONN_RX_ACTIVE, b.offset + (uint64_t)bad[i].offset, bad[i].len, b.id);
         fb_notify_vmm();
-        CHECK_EQ(CON->bad_entries, 7 + i);
+        CHECK_EQ(CON->bc.bad_entries, 7 + i);
         CHECK(buffers_accounted());
         CHECK_EQ(fb_count(CONN_RX_FREE), 7);
-        CHECK_EQ(CON->rx_held_count, 1);
+        CHECK_EQ(CON->bc.rx_held_count, 1);
     }
     CHECK(sim_console_has("does not match the buffer of that id, or holds no bytes (lent again)"));
     /* Only the good input reaches the guest, and the connection still works. */
@@ -329,10 +314,28 @@ TEST(virtio_console_backend_bad_entries)
     CHECK(vdrv_next_used(VIO_RXQ, &id, &n));
     CHECK_EQ(n, 4);
     CHECK(memcmp(rx_bytes(0), "good.", 5) == 0);
-    CHECK(!CON->conn_dead);
+    CHECK(!CON->bc.conn_dead);
     CHECK(fb_send_input("more", 4));
     fb_notify_vmm();
-    CHECK_EQ(CON->rx_held_count, 1);
+    CHECK_EQ(CON->bc.rx_held_count, 1);
+}
+
+/* A TX buffer handed back with a length over a buffer: counted, but the buffer is the VMM's
+ * again (the console checks a returned buffer's length; the network device does not). */
+TEST(virtio_console_backend_returns_tx_buffer_too_long)
+{
+    CHECK(console_up());
+    guest_write("x", 0);
+    vdrv_notify(VIO_TXQ);
+    CHECK_EQ(fb_take_output(16, false), 1); /* buffer 0 now at the backend */
+    CHECK_EQ(CON->bc.tx_lent, 1);
+    fb_push(CONN_TX_FREE, 0, SERIAL_BUF_SIZE + 1, 0);
+    fb_notify_vmm();
+    CHECK_EQ(CON->bc.bad_entries, 1);
+    CHECK(sim_console_has("TX_FREE entry (id 0, offset 0x0, 513 bytes) does not match the buffer "
+                          "of that id (taken back)"));
+    CHECK_EQ(CON->bc.tx_lent, 0);
+    CHECK(buffers_accounted());
 }
 
 /* A corrupt ring index stops the connection, reported once; the guest's output then goes
@@ -347,7 +350,7 @@ TEST(virtio_console_corrupt_ring_stops_connection)
         s->head = s->tail + 1000;
         for (int i = 0; i < 5; i++)
             fb_notify_vmm();
-        CHECK(CON->conn_dead);
+        CHECK(CON->bc.conn_dead);
         CHECK_EQ(sim_console_count("ring is corrupt"), 1);
         char line[160];
         snprintf(line, sizeof(line),
@@ -368,7 +371,7 @@ TEST(virtio_console_corrupt_ring_stops_connection)
     fb.conn.ring[CONN_TX_ACTIVE].shm->tail = 5;
     guest_write("x", 0);
     vdrv_notify(VIO_TXQ);
-    CHECK(CON->conn_dead);
+    CHECK(CON->bc.conn_dead);
     CHECK(sim_console_has("its TX_ACTIVE ring is corrupt"));
     CHECK_EQ(vdrv_used_idx(VIO_TXQ), 1);
     CHECK(console_up());
@@ -377,7 +380,7 @@ TEST(virtio_console_corrupt_ring_stops_connection)
     fb.conn.ring[CONN_RX_FREE].shm->tail = 100;
     CHECK(fb_push(CONN_RX_ACTIVE, 0, 1, 0)); /* delivered; the buffer goes back to RX_FREE,
                                                 whose tail makes no sense */
-    CHECK(CON->conn_dead);
+    CHECK(CON->bc.conn_dead);
     CHECK(sim_console_has("its RX_FREE ring is corrupt"));
 }
 
@@ -403,7 +406,7 @@ TEST(virtio_console_reset_in_the_middle_of_output)
     fb_take_output(16, true);
     CHECK_EQ(fb.out_len, 1024);
     CHECK(memcmp(used_ring, vio_ram(vdrv_q[VIO_TXQ].used), sizeof(used_ring)) == 0);
-    CHECK_EQ(CON->tx_free, 3);
+    CHECK_EQ(CON->bc.tx_free, 3);
     CHECK(buffers_accounted());
     CHECK(vdrv_setup(QN));
     guest_write("new\n", 0);
@@ -411,7 +414,7 @@ TEST(virtio_console_reset_in_the_middle_of_output)
     fb_take_output(16, true);
     CHECK_EQ(fb.out_len, 1028);
     CHECK(memcmp(fb.out + 1024, "new\n", 4) == 0);
-    CHECK_EQ(CON->bad_entries, 0);
+    CHECK_EQ(CON->bc.bad_entries, 0);
 }
 
 /* A reset keeps the input held for the old driver; with what arrives before the new driver is
@@ -421,13 +424,13 @@ TEST(virtio_console_reset_with_input_held)
 {
     CHECK(console_up());
     CHECK(fb_send_input("old", 3));
-    CHECK_EQ(CON->rx_held_count, 1);
+    CHECK_EQ(CON->bc.rx_held_count, 1);
     vio_write(VIO_STATUS, 0);
-    CHECK_EQ(CON->rx_held_count, 1);
+    CHECK_EQ(CON->bc.rx_held_count, 1);
     CHECK(fb_send_input("new", 3));
     CHECK(vdrv_negotiate(VIO_F_VERSION_1_HI, 0) & VIO_S_FEATURES_OK);
     CHECK(fb_send_input("er", 2));
-    CHECK_EQ(CON->rx_held_count, 3);
+    CHECK_EQ(CON->bc.rx_held_count, 3);
     CHECK(vdrv_setup(QN));
     CHECK_EQ(vdrv_used_idx(VIO_RXQ), 0);
     guest_rx_buffer(0, 64);
@@ -470,17 +473,17 @@ TEST(virtio_console_guest_reboot)
     CHECK(console_up());
     guest_write("before", 0);
     vdrv_notify(VIO_TXQ);
-    CHECK_EQ(CON->tx_lent, 1);
+    CHECK_EQ(CON->bc.tx_lent, 1);
     CHECK(fb_send_input("typed", 5));
     fx_smc(0, PSCI_SYSTEM_RESET, 0, 0, 0, &r);
     fx_run_drain_stubs();
     CHECK_EQ(fx.vm.boots, 2);
     CHECK_EQ(vio_read(VIO_STATUS), 0);
-    CHECK_EQ(CON->rx_held_count, 1); /* for the next driver */
-    CHECK_EQ(CON->tx_lent, 1);
+    CHECK_EQ(CON->bc.rx_held_count, 1); /* for the next driver */
+    CHECK_EQ(CON->bc.tx_lent, 1);
     fb_take_output(16, true);
-    CHECK_EQ(CON->tx_lent, 0);
-    CHECK_EQ(CON->bad_entries, 0);
+    CHECK_EQ(CON->bc.tx_lent, 0);
+    CHECK_EQ(CON->bc.bad_entries, 0);
     CHECK(buffers_accounted());
     CHECK(vdrv_setup(QN));
     guest_write("after", 0);
@@ -505,7 +508,7 @@ TEST(virtio_console_powered_off_guest)
     CHECK(fb_send_input("late", 4));
     CHECK_EQ(vdrv_used_idx(VIO_RXQ), 0);
     CHECK(memcmp(rx_bytes(0), "....", 4) == 0);
-    CHECK_EQ(CON->rx_held_count, 1);
+    CHECK_EQ(CON->bc.rx_held_count, 1);
 }
 
 /* The driver asked not to be interrupted (VIRTQ_AVAIL_F_NO_INTERRUPT). */

@@ -96,20 +96,7 @@ static int64_t switch_take(bool give_back)
 /* Every buffer is in exactly one place. */
 static bool buffers_accounted(void)
 {
-    const struct virtio_net *n = NET;
-    uint64_t all_tx = (1ull << n->tx_bufs) - 1, all_rx = (1ull << n->rx_bufs) - 1;
-    uint64_t held = 0;
-    for (unsigned i = 0; i < n->rx_held_count; i++)
-        held |= 1ull << n->rx_held[(n->rx_held_first + i) % VIRTIO_NET_MAX_BUFS];
-    bool ok = (n->tx_free & n->tx_lent) == 0 && (n->tx_free | n->tx_lent) == all_tx &&
-              (n->rx_lent & n->rx_idle) == 0 && (held & (n->rx_lent | n->rx_idle)) == 0 &&
-              (n->rx_lent | n->rx_idle | held) == all_rx;
-    if (!ok)
-        printf("    buffers: tx free 0x%llx lent 0x%llx; rx lent 0x%llx idle 0x%llx held 0x%llx\n",
-               (unsigned long long)n->tx_free, (unsigned long long)n->tx_lent,
-               (unsigned long long)n->rx_lent, (unsigned long long)n->rx_idle,
-               (unsigned long long)held);
-    return ok;
+    return vio_buffers_accounted(&NET->bc, -1);
 }
 
 static uint64_t tx_dropped(void)
@@ -165,8 +152,8 @@ TEST(virtio_net_refuses_a_bad_configuration)
 TEST(virtio_net_attach_lends_every_rx_buffer)
 {
     CHECK(net_up());
-    CHECK_EQ(NET->tx_bufs, NBUFS);
-    CHECK_EQ(NET->rx_bufs, NBUFS);
+    CHECK_EQ(NET->bc.tx_bufs, NBUFS);
+    CHECK_EQ(NET->bc.rx_bufs, NBUFS);
     CHECK_EQ(fb_count(CONN_RX_FREE), NBUFS);
     CHECK(buffers_accounted());
     CHECK(sim_console_lacks("virtio"));
@@ -302,7 +289,7 @@ TEST(virtio_net_waits_while_the_switch_holds_every_tx_buffer)
         guest_send(64, 0x100 * k, (uint8_t)k);
     vdrv_notify(VIO_TXQ);
     CHECK_EQ(vdrv_used_idx(VIO_TXQ), NBUFS); /* the rest wait in the guest's queue */
-    CHECK_EQ(NET->tx_free, 0);
+    CHECK_EQ(NET->bc.tx_free, 0);
     /* The switch takes them and gives the buffers back: the rest go. */
     for (unsigned k = 0; k < NBUFS; k++) {
         CHECK_EQ(switch_take(true), 64);
@@ -393,7 +380,7 @@ TEST(virtio_net_holds_frames_until_the_guest_has_buffers)
         CHECK(fb_send_input(frame, 60 + k));
     }
     CHECK(!fb_send_input(frame, 60)); /* every RX buffer is held: the switch would drop */
-    CHECK_EQ(NET->rx_held_count, NBUFS);
+    CHECK_EQ(NET->bc.rx_held_count, NBUFS);
     CHECK(buffers_accounted());
     for (unsigned k = 0; k < NBUFS; k++)
         guest_rx_buffer(0x800 * k, HDR + 1514);
@@ -405,7 +392,7 @@ TEST(virtio_net_holds_frames_until_the_guest_has_buffers)
         make_frame(60 + k, (uint8_t)k);
         CHECK(memcmp(rx_at(0x800 * k + HDR), frame, 60 + k) == 0);
     }
-    CHECK_EQ(NET->rx_held_count, 0);
+    CHECK_EQ(NET->bc.rx_held_count, 0);
     CHECK_EQ(fb_count(CONN_RX_FREE), NBUFS);
 }
 
@@ -418,13 +405,13 @@ TEST(virtio_net_frames_without_a_driver_are_dropped_at_once)
     for (unsigned k = 0; k < 3 * NBUFS; k++)
         CHECK(fb_send_input(frame, 60)); /* each buffer comes straight back */
     CHECK_EQ(NET->count.rx_no_driver, 3 * NBUFS);
-    CHECK_EQ(NET->rx_held_count, 0);
+    CHECK_EQ(NET->bc.rx_held_count, 0);
     CHECK(driver_up());
     CHECK(fb_send_input(frame, 60));
-    CHECK_EQ(NET->rx_held_count, 1);
+    CHECK_EQ(NET->bc.rx_held_count, 1);
     /* A reset drops what is held. */
     vio_write(VIO_STATUS, 0);
-    CHECK_EQ(NET->rx_held_count, 0);
+    CHECK_EQ(NET->bc.rx_held_count, 0);
     CHECK_EQ(NET->count.rx_no_driver, 3 * NBUFS + 1);
     CHECK(buffers_accounted());
 }
@@ -444,8 +431,8 @@ TEST(virtio_net_bad_entries_from_the_switch)
     CHECK(ring_pop(&fb.conn.ring[CONN_RX_FREE], &e));
     fb_push(CONN_RX_ACTIVE, e.offset + 8, 60, e.id); /* another place */
     fb_notify_vmm();
-    CHECK_EQ(NET->count.bad_entries, 5);
-    CHECK_EQ(NET->rx_held_count, 0);
+    CHECK_EQ(NET->bc.bad_entries, 5);
+    CHECK_EQ(NET->bc.rx_held_count, 0);
     CHECK_EQ(fb_count(CONN_RX_FREE), NBUFS); /* lent again */
     CHECK(sim_console_has("backend on channel 3: TX_FREE entry (id 3, offset 0x0, 60 bytes) is not "
                           "a buffer the switch holds"));
@@ -460,7 +447,7 @@ TEST(virtio_net_a_corrupt_ring_takes_the_link_down)
     vio_write(VIO_INTERRUPT_ACK, 3);
     fb.conn.ring[CONN_RX_ACTIVE].shm->head += 1000;
     fb_notify_vmm();
-    CHECK(NET->conn_dead);
+    CHECK(NET->bc.conn_dead);
     CHECK(sim_console_has("switch on channel 3: its RX_ACTIVE ring is corrupt"));
     CHECK(sim_console_has("connection stopped, link down"));
     CHECK_EQ(vio_access(VIO_CONFIG + 6, 2, 0, 0), 0); /* link down */
@@ -505,7 +492,7 @@ TEST(virtio_net_counters_request_waits_for_a_free_buffer)
     for (unsigned k = 0; k < NBUFS; k++)
         guest_send(64, 0x100 * k, (uint8_t)k);
     vdrv_notify(VIO_TXQ);
-    CHECK_EQ(NET->tx_free, 0);
+    CHECK_EQ(NET->bc.tx_free, 0);
     vio_write(VIO_STATUS, 0);
     CHECK(NET->counters_wanted);
     for (unsigned k = 0; k < NBUFS; k++)
@@ -526,7 +513,7 @@ TEST(virtio_net_guest_reboot_and_power_off)
     fx_run_drain_stubs();
     CHECK_EQ(fx.vm.boots, 2);
     CHECK_EQ(vio_read(VIO_STATUS), 0);
-    CHECK_EQ(NET->rx_held_count, 0); /* stale frames are not kept for the next boot */
+    CHECK_EQ(NET->bc.rx_held_count, 0); /* stale frames are not kept for the next boot */
     CHECK_EQ(switch_take(true), 60);
     CHECK(counters_requested());
     CHECK(buffers_accounted());

@@ -1,6 +1,7 @@
 #include "virtio_fx.h"
 
 #include <proto/serial.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sim_hyp.h"
@@ -213,4 +214,23 @@ uint32_t fb_count(unsigned ring)
 {
     const struct ring_shm *s = fb.conn.ring[ring].shm;
     return ring_load(&s->head) - ring_load(&s->tail);
+}
+
+bool vio_buffers_accounted(const struct virtio_bufconn *b, int tx_fill)
+{
+    uint64_t all_tx = (1ull << b->tx_bufs) - 1, all_rx = (1ull << b->rx_bufs) - 1, held = 0;
+    for (unsigned i = 0; i < b->rx_held_count; i++)
+        held |= 1ull << b->rx_held[(b->rx_held_first + i) % VIRTIO_BUFCONN_MAX_BUFS];
+    uint64_t fill = tx_fill >= 0 ? 1ull << tx_fill : 0;
+    bool ok = !(b->tx_free & b->tx_lent) && !(fill & (b->tx_free | b->tx_lent)) &&
+              (b->tx_free | b->tx_lent | fill) == all_tx && !(b->rx_lent & b->rx_idle) &&
+              !(held & (b->rx_lent | b->rx_idle)) && (b->rx_lent | b->rx_idle | held) == all_rx &&
+              b->rx_held_count <= b->rx_bufs;
+    if (!ok)
+        printf("    buffers: tx free 0x%llx lent 0x%llx fill %d; rx lent 0x%llx idle 0x%llx held "
+               "0x%llx (%u)\n",
+               (unsigned long long)b->tx_free, (unsigned long long)b->tx_lent, tx_fill,
+               (unsigned long long)b->rx_lent, (unsigned long long)b->rx_idle,
+               (unsigned long long)held, b->rx_held_count);
+    return ok;
 }

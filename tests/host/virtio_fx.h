@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <vmm/virtio.h>
 
 #include "fixture.h"
 
@@ -130,5 +131,10 @@ bool fb_push(unsigned ring, uint64_t offset, uint32_t len, uint32_t id);
 uint32_t fb_count(unsigned ring);
 /* Notify the VMM now (as the backend's notification arriving). */
 void fb_notify_vmm(void);
+
+/* Every buffer of the device's connection (the console's or the network device's) is in
+ * exactly one place; `tx_fill` is the TX buffer the console is filling (-1: none). If not, a
+ * line says where they are. */
+bool vio_buffers_accounted(const struct virtio_bufconn *b, int tx_fill);
 
 #endif

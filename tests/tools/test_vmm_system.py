@@ -104,6 +104,25 @@ class ExpandTests(unittest.TestCase):
         self.assertIn(("30", "1"), irqs)
         self.assertTrue(any("gets irq 30 on channel 1" in m for m in msgs))
 
+    def test_smp_vm_gets_short_time_slices(self):
+        two = vmm("linux", "ram1", extra='<vcpu id="1" />')
+        plan, root, msgs = self.expand(system(two))
+        vm = root.find(".//virtual_machine")
+        self.assertEqual((vm.get("budget"), vm.get("period")),
+                         (str(expand.SMP_TIME_SLICE_US), str(expand.SMP_TIME_SLICE_US)))
+        self.assertTrue(any("'linux' (2 vCPUs): each vCPU gets time slices of 100 us" in m
+                            for m in msgs), msgs)
+        # One vCPU keeps Microkit's default; a file that says either keeps what it says.
+        plan, root, msgs = self.expand(system(vmm("linux", "ram1")))
+        vm = root.find(".//virtual_machine")
+        self.assertIsNone(vm.get("budget"))
+        self.assertIsNone(vm.get("period"))
+        mine = two.replace('priority="100">', 'priority="100" budget="500">')
+        plan, root, msgs = self.expand(system(mine))
+        vm = root.find(".//virtual_machine")
+        self.assertEqual((vm.get("budget"), vm.get("period")), ("500", None))
+        self.assertFalse(any("time slices" in m for m in msgs), msgs)
+
     def test_seed_manual_form(self):
         text = """<system>
   <memory_region name="guest_ram" size="0x10_000_000" />

@@ -33,6 +33,15 @@ SERIAL_MUX_PRIORITY = 200
 TIMER_PD = "timer"
 TIMER_PRIORITY = 254
 
+# Each vCPU of a VM is a seL4 thread with a scheduling context of its own; Microkit 2.0.1 gives a
+# <virtual_machine> without budget/period a 1000 us budget and an equal period, i.e. round-robin
+# time slices of 1 ms. On one core a vCPU that spins for another one seL4 has preempted (a lock
+# holder, the CPU that answers an IPI, stop_machine) burns its whole slice first, unseen by the VMM
+# when it spins with YIELD, or with WFE on QEMU, which never traps WFE. An SMP VM therefore gets
+# shorter slices, which bound that waste; the cost is one timer interrupt per slice while a vCPU
+# runs alone (about 0.4 % at 100 us). bench/smp_cost.py measures both.
+SMP_TIME_SLICE_US = 100
+
 UART_DRIVERS = {"arm,pl011": "pl011"}
 
 # Block servers (<block_server>, proto/blk.h): one per storage device, a range of it per client.
@@ -266,6 +275,20 @@ class Expansion:
             if vm.get("priority") is None:
                 self.warn("virtual machine '%s' has no priority: Microkit's default applies" %
                           pd.vm_name)
+
+    def smp_time_slices(self):
+        """A VM of several vCPUs whose file sets neither budget nor period gets short time slices
+        (SMP_TIME_SLICE_US); a file that sets either keeps what it says."""
+        for pd in self.vmms:
+            vm = pd.vm_el
+            vcpus = len(vm.findall("vcpu"))
+            if vcpus < 2 or vm.get("budget") is not None or vm.get("period") is not None:
+                continue
+            vm.set("budget", str(SMP_TIME_SLICE_US))
+            vm.set("period", str(SMP_TIME_SLICE_US))
+            self.note("virtual machine '%s' (%d vCPUs): each vCPU gets time slices of %d us "
+                      "(budget and period), not Microkit's 1000; set budget/period on "
+                      "<virtual_machine> to choose" % (pd.vm_name, vcpus, SMP_TIME_SLICE_US))
 
     def check_passthrough_uart(self):
         """A VM given the UART without its interrupt could print only what fits the UART's FIFO
@@ -884,6 +907,7 @@ class Expansion:
         self.net = network.Networks(self)
         self.net.collect_switches()
         self.normalise_seed_form()
+        self.smp_time_slices()
         self.check_names()
         self.check_passthrough_uart()
         for pd in self.vmms:

@@ -223,7 +223,8 @@ static void handle_sysreg(struct vm *vm, const struct vm_exit *exit, struct exit
     reply->resume = true;
 }
 
-/* WFE and a WFI with something to take resume at once; other WFIs sleep (see wfi.c). */
+/* A WFI with something to take resumes at once, other WFIs sleep (wfi.c); a WFE lets the VM's
+ * other vCPUs run first if there are any (yield.c). */
 static void handle_wfx(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
 {
     struct vcpu_regs regs;
@@ -232,7 +233,8 @@ static void handle_wfx(struct vm *vm, const struct vm_exit *exit, struct exit_re
         return;
     }
     regs.pc += AARCH64_INSN_SIZE;
-    if (!esr_wfx_is_wfe(exit->esr) && vm_vcpu_sleep(vm, exit->vcpu, regs.pc))
+    if (esr_wfx_is_wfe(exit->esr) ? vm_vcpu_wfe(vm, exit->vcpu, regs.pc)
+                                  : vm_vcpu_sleep(vm, exit->vcpu, regs.pc))
         return; /* no reply: the vCPU restarts at regs.pc when woken */
     if (!hyp_vcpu_write_regs(exit->vcpu, &regs, 1)) {
         vm_stop(vm, "cannot write the vCPU registers");
