@@ -309,15 +309,17 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
     }
     if ((vm->held_watch >> exit->vcpu) & 1)
         vm_yield_exit_of(vm, exit->vcpu, exit->kind != EXIT_HVC);
-    switch (exit->kind) {
-    case EXIT_VM_FAULT: vm_handle_vm_fault(vm, exit, reply); break;
-    case EXIT_VCPU: vm_handle_vcpu_fault(vm, exit, reply); break;
-    case EXIT_HVC:
+    if (exit->kind == EXIT_HVC) {
         /* The fast path: an HVC sends no SGI, and its reply, which carries the results, is
          * never held back (yield.c). */
         vm_handle_hvc(vm, exit, reply);
-        vm_wake_check(vm);
+        if (vm->gic.kicked) /* the common case has nothing to look at: no call */
+            vm_wake_check(vm);
         return;
+    }
+    switch (exit->kind) {
+    case EXIT_VM_FAULT: vm_handle_vm_fault(vm, exit, reply); break;
+    case EXIT_VCPU: vm_handle_vcpu_fault(vm, exit, reply); break;
     case EXIT_VPPI:
         if (!vgic_assert(&vm->gic, exit->vcpu, exit->irq))
             report_bad_vppi(vm, exit);
@@ -339,7 +341,8 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
         vm_yield_after_exit(vm, exit->vcpu, reply);
         return;
     }
-    vm_wake_check(vm);
+    if (vm->gic.kicked)
+        vm_wake_check(vm);
 }
 
 void vm_log_exit_stats(const struct vm *vm)
