@@ -72,6 +72,9 @@ bool hyp_vcpu_write_regs(unsigned vcpu, const struct vcpu_regs *regs, unsigned c
 void hyp_vcpu_start(unsigned vcpu, uint64_t pc);
 /* Stop a vCPU: it does not run again until hyp_vcpu_start or hyp_vcpu_resume. */
 void hyp_vcpu_stop(unsigned vcpu);
+/* The same for a vCPU whose fault the VMM leaves unanswered (a WFI that sleeps), possibly
+ * without a kernel call. */
+void hyp_vcpu_park(unsigned vcpu);
 /* Restart a vCPU stopped right after one of its exits where that exit would have resumed it,
  * its registers as they are (as the fault's reply would have, without new registers). */
 void hyp_vcpu_resume(unsigned vcpu);
@@ -87,6 +90,9 @@ bool hyp_inject_irq(unsigned vcpu, uint16_t irq, uint8_t priority, uint8_t group
 void hyp_ack_vppi(unsigned vcpu, uint32_t irq);
 /* Acknowledge a passthrough hardware IRQ delivered on a notification channel. */
 void hyp_irq_ack(unsigned channel);
+/* The same while handling a notification (vm_notified): the acknowledgement may wait until the
+ * protection domain next waits for events, and ride on that system call. */
+void hyp_irq_ack_on_wait(unsigned channel);
 /* Notify the protection domain at the other end of a channel (a backend). */
 void hyp_notify(unsigned channel);
 

@@ -10,7 +10,11 @@
 #include <microkit.h>
 #include <vmm/vm.h>
 
-/* Handle a fault of one of the VM's vCPUs (`child` is its index); returns whether to reply. */
+/* Handle a fault of one of the VM's vCPUs (`child` is its index); returns whether to reply.
+ *
+ * vm_notified may leave an IRQ acknowledgement to ride on the event loop's next Recv
+ * (microkit_deferred_irq_ack): a program that defers a signal of its own in the same notified()
+ * call must do so only while microkit_have_signal is false, and otherwise signal at once. */
 seL4_Bool vmm_microkit_fault(struct vm *vm, microkit_child child, microkit_msginfo msginfo,
                              microkit_msginfo *reply_msginfo);
 

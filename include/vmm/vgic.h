@@ -46,8 +46,8 @@ struct vgic_owner {
     void *cookie;
 };
 
+/* What a list register holds, while its bit in vgic_vcpu.lr_used is set. */
 struct vgic_lr_slot {
-    bool used;
     uint16_t irq;
     uint8_t priority; /* as injected */
 };
@@ -62,6 +62,7 @@ struct vgic_vcpu {
     struct vgic_owner priv_owner[VGIC_NUM_PRIVATE];
     uint8_t sgi_sources[VGIC_NUM_SGIS]; /* per SGI: bitmap of requesting vCPUs */
     struct vgic_lr_slot lr[VGIC_MAX_LRS];
+    uint32_t lr_used; /* bit n: list register n holds an entry */
     /* List registers that held an entry when the vCPU last trapped on WFI. A WFI traps only when
      * nothing could wake the PE (HCR_EL2.TWI), so those entries could not be signalled then (an
      * active one, or one masked by the vCPU interface's priority mask, running priority or group
@@ -92,6 +93,13 @@ struct vgic {
     /* vCPUs whose interrupt state changed since the VMM last looked (bit n = vCPU n): only
      * those can have become ready to wake from WFI. */
     uint32_t kicked;
+    /* SPI words (bit n = INTIDs 32n..32n+31) that may hold a pending or asserted interrupt; a
+     * word without is skipped when looking for one to deliver. */
+    uint32_t spi_live;
+    /* vCPUs (bit n = vCPU n) for which vgic_deliver last left a deliverable interrupt outside
+     * the list registers (none free, or the last kept for a higher priority). Without, a newly
+     * pending interrupt is the only candidate (see deliver_new). */
+    uint32_t backlog;
     /* vCPUs an SGI was sent to since the VMM last looked (directed yields). */
     uint32_t sgi_sent;
     /* Counts the VMM's activations (exits and notifications; vgic_new_activation): vCPUs may

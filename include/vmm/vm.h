@@ -207,7 +207,8 @@ bool vm_add_mmio(struct vm *vm, uint64_t base, uint64_t size, const char *name,
 /* Handle one exit; fills the reply. */
 void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply);
 /* A notification on Microkit channel `channel` (passthrough IRQs, the wake-up timer, device
- * backends); one on a channel the VM does not use is reported. */
+ * backends); one on a channel the VM does not use is reported. An IRQ it acknowledges may be
+ * acknowledged when the PD next waits for events (hyp_irq_ack_on_wait). */
 void vm_notified(struct vm *vm, unsigned channel);
 /* After a distributor write: passthrough interrupts whose acknowledgement waited for the guest
  * to enable them (see vm.c) are acknowledged now. */

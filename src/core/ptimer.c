@@ -120,6 +120,21 @@ bool vm_ptimer_may_borrow(const struct vm *vm)
     return vm->ptimer.owner < 0 || !running(vm, (unsigned)vm->ptimer.owner);
 }
 
+/* The wake-up at `deadline` is the sleeping owner's alone, and its own timer's: that timer, left
+ * as the guest set it, raises the guest's interrupt then, which wakes the owner (vm_ptimer_irq,
+ * the vGIC's kick): nothing to borrow, nor to give back and take a second time on waking. */
+static bool owner_deadline_only(const struct vm *vm, uint64_t deadline)
+{
+    const struct vm_ptimer *t = &vm->ptimer;
+    if (t->owner < 0 || t->held || !vm->sleeping[t->owner])
+        return false;
+    for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
+        if ((int)v != t->owner && vm->sleeping[v] && vm->wake_deadline[v])
+            return false;
+    }
+    return vm_ptimer_guest_deadline(vm, (unsigned)t->owner) == deadline;
+}
+
 void vm_ptimer_arm(struct vm *vm, uint64_t deadline)
 {
     struct vm_ptimer *t = &vm->ptimer;
@@ -128,7 +143,7 @@ void vm_ptimer_arm(struct vm *vm, uint64_t deadline)
         return;
     }
     if (!t->borrowed) {
-        if (!deadline)
+        if (!deadline || owner_deadline_only(vm, deadline))
             return;
         hyp_ptimer_read(&t->saved_ctl, &t->saved_cval);
         t->saved_ctl &= CTL_ON;
@@ -181,6 +196,27 @@ uint64_t vm_ptimer_guest_deadline(const struct vm *vm, unsigned vcpu)
     return cval ? cval : 1;
 }
 
+/* The hardware holds the guest's values and their condition holds. */
+static bool guest_timer_fired(void)
+{
+    uint64_t ctl, cval;
+    hyp_ptimer_read(&ctl, &cval);
+    return (ctl & (CTL_ON | PTIMER_CTL_ISTATUS)) == FIRING;
+}
+
+/* The guest's own timer fired: its interrupt stays masked in seL4 until the guest's EOI. Without
+ * an owner yet nobody takes it: it stays masked until a vCPU claims it or the VMM borrows the
+ * hardware. */
+static void take_guest_interrupt(struct vm *vm)
+{
+    struct vm_ptimer *t = &vm->ptimer;
+    t->held = true;
+    if (t->owner >= 0) {
+        vgic_assert(&vm->gic, (unsigned)t->owner, vm->cfg->ptimer_irq);
+        vm_wake_check(vm);
+    }
+}
+
 void vm_ptimer_irq(struct vm *vm)
 {
     struct vm_ptimer *t = &vm->ptimer;
@@ -193,29 +229,28 @@ void vm_ptimer_irq(struct vm *vm)
         return;
     }
     if (vm->state != VM_RUNNING) {
-        hyp_irq_ack(channel(vm));
+        hyp_irq_ack_on_wait(channel(vm));
         return;
     }
     if (t->borrowed) {
         /* The VMM's deadline: wake whoever it was for; re-arming moves the compare value on, so
-         * the line is down before it is unmasked. */
+         * the line is down before it is unmasked. If the owner woke on its own deadline, the
+         * guest's timer (given back) has fired: this report is its interrupt, which goes into
+         * the vGIC now rather than after a second report, and stays masked until its EOI. */
         vm_wake_expired(vm);
-        hyp_irq_ack(channel(vm));
+        /* Waking the owner gives the timer back (wake -> vm_ptimer_before_run -> give_back). */
+        /* cppcheck-suppress knownConditionTrueFalse */
+        if (t->borrowed || t->owner < 0 || t->held || !guest_timer_fired())
+            hyp_irq_ack_on_wait(channel(vm));
+        else
+            take_guest_interrupt(vm);
         return;
     }
-    uint64_t ctl, cval;
-    hyp_ptimer_read(&ctl, &cval);
-    if ((ctl & (CTL_ON | PTIMER_CTL_ISTATUS)) != FIRING) {
-        hyp_irq_ack(channel(vm)); /* left over from an earlier deadline */
+    if (!guest_timer_fired()) {
+        hyp_irq_ack_on_wait(channel(vm)); /* left over from an earlier deadline */
         return;
     }
-    /* The guest's own timer fired. Without an owner yet nobody takes it: it stays masked until a
-     * vCPU claims it or the VMM borrows the hardware. */
-    t->held = true;
-    if (t->owner >= 0) {
-        vgic_assert(&vm->gic, (unsigned)t->owner, vm->cfg->ptimer_irq);
-        vm_wake_check(vm);
-    }
+    take_guest_interrupt(vm);
 }
 
 void vm_ptimer_check_claim(struct vm *vm)

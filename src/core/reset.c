@@ -26,7 +26,7 @@ static unsigned prepare_stub(struct vm *vm, unsigned vcpu)
     unsigned n = 0;
     bool v3 = vm->gic.version == 3;
     for (unsigned l = 0; l < vm->gic.num_lrs; l++) {
-        if (!vc->lr[l].used)
+        if (!(vc->lr_used & (1u << l)))
             continue;
         unsigned irq = vc->lr[l].irq;
         const struct vgic_bank *b = irq < VGIC_NUM_PRIVATE ? &vc->priv : &vm->gic.spi[irq / 32];

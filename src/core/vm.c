@@ -8,15 +8,19 @@
 #define SCTLR_EL1_BOOT 0x30d00838u
 #define MPIDR_RES1 UINT64_C(0x80000000)
 
-/* A vGIC frame (GICv2 distributor, GICv3 distributor, GICv3 redistributors) as an MMIO region. */
+/* A vGIC frame (GICv2 distributor, GICv3 distributor, GICv3 redistributors) as an MMIO region;
+ * `ppi_enable` is where in a frame of `stride` bytes (0: one frame) ISENABLER0 is, the register
+ * through which a vCPU enables its PPIs. */
 struct gic_frame {
     uint64_t (*read)(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width);
     void (*write)(struct vgic *gic, unsigned vcpu, uint64_t offset, unsigned width, uint64_t value);
+    uint64_t stride, ppi_enable;
 };
 
-static const struct gic_frame gicv2_dist = { vgic_v2_dist_read, vgic_v2_dist_write };
-static const struct gic_frame gicv3_dist = { vgic_v3_dist_read, vgic_v3_dist_write };
-static const struct gic_frame gicv3_redist = { vgic_v3_redist_read, vgic_v3_redist_write };
+static const struct gic_frame gicv2_dist = { vgic_v2_dist_read, vgic_v2_dist_write, 0, 0x100 };
+static const struct gic_frame gicv3_dist = { vgic_v3_dist_read, vgic_v3_dist_write, 0, 0x100 };
+static const struct gic_frame gicv3_redist = { vgic_v3_redist_read, vgic_v3_redist_write,
+                                               GICV3_REDIST_STRIDE, 0x10100 };
 
 static enum mmio_result gic_frame_access(struct vm *vm, const void *ctx, unsigned vcpu,
                                          uint64_t offset, unsigned width, bool write,
@@ -28,7 +32,9 @@ static enum mmio_result gic_frame_access(struct vm *vm, const void *ctx, unsigne
         return MMIO_OK;
     }
     frame->write(&vm->gic, vcpu, offset, width, *value);
-    vm_ptimer_check_claim(vm); /* enabling INTID 30 claims the physical timer */
+    uint64_t in_frame = frame->stride ? offset % frame->stride : offset;
+    if ((in_frame & ~UINT64_C(7)) == frame->ppi_enable)
+        vm_ptimer_check_claim(vm); /* enabling INTID 30 claims the physical timer */
     if (vm->deferred_acks)
         vm_passthrough_enabled(vm);
     return MMIO_OK;
@@ -266,6 +272,29 @@ static void report_user_exception(struct vm *vm, const struct vm_exit *exit)
     vm_stop(vm, "unhandled user exception");
 }
 
+/* The rare ends of an exit, kept out of the path every exit takes. */
+static __attribute__((noinline, cold)) void report_bad_vcpu(const struct vm_exit *exit)
+{
+    LOG_ERR("fault", "exit from vCPU %u, which this VM does not have (kind %u)", exit->vcpu,
+            (unsigned)exit->kind);
+}
+
+static __attribute__((noinline, cold)) void report_bad_vppi(struct vm *vm,
+                                                            const struct vm_exit *exit)
+{
+    LOG_LIMITED(&vm->log.vppi, "out-of-range virtual PPIs", LOG_WARN, "vgic",
+                "vCPU %u: virtual PPI %u is out of range; dropped", exit->vcpu, exit->irq);
+}
+
+static __attribute__((noinline, cold)) void report_unknown(struct vm *vm,
+                                                           const struct vm_exit *exit)
+{
+    LOG_LIMITED(&vm->log.trap, "unhandled traps and faults", LOG_ERROR, "fault",
+                "vCPU %u: unknown fault label %llu at pc 0x%llx", exit->vcpu,
+                (unsigned long long)exit->label, (unsigned long long)exit->pc);
+    vm_stop(vm, "unknown fault");
+}
+
 void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
 {
     reply->resume = false;
@@ -275,25 +304,25 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
     if ((unsigned)exit->kind <= EXIT_UNKNOWN)
         vm->exits_by_kind[exit->kind]++;
     if (exit->vcpu >= vm->cfg->num_vcpus) {
-        LOG_ERR("fault", "exit from vCPU %u, which this VM does not have (kind %u)", exit->vcpu,
-                (unsigned)exit->kind);
+        report_bad_vcpu(exit);
         return;
     }
     if ((vm->held_watch >> exit->vcpu) & 1)
         vm_yield_exit_of(vm, exit->vcpu, exit->kind != EXIT_HVC);
-    switch (exit->kind) {
-    case EXIT_VM_FAULT: vm_handle_vm_fault(vm, exit, reply); break;
-    case EXIT_VCPU: vm_handle_vcpu_fault(vm, exit, reply); break;
-    case EXIT_HVC:
+    if (exit->kind == EXIT_HVC) {
         /* The fast path: an HVC sends no SGI, and its reply, which carries the results, is
          * never held back (yield.c). */
         vm_handle_hvc(vm, exit, reply);
-        vm_wake_check(vm);
+        if (vm->gic.kicked) /* the common case has nothing to look at: no call */
+            vm_wake_check(vm);
         return;
+    }
+    switch (exit->kind) {
+    case EXIT_VM_FAULT: vm_handle_vm_fault(vm, exit, reply); break;
+    case EXIT_VCPU: vm_handle_vcpu_fault(vm, exit, reply); break;
     case EXIT_VPPI:
         if (!vgic_assert(&vm->gic, exit->vcpu, exit->irq))
-            LOG_LIMITED(&vm->log.vppi, "out-of-range virtual PPIs", LOG_WARN, "vgic",
-                        "vCPU %u: virtual PPI %u is out of range; dropped", exit->vcpu, exit->irq);
+            report_bad_vppi(vm, exit);
         reply->resume = true;
         break;
     case EXIT_VGIC_MAINTENANCE:
@@ -302,12 +331,7 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
         break;
     case EXIT_USER_EXCEPTION: report_user_exception(vm, exit); break;
     case EXIT_UNKNOWN:
-    default:
-        LOG_LIMITED(&vm->log.trap, "unhandled traps and faults", LOG_ERROR, "fault",
-                    "vCPU %u: unknown fault label %llu at pc 0x%llx", exit->vcpu,
-                    (unsigned long long)exit->label, (unsigned long long)exit->pc);
-        vm_stop(vm, "unknown fault");
-        break;
+    default: report_unknown(vm, exit); break;
     }
     /* An exit may have made an interrupt pending for a vCPU sleeping in WFI (an SGI, say); then
      * the directed yields (yield.c) for SGIs this exit sent or senders it let go, which need to
@@ -317,7 +341,8 @@ void vm_handle_exit(struct vm *vm, const struct vm_exit *exit, struct exit_reply
         vm_yield_after_exit(vm, exit->vcpu, reply);
         return;
     }
-    vm_wake_check(vm);
+    if (vm->gic.kicked)
+        vm_wake_check(vm);
 }
 
 void vm_log_exit_stats(const struct vm *vm)

@@ -23,13 +23,19 @@ void vm_vcpu_run(struct vm *vm, unsigned vcpu, uint64_t pc)
         vm_sleepers_rearm(vm);
 }
 
+/* Every caller sets the wake-up timer afterwards, as vm_vcpu_run would if the physical timer went
+ * back to its owner. */
 static void wake(struct vm *vm, unsigned vcpu)
 {
     vm->sleeping[vcpu] = false;
     vm->wake_deadline[vcpu] = 0;
     vm->held_for[vcpu] = 0;
     vm->held_sgi &= ~(1u << vcpu);
-    vm_vcpu_run(vm, vcpu, vm->wake_pc[vcpu]);
+    vm_ptimer_before_run(vm, vcpu);
+    if (vm->wake_pc[vcpu] == VM_PC_IN_PLACE)
+        hyp_vcpu_resume(vcpu);
+    else
+        hyp_vcpu_start(vcpu, vm->wake_pc[vcpu]);
 }
 
 void vm_vcpu_wake(struct vm *vm, unsigned vcpu)
@@ -86,9 +92,9 @@ static bool suspend_until(struct vm *vm, unsigned vcpu, uint64_t resume_pc, uint
     vm->wake_deadline[vcpu] = deadline;
     vm->held_for[vcpu] = 0; /* a hold sets its own after this */
     vm->held_sgi &= ~(1u << vcpu);
-    /* Suspending the vCPU thread withdraws its pending fault reply, which leaves the VMM's one
-     * reply object free for the next fault; waking writes its PC and resumes it. */
-    hyp_vcpu_stop(vcpu);
+    /* The fault stays unanswered: the vCPU waits, and the VMM's one reply object is free for the
+     * next fault (hyp_vcpu_park); waking writes its PC and resumes it, or resumes it in place. */
+    hyp_vcpu_park(vcpu);
     vm_sleepers_rearm(vm);
     return true;
 }
@@ -152,11 +158,16 @@ static void wake_ready(struct vm *vm, uint32_t candidates, bool expired)
 
 void vm_wake_check(struct vm *vm)
 {
-    /* Called after every exit: only vCPUs whose vGIC state changed are looked at. */
-    uint32_t kicked = vm->gic.kicked;
+    /* Called after every exit: only sleeping vCPUs whose vGIC state changed are looked at. */
+    uint32_t kicked = vm->gic.kicked, sleepers = 0;
     vm->gic.kicked = 0;
-    if (kicked)
-        wake_ready(vm, kicked, false);
+    for (; kicked; kicked &= kicked - 1) {
+        unsigned v = (unsigned)__builtin_ctz(kicked);
+        if (v < VM_MAX_VCPUS && vm->sleeping[v])
+            sleepers |= 1u << v;
+    }
+    if (sleepers)
+        wake_ready(vm, sleepers, false);
 }
 
 void vm_wake_expired(struct vm *vm)

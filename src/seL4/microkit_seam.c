@@ -90,11 +90,15 @@ bool hyp_vcpu_write_regs(unsigned vcpu, const struct vcpu_regs *regs, unsigned c
 }
 
 /* Writing just the PC with resume set restarts the vCPU there (it also runs on the WFI wake-up
- * path, so it uses the lean transfer too). */
+ * path, so it uses the lean transfer too, and nothing else of a register set is filled in). */
 void hyp_vcpu_start(unsigned vcpu, uint64_t pc)
 {
-    struct vcpu_regs regs = { .pc = pc };
-    seL4_Error err = write_regs(vcpu, &regs, 1, true);
+    ipc_buffer_reused = true;
+    seL4_Word mr[4] = { 1, 1, pc, 0 };
+    seL4_MessageInfo_t out =
+        seL4_CallWithMRs(BASE_VM_TCB_CAP + vcpu, seL4_MessageInfo_new(TCBWriteRegisters, 0, 0, 3),
+                         &mr[0], &mr[1], &mr[2], &mr[3]);
+    seL4_Error err = (seL4_Error)seL4_MessageInfo_get_label(out);
     if (err != seL4_NoError)
         LOG_ERR("seL4", "starting vCPU %u at 0x%llx failed (error %d)", vcpu,
                 (unsigned long long)pc, err);
@@ -106,6 +110,21 @@ void hyp_vcpu_stop(unsigned vcpu)
     seL4_Error err = seL4_TCB_Suspend(BASE_VM_TCB_CAP + vcpu);
     if (err != seL4_NoError)
         LOG_ERR("seL4", "stopping vCPU %u failed (error %d)", vcpu, err);
+}
+
+void hyp_vcpu_park(unsigned vcpu)
+{
+#ifdef CONFIG_PRINTING
+    /* A kernel that prints says "Reply object already has unexecuted reply!" when the event
+     * loop's next Recv finds the unanswered fault: suspend the vCPU first. */
+    hyp_vcpu_stop(vcpu);
+#else
+    /* The event loop's next Recv takes the reply object back from the unanswered fault, which
+     * leaves the vCPU inactive as TCB_Suspend would (seL4's receiveIPC, cancelIPC): one kernel
+     * call fewer per sleep. Waking it (TCB_WriteRegisters with resume, or TCB_Resume for a
+     * hold) restarts it either way, also before that Recv. */
+    (void)vcpu;
+#endif
 }
 
 /* A suspended thread restarts at its restart PC: for a vCPU stopped while its fault waited for
@@ -145,6 +164,18 @@ void hyp_irq_ack(unsigned channel)
 {
     ipc_buffer_reused = true;
     microkit_irq_ack(channel);
+}
+
+/* Microkit's event loop can combine one signal or IRQ acknowledgement with its next Recv
+ * (seL4_NBSendRecv): one system call fewer. Only one fits; a second goes at once. The PD program
+ * must not defer a signal of its own after vm_notified (include/vmm/microkit.h). */
+void hyp_irq_ack_on_wait(unsigned channel)
+{
+    if (microkit_have_signal) {
+        hyp_irq_ack(channel);
+        return;
+    }
+    microkit_deferred_irq_ack(channel);
 }
 
 void hyp_notify(unsigned channel)

@@ -128,12 +128,17 @@ uint32_t vgic_spi_targets(const struct vgic *gic, unsigned irq)
     return 0;
 }
 
+/* On the paths of every interrupt: inlined where they are used. */
+#define HOT static inline __attribute__((always_inline))
+
+HOT void deliver_new(struct vgic *gic, unsigned vcpu, unsigned irq);
+
 static void deliver_spi_targets(struct vgic *gic, unsigned irq)
 {
     uint32_t t = vgic_spi_targets(gic, irq);
     for (unsigned v = 0; v < gic->num_vcpus; v++) {
         if (t & (1u << v))
-            vgic_deliver(gic, v);
+            deliver_new(gic, v, irq);
     }
 }
 
@@ -157,6 +162,7 @@ bool vgic_assert(struct vgic *gic, unsigned vcpu, unsigned irq)
         b->pending |= bit;
     else
         b->line |= bit;
+    vgic_spi_word_live(gic, irq / 32);
     if (irq < VGIC_NUM_PRIVATE) {
         /* Just reported: its level is known until vCPUs run again. */
         struct vgic_vcpu *vc = &gic->vcpu[vcpu];
@@ -165,7 +171,7 @@ bool vgic_assert(struct vgic *gic, unsigned vcpu, unsigned irq)
             vc->fresh = 0;
         }
         vc->fresh |= bit;
-        vgic_deliver(gic, vcpu);
+        deliver_new(gic, vcpu, irq);
     } else
         deliver_spi_targets(gic, irq);
     return true;
@@ -207,16 +213,22 @@ void vgic_send_sgi(struct vgic *gic, unsigned src, unsigned sgi, uint32_t target
             continue;
         gic->vcpu[v].sgi_sources[sgi] |= (uint8_t)(1u << src);
         vgic_update_sgi_pending(gic, v, sgi);
-        vgic_deliver(gic, v);
+        deliver_new(gic, v, sgi);
     }
+}
+
+/* Interrupts of a bank that could be taken now, ignoring targets and list-register space. */
+HOT uint32_t deliverable_bank(const struct vgic *gic, const struct vgic_bank *b)
+{
+    uint32_t groups = ((gic->ctlr & 1) ? ~b->group : 0) | ((gic->ctlr & 2) ? b->group : 0);
+    return b->enabled & (b->pending | (b->line & ~b->edge)) & ~b->in_lr & ~b->active & groups;
 }
 
 /* Interrupts of one word that `vcpu` could take now, ignoring list-register space. */
 static uint32_t deliverable(const struct vgic *gic, unsigned vcpu, unsigned word)
 {
     const struct vgic_bank *b = word == 0 ? &gic->vcpu[vcpu].priv : &gic->spi[word];
-    uint32_t groups = ((gic->ctlr & 1) ? ~b->group : 0) | ((gic->ctlr & 2) ? b->group : 0);
-    uint32_t m = b->enabled & (b->pending | (b->line & ~b->edge)) & ~b->in_lr & ~b->active & groups;
+    uint32_t m = deliverable_bank(gic, b);
     if (word == 0 || !m)
         return m;
     uint32_t mine = 0;
@@ -235,21 +247,13 @@ bool vgic_vcpu_has_pending(const struct vgic *gic, unsigned vcpu)
     if (vcpu >= gic->num_vcpus)
         return false;
     const struct vgic_vcpu *vc = &gic->vcpu[vcpu];
-    for (unsigned l = 0; l < gic->num_lrs; l++) {
-        if (vc->lr[l].used && !(vc->lr_idle & (1u << l)))
-            return true;
-    }
-    return false;
+    return (vc->lr_used & ~vc->lr_idle) != 0;
 }
 
 void vgic_vcpu_wfi(struct vgic *gic, unsigned vcpu)
 {
     struct vgic_vcpu *vc = &gic->vcpu[vcpu];
-    vc->lr_idle = 0;
-    for (unsigned l = 0; l < gic->num_lrs; l++) {
-        if (vc->lr[l].used)
-            vc->lr_idle |= 1u << l;
-    }
+    vc->lr_idle = vc->lr_used;
 }
 
 /*
@@ -260,76 +264,146 @@ void vgic_vcpu_wfi(struct vgic *gic, unsigned vcpu)
  * guest takes it. The last free register is therefore kept for an interrupt of higher priority
  * than every held entry: such an interrupt would preempt them all, and can always get in.
  */
-static int free_lr_for(const struct vgic_vcpu *vc, unsigned num_lrs, unsigned prio)
+HOT int free_lr_for(const struct vgic_vcpu *vc, unsigned num_lrs, unsigned prio)
 {
-    int free = -1;
-    unsigned nfree = 0, held_min = 256;
-    for (unsigned l = 0; l < num_lrs; l++) {
-        if (!vc->lr[l].used) {
-            if (free < 0)
-                free = (int)l;
-            nfree++;
-        } else if (vc->lr[l].priority < held_min) {
-            held_min = vc->lr[l].priority;
+    uint32_t free = ~vc->lr_used & ((1u << num_lrs) - 1);
+    if (!free)
+        return -1;
+    if (!(free & (free - 1)) && vc->lr_used) {
+        /* The last free one: only for a priority higher than every held entry's. */
+        unsigned held_min = 256;
+        for (uint32_t used = vc->lr_used; used; used &= used - 1) {
+            unsigned l = (unsigned)__builtin_ctz(used);
+            if (vc->lr[l].priority < held_min)
+                held_min = vc->lr[l].priority;
+        }
+        if (prio >= held_min)
+            return -1;
+    }
+    return __builtin_ctz(free);
+}
+
+/*
+ * The highest-priority interrupt `vcpu` could take now (*best, VGIC_MAX_IRQS if none) and how
+ * many there are. Only SPI words that may hold a pending or asserted interrupt are looked at
+ * (spi_live; a word found empty leaves it).
+ */
+static unsigned best_deliverable(struct vgic *gic, unsigned vcpu, unsigned *best,
+                                 unsigned *best_prio)
+{
+    const struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    unsigned n = 0;
+    *best = VGIC_MAX_IRQS;
+    *best_prio = VGIC_PRIO_NEVER_SIGNALLED;
+    for (uint32_t words = gic->spi_live | 1u; words; words &= words - 1) {
+        unsigned w = (unsigned)__builtin_ctz(words);
+        const struct vgic_bank *b = w == 0 ? &vc->priv : &gic->spi[w];
+        if (w && !(b->pending | b->line)) {
+            gic->spi_live &= ~(1u << w);
+            continue;
+        }
+        for (uint32_t m = deliverable(gic, vcpu, w); m; m &= m - 1) {
+            unsigned i = (unsigned)__builtin_ctz(m);
+            if (b->priority[i] >= VGIC_PRIO_NEVER_SIGNALLED)
+                continue;
+            n++;
+            if (b->priority[i] < *best_prio) {
+                *best_prio = b->priority[i];
+                *best = w * 32 + i;
+            }
         }
     }
-    if (nfree == 1 && held_min < 256 && prio >= held_min)
-        return -1;
-    return free;
+    return n;
+}
+
+static __attribute__((noinline)) void report_inject_failure(struct vgic *gic, unsigned vcpu,
+                                                            unsigned irq, int lr)
+{
+    LOG_LIMITED(&gic->log_lr, "list-register reports", LOG_ERROR, "vgic",
+                "injecting interrupt %u into list register %d of vCPU %u failed", irq, lr, vcpu);
+}
+
+/* Put `irq` (deliverable, priority `prio`) into list register `lr` of `vcpu`. */
+HOT bool put_in_lr(struct vgic *gic, unsigned vcpu, unsigned irq, unsigned prio, int lr)
+{
+    struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    struct vgic_bank *b = irq < VGIC_NUM_PRIVATE ? &vc->priv : &gic->spi[irq / 32];
+    uint32_t bit = 1u << (irq % 32);
+    if (!hyp_inject_irq(vcpu, (uint16_t)irq, (uint8_t)prio, (b->group & bit) ? 1 : 0,
+                        (uint8_t)lr)) {
+        report_inject_failure(gic, vcpu, irq, lr);
+        return false;
+    }
+    vc->lr[lr] = (struct vgic_lr_slot){ (uint16_t)irq, (uint8_t)prio };
+    vc->lr_used |= 1u << lr;
+    vc->lr_idle &= ~(1u << lr);
+    vc->injected++;
+    b->in_lr |= bit;
+    if (irq < VGIC_NUM_SGIS) {
+        /* One request per injection; further sources go in after this one is EOI'd. */
+        uint8_t src = vc->sgi_sources[irq];
+        vc->sgi_sources[irq] = (uint8_t)(src & (src - 1));
+        if (!vc->sgi_sources[irq])
+            b->pending &= ~bit;
+    } else {
+        b->pending &= ~bit;
+    }
+    return true;
 }
 
 void vgic_deliver(struct vgic *gic, unsigned vcpu)
 {
     if (vcpu >= gic->num_vcpus)
         return;
-    gic->kicked |= 1u << vcpu;
+    uint32_t me = 1u << vcpu;
+    gic->kicked |= me;
     struct vgic_vcpu *vc = &gic->vcpu[vcpu];
     /* A timer line that may have dropped unseen is sampled before it could go in (rare: one
      * just reported is fresh, and a disabled one waits until the guest enables or reads it). */
     if ((unsampled_lines(gic, vcpu) & vc->priv.enabled) && free_lr_for(vc, gic->num_lrs, 0) >= 0)
         vgic_resample(gic, vcpu);
     for (;;) {
-        unsigned best = VGIC_MAX_IRQS, best_prio = VGIC_PRIO_NEVER_SIGNALLED;
-        for (unsigned w = 0; w < gic->num_irqs / 32; w++) {
-            uint32_t m = deliverable(gic, vcpu, w);
-            const struct vgic_bank *b = w == 0 ? &vc->priv : &gic->spi[w];
-            for (; m; m &= m - 1) {
-                unsigned i = (unsigned)__builtin_ctz(m);
-                if (b->priority[i] < best_prio) {
-                    best_prio = b->priority[i];
-                    best = w * 32 + i;
-                }
-            }
-        }
-        if (best == VGIC_MAX_IRQS)
-            return;
-        int lr = free_lr_for(vc, gic->num_lrs, best_prio);
-        if (lr < 0)
-            return;
-        struct vgic_bank *b = vgic_bank_of(gic, vcpu, best / 32);
-        uint32_t bit = 1u << (best % 32);
-        uint8_t group = (b->group & bit) ? 1 : 0;
-        if (!hyp_inject_irq(vcpu, (uint16_t)best, b->priority[best % 32], group, (uint8_t)lr)) {
-            LOG_LIMITED(&gic->log_lr, "list-register reports", LOG_ERROR, "vgic",
-                        "injecting interrupt %u into list register %d of vCPU %u failed", best, lr,
-                        vcpu);
+        unsigned best, best_prio;
+        unsigned candidates = best_deliverable(gic, vcpu, &best, &best_prio);
+        int lr = candidates ? free_lr_for(vc, gic->num_lrs, best_prio) : -1;
+        if (lr < 0 || !put_in_lr(gic, vcpu, best, best_prio, lr)) {
+            gic->backlog = candidates ? gic->backlog | me : gic->backlog & ~me;
             return;
         }
-        vc->lr[lr].used = true;
-        vc->lr[lr].irq = (uint16_t)best;
-        vc->lr[lr].priority = (uint8_t)best_prio;
-        vc->lr_idle &= ~(1u << lr);
-        vc->injected++;
-        b->in_lr |= bit;
-        if (best < VGIC_NUM_SGIS) {
-            /* One request per injection; further sources go in after this one is EOI'd. */
-            uint8_t src = vc->sgi_sources[best];
-            vc->sgi_sources[best] = (uint8_t)(src & (src - 1));
-            vgic_update_sgi_pending(gic, vcpu, best);
-        } else {
-            b->pending &= ~bit;
+        if (candidates == 1) {
+            gic->backlog &= ~me; /* that was the only one */
+            return;
         }
     }
+}
+
+/*
+ * `irq` may just have become deliverable to `vcpu` (asserted, sent, or EOI'd with its line
+ * still high). Whatever could go into a list register is put there as soon as it can, so unless
+ * something already waits for one (backlog), it is the only candidate: straight into a free list
+ * register, without looking at the others; and if it cannot be taken, there is nothing to do.
+ */
+HOT void deliver_new(struct vgic *gic, unsigned vcpu, unsigned irq)
+{
+    uint32_t me = 1u << vcpu;
+    if (vcpu >= gic->num_vcpus)
+        return;
+    if (gic->backlog & me) {
+        vgic_deliver(gic, vcpu);
+        return;
+    }
+    struct vgic_vcpu *vc = &gic->vcpu[vcpu];
+    const struct vgic_bank *b = irq < VGIC_NUM_PRIVATE ? &vc->priv : &gic->spi[irq / 32];
+    unsigned prio = b->priority[irq % 32];
+    if (!((deliverable_bank(gic, b) >> (irq % 32)) & 1) || prio >= VGIC_PRIO_NEVER_SIGNALLED ||
+        (irq >= VGIC_NUM_PRIVATE && !(vgic_spi_targets(gic, irq) & me)))
+        return;
+    int lr = free_lr_for(vc, gic->num_lrs, prio);
+    if (lr < 0 || !put_in_lr(gic, vcpu, irq, prio, lr)) {
+        gic->backlog |= me; /* it waits */
+        return;
+    }
+    gic->kicked |= me;
 }
 
 void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr)
@@ -337,9 +411,9 @@ void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr)
     if (vcpu >= gic->num_vcpus)
         return;
     struct vgic_vcpu *vc = &gic->vcpu[vcpu];
-    if (lr >= 0 && (unsigned)lr < gic->num_lrs && vc->lr[lr].used) {
+    if (lr >= 0 && (unsigned)lr < gic->num_lrs && (vc->lr_used & (1u << lr))) {
         unsigned irq = vc->lr[lr].irq;
-        vc->lr[lr].used = false;
+        vc->lr_used &= ~(1u << lr);
         vc->lr_idle &= ~(1u << lr);
         vgic_bank_of(gic, vcpu, irq / 32)->in_lr &= ~(1u << (irq % 32));
         struct vgic_owner *o = owner_of(gic, vcpu, irq);
@@ -349,6 +423,9 @@ void vgic_maintenance(struct vgic *gic, unsigned vcpu, int lr)
             /* A level SPI still asserted may now go to another target as well. */
             deliver_spi_targets(gic, irq);
         }
+        /* Only it (its line still high) could be new: or whatever waited for the register. */
+        deliver_new(gic, vcpu, irq);
+        return;
     } else if (lr >= 0) {
         LOG_LIMITED(&gic->log_lr, "list-register reports", LOG_WARN, "vgic",
                     "maintenance for list register %d of vCPU %u, which holds nothing", lr, vcpu);

@@ -18,6 +18,13 @@ enum vgic_bit_reg {
 };
 
 struct vgic_bank *vgic_bank_of(struct vgic *gic, unsigned vcpu, unsigned word);
+
+/* SPI word `word` may now hold a pending or asserted interrupt: vgic_deliver looks at it. */
+static inline void vgic_spi_word_live(struct vgic *gic, unsigned word)
+{
+    if (word && word < gic->num_irqs / 32)
+        gic->spi_live |= 1u << word;
+}
 uint32_t vgic_spi_targets(const struct vgic *gic, unsigned irq);
 void vgic_update_sgi_pending(struct vgic *gic, unsigned vcpu, unsigned sgi);
 void vgic_deliver_all(struct vgic *gic);

@@ -55,7 +55,10 @@ void vgic_write_bits(struct vgic *gic, unsigned vcpu, unsigned reg, unsigned wor
     case VGIC_IGROUPR: b->group = val; break;
     case VGIC_ISENABLER: b->enabled |= val; break;
     case VGIC_ICENABLER: b->enabled &= ~val; break;
-    case VGIC_ISPENDR: b->pending |= val; break;
+    case VGIC_ISPENDR:
+        b->pending |= val;
+        vgic_spi_word_live(gic, word);
+        break;
     case VGIC_ICPENDR: b->pending &= ~val; break;
     case VGIC_ISACTIVER: b->active |= val; break;
     case VGIC_ICACTIVER: b->active &= ~val; break;
@@ -90,6 +93,12 @@ void vgic_write_icfgr(struct vgic *gic, unsigned vcpu, unsigned index, uint32_t 
             edge |= 1u << i;
     }
     b->edge = (b->edge & ~(0xffffu << shift)) | edge << shift;
+    /* A level interrupt whose line is high is pending: one that was edge-triggered may now go
+     * in. */
+    if (index / 2 == 0)
+        vgic_deliver(gic, vcpu);
+    else
+        vgic_deliver_all(gic);
 }
 
 uint8_t vgic_read_priority(struct vgic *gic, unsigned vcpu, unsigned irq)

@@ -6,8 +6,10 @@ distributor and unmapped space with the guest's MMU off and on (its own stage-1 
 and without a timer, the EL1 physical timer (INTID 30, shared with the VMM's wake-ups), level-true
 timer interrupts, list registers that take only what a vCPU can be signalled, the CPU interface
 reset by SYSTEM_RESET, PSCI CPU_ON (including two callers racing), an SGI ping-pong, function calls
-through an SGI whose caller waits with WFE, and a spinlock handed between two vCPUs (one holds it across a WFI, the other spins with WFE), and powers off.
-With --bench it also prints exit costs and those three SMP figures.
+through an SGI whose caller waits with WFE, a spinlock handed between two vCPUs (one holds it
+across a WFI, the other spins with WFE), runs the interrupt-latency benchmark (every sample must
+take its interrupt) and powers off. With --bench it also prints exit costs, those three SMP
+figures and the latencies (bench/irq_latency.py sets them beside seL4's floor and a native run).
 
 Every check the guest must print is listed in GUEST_CHECKS: one it never prints fails, as does
 one it prints that is not listed. Checks that need the VMM's log lines, which a release VMM does
@@ -78,6 +80,7 @@ GUEST_CHECKS = [
     "sgi_ping_pong_completed",
     "sgi_call_completed",
     "spinlock_handoff_completed",
+    "irq_latency_every_sample_delivered",
 ]
 
 
@@ -105,17 +108,23 @@ def build(bdir, sdk, config, probe=""):
     return r.returncode == 0, log
 
 
+def qemu_cmd(bdir, sdk):
+    """The QEMU command of the system build() made. qemu-cmd expands the system file (its disks
+    are part of the command), so it gets the same one: another would be expanded over this one."""
+    return subprocess.run(["make", "-s", "-C", ROOT, "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + sdk,
+                           "SYSTEM=baremetal.system", "qemu-cmd"], stdout=subprocess.PIPE,
+                          text=True, check=True).stdout.split()
+
+
 def run(bdir, sdk, config):
     """Boot the guest until it says it is done (and, with a debug VMM, until the VMM reports the
     power-off). Returns what QEMU printed and why the run stopped early ("" if it did not)."""
-    # qemu-cmd expands the system (its devices may add QEMU arguments): the build's SYSTEM, or
-    # the default one would be expanded into bdir.
-    qemu = subprocess.run(["make", "-s", "-C", ROOT, "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + sdk,
-                           "CONFIG=" + config, "SYSTEM=baremetal.system", "qemu-cmd"],
-                          stdout=subprocess.PIPE, text=True, check=True).stdout.split()
-    # -icount shift=0: one instruction per nanosecond, so counter ticks count instructions.
+    qemu = qemu_cmd(bdir, sdk)
+    # -icount shift=0: one instruction per nanosecond, so counter ticks count instructions;
+    # sleep=off: while every CPU waits, virtual time jumps to the next deadline (no real-time
+    # sleep, whose overshoot would land in the interrupt latencies measured after a WFI).
     log = os.path.join(bdir, "qemu.log")
-    con = Console(qemu + ["-icount", "shift=0", "-display", "none", "-monitor", "none",
+    con = Console(qemu + ["-icount", "shift=0,sleep=off", "-display", "none", "-monitor", "none",
                           "-serial", "stdio"], log)
     stopped = ""
     try:

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "irq_latency.h"
+
 #define UART 0x09000000ul
 #define GICD 0x08000000ul
 #define GICC 0x08010000ul
@@ -1103,15 +1105,54 @@ static void bench(void)
     sgi_mode = SGI_STOP;
     *reg32(GICD + 0xf00) = 0x2u << 16 | 1;
     spinlock_handoff();
+    irq_latency_bench(LAT_UNDER_VMM);
 }
 
-void guest_main(unsigned cpu, uint64_t arg);
-
-void guest_main(unsigned cpu, uint64_t arg)
+#ifdef LATENCY_TRACE
+/* One of each exit the exit-cost benchmark times, each warmed up, then traced. */
+static void trace_exits(void)
 {
-    (void)arg;
+    for (unsigned traced = 0; traced < 2; traced++) {
+        if (traced)
+            trace_handshake("begin", "exit_hvc");
+        hvc(PSCI_VERSION);
+        if (traced) {
+            trace_handshake("end", "exit_hvc");
+            trace_handshake("begin", "exit_smc");
+        }
+        smc(PSCI_VERSION, 0, 0, 0);
+        if (traced) {
+            trace_handshake("end", "exit_smc");
+            trace_handshake("begin", "exit_mmio_read");
+        }
+        register uint64_t x0 __asm__("x0");
+        __asm__ volatile("ldr w0, [%1]" : "=r"(x0) : "r"(GICD + 0x4) : "memory");
+        (void)x0;
+        if (traced)
+            trace_handshake("end", "exit_mmio_read");
+    }
+}
+#endif
+
+void guest_main(unsigned cpu, uint64_t arg, uint64_t booted_el);
+
+void guest_main(unsigned cpu, uint64_t arg, uint64_t booted_el)
+{
     if (cpu != 0) {
-        secondary(cpu);
+        if (arg == LAT_HELPER_CONTEXT)
+            irq_latency_helper();
+        else
+            secondary(cpu);
+        return;
+    }
+    /* Natively (started at EL2: no hypervisor) and under bench/irq_latency's floor PD only the
+     * interrupt-latency benchmark runs. */
+    if (booted_el == 2 || arg == LAT_FLOOR_MAGIC) {
+        puts_(booted_el == 2 ? "baremetal: natively, interrupt latency only\n"
+                             : "baremetal: under the floor PD, interrupt latency only\n");
+        irq_latency_bench(booted_el == 2 ? LAT_NATIVE : LAT_FLOOR);
+        puts_("baremetal: done\n");
+        smc(PSCI_SYSTEM_OFF, 0, 0, 0);
         return;
     }
     volatile uint32_t *state = reg32(RESET_STATE);
@@ -1123,6 +1164,16 @@ void guest_main(unsigned cpu, uint64_t arg)
     puts_("baremetal: boot ");
     putu(state[1]);
     putc_('\n');
+#ifdef LATENCY_TRACE
+    /* PROBE=irqtrace: one traced sample per latency path and exit (bench/irq_latency.py
+     * --trace). */
+    state[0] = 0;
+    irq_latency_bench(LAT_UNDER_VMM);
+    trace_exits();
+    puts_("baremetal: done\n");
+    smc(PSCI_SYSTEM_OFF, 0, 0, 0);
+    return;
+#endif
 #ifdef DEBUG_STATE_PROBE
     state[0] = 0;
     debug_state_probe();

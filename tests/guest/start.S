@@ -3,7 +3,27 @@
     .global _start
 _start:
     /* x0 = DTB (boot CPU) or the CPU_ON context id (secondaries: their index). */
-    mrs x1, mpidr_el1
+    mrs x20, CurrentEL
+    lsr x20, x20, #2              /* the EL this CPU starts at: 2 natively (no hypervisor) */
+    cmp x20, #2
+    b.ne 4f
+    /* Natively under QEMU (virtualization=on, no firmware) the CPU starts at EL2: go to EL1 with
+     * the counters and the physical timer open to it, nothing trapped, as a hypervisor runs it. */
+    mov x9, #(1 << 31)            /* HCR_EL2.RW: EL1 is AArch64 */
+    msr hcr_el2, x9
+    mov x9, #3                    /* CNTHCTL_EL2.EL1PCTEN | EL1PCEN */
+    msr cnthctl_el2, x9
+    msr cntvoff_el2, xzr
+    mrs x9, midr_el1
+    msr vpidr_el2, x9
+    mrs x9, mpidr_el1
+    msr vmpidr_el2, x9
+    mov x9, #0x3c5                /* EL1h, interrupts masked */
+    msr spsr_el2, x9
+    adr x9, 4f
+    msr elr_el2, x9
+    eret
+4:  mrs x1, mpidr_el1
     and x1, x1, #0xff
     cbnz x1, 2f
     /* The boot CPU clears .bss: a reset does not clear guest RAM. */
@@ -27,6 +47,7 @@ _start:
     mov x19, x0
     mov x0, x1                    /* cpu index */
     mov x1, x19                   /* dtb or context */
+    mov x2, x20                   /* the EL it started at */
     bl guest_main
 1:  wfe
     b 1b

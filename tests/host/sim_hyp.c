@@ -64,6 +64,11 @@ void hyp_vcpu_stop(unsigned vcpu)
     sim.vcpu[vcpu].stops++;
 }
 
+void hyp_vcpu_park(unsigned vcpu)
+{
+    hyp_vcpu_stop(vcpu);
+}
+
 void hyp_vcpu_resume(unsigned vcpu)
 {
     struct sim_vcpu *v = &sim.vcpu[vcpu];
@@ -106,6 +111,11 @@ void hyp_irq_ack(unsigned channel)
 {
     if (channel < SIM_MAX_CHANNELS)
         sim.irq_acks[channel]++;
+}
+
+void hyp_irq_ack_on_wait(unsigned channel)
+{
+    hyp_irq_ack(channel); /* the simulator has no event loop: at once */
 }
 
 void hyp_notify(unsigned channel)

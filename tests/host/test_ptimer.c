@@ -85,15 +85,49 @@ TEST(ptimer_guest_deadline_ends_wfi_then_interrupts)
     guest_programs_ptimer(1, 3000);
     sim.vcpu[0].cntv_ctl = 1;
     sim.vcpu[0].cntv_cval = 8000;
+    sim.vcpu[0].regs.pc = 0x40001000;
     fx_wfx(0, 0, &r);
     CHECK(fx.vm.sleeping[0]);
+    /* The wake-up is the guest's own deadline: its timer stays as it set it, not borrowed. */
+    CHECK(!fx.vm.ptimer.borrowed);
+    CHECK_EQ(sim.ptimer_ctl, 1);
+    CHECK_EQ(sim.ptimer_cval, 3000);
+    sim.now = 3000;
+    timer_irq(); /* the guest's interrupt, which wakes the vCPU */
+    CHECK(!fx.vm.sleeping[0]);
+    CHECK_EQ(sim.vcpu[0].start_pc, 0x40001004);
+    CHECK_EQ(sim_injections_of(0, FX_PTIMER), 1);
+    CHECK_EQ(sim.irq_acks[FX_WAKEUP_CH], 0); /* masked until the guest's EOI */
+    CHECK(fx_guest_handles(0, FX_PTIMER));
+    CHECK_EQ(sim.irq_acks[FX_WAKEUP_CH], 1);
+}
+
+TEST(ptimer_borrowed_for_the_owners_own_deadline_reports_its_interrupt_once)
+{
+    struct exit_reply r;
+    CHECK(fx_boot(2));
+    enable_ptimer_irq(0);
+    fx_gicd_write(1, GICD_ISENABLER0, 1u << FX_VTIMER);
+    guest_programs_ptimer(1, 3000);
+    sim.vcpu[1].cntv_ctl = 1;
+    sim.vcpu[1].cntv_cval = 6000;
+    sim.vcpu[0].regs.pc = 0x40001000;
+    fx_wfx(0, 0, &r);
+    CHECK(!fx.vm.ptimer.borrowed); /* so far the owner's own deadline alone */
+    fx_wfx(1, 0, &r);
+    CHECK(fx.vm.sleeping[0] && fx.vm.sleeping[1]);
+    /* Two sleepers: the VMM borrows the timer for the earlier deadline, the owner's own. */
+    CHECK(fx.vm.ptimer.borrowed);
     CHECK_EQ(sim.wakeup_deadline, 3000);
     sim.now = 3000;
-    timer_irq(); /* the VMM's deadline: the vCPU wakes and gets its timer back, already firing */
+    timer_irq(); /* wakes the owner, whose timer (given back) fires: its interrupt, at once */
     CHECK(!fx.vm.sleeping[0]);
+    CHECK_EQ(sim.vcpu[0].start_pc, 0x40001004);
     CHECK_EQ(sim.ptimer_cval, 3000);
-    CHECK(sim_ptimer_firing());
-    timer_irq(); /* ... so the line reports again, now as the guest's */
+    CHECK_EQ(sim_injections_of(0, FX_PTIMER), 1);
+    CHECK_EQ(sim.irq_acks[FX_WAKEUP_CH], 0); /* masked until the guest's EOI */
+    CHECK(fx_guest_handles(0, FX_PTIMER));
+    CHECK_EQ(sim.irq_acks[FX_WAKEUP_CH], 1);
     CHECK_EQ(sim_injections_of(0, FX_PTIMER), 1);
 }
 

@@ -173,9 +173,8 @@ static void handle_smc(struct vm *vm, const struct vm_exit *exit, struct exit_re
     }
     if (regs.x[0] == VMM_FID_GIC_DRAINED && vm_reset_drained(vm, exit->vcpu))
         return; /* the drain stub is done: that vCPU stays stopped */
-    uint64_t args[4] = { regs.x[0], regs.x[1], regs.x[2], regs.x[3] };
     enum psci_action action;
-    regs.x[0] = vm_psci_call(vm, exit->vcpu, args, &action);
+    regs.x[0] = vm_psci_call(vm, exit->vcpu, regs.x, &action);
     if (action != PSCI_ACT_RETURN && !psci_finish(vm, exit->vcpu, action))
         return;
     if (advance)
@@ -268,9 +267,8 @@ void vm_handle_vcpu_fault(struct vm *vm, const struct vm_exit *exit, struct exit
 
 void vm_handle_hvc(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
 {
-    uint64_t args[4] = { exit->x[0], exit->x[1], exit->x[2], exit->x[3] };
     enum psci_action action;
-    uint64_t result = vm_psci_call(vm, exit->vcpu, args, &action);
+    uint64_t result = vm_psci_call(vm, exit->vcpu, exit->x, &action);
     if (action != PSCI_ACT_RETURN && !psci_finish(vm, exit->vcpu, action))
         return;
     /* The reply carries the registers back: no register invocation needed. */
