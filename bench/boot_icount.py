@@ -4,7 +4,7 @@
 The same Debian kernel and busybox initramfs (build/images, tools/fetch-guest-images.py) boot
 natively (`-machine virt -cpu cortex-a53`, no hypervisor, the VM's 256 MiB and command line) and
 under the VMM on seL4 (simple.system, 1 vCPU). The initramfs is a bench-only copy whose /init
-runs bench/boot_icount.c right after the marker line: it prints the guest's virtual counter.
+runs bench/marker_counter.c right after the marker line: it prints the guest's virtual counter.
 
 - Instructions: each boot once under `qemu -icount shift=0,sleep=off` (one instruction per
   nanosecond, idle time skipped; the same run gives the same count): the counter at the marker,
@@ -22,7 +22,6 @@ runs bench/boot_icount.c right after the marker line: it prints the guest's virt
 Nothing here fails on a figure; a boot that does not reach its marker is reported and skipped.
 """
 import argparse
-import gzip
 import json
 import os
 import re
@@ -37,59 +36,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from qemu_console import Console, Timeout  # noqa: E402
-from vmmtools import cpio  # noqa: E402
+import marker_images  # noqa: E402
+from marker_images import COUNTER_RE, sh  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 MARKER = "SEL4VMM-GUEST-READY"
 BOARD = "qemu_virt_aarch64"
-COUNTER_RE = re.compile(r"boot_icount: cntvct (\d+) (\d+)")
 ICOUNT = ["-icount", "shift=0,sleep=off"]
-
-
-def sh(cmd, log=None):
-    with open(log or os.devnull, "w") as f:
-        return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT).returncode == 0
-
-
-def bench_images(bdir):
-    """build/images with the counter program run right after the marker: `linux` and a
-    rootfs.cpio.gz that is the default one plus an appended gzip'd cpio (the kernel unpacks both;
-    the later /init wins) holding /bin/boot_icount and that /init."""
-    images = os.path.join(ROOT, "build/images")
-    if not sh([PYTHON, os.path.join(ROOT, "tools/fetch-guest-images.py"), "--out", images]):
-        sys.exit("boot_icount: tools/fetch-guest-images.py failed")
-    out = os.path.join(bdir, "images")
-    os.makedirs(out, exist_ok=True)
-    prog = os.path.join(bdir, "boot_icount")
-    if not sh(["aarch64-linux-gnu-gcc", "-std=c11", "-O2", "-static", "-nostdlib",
-               "-ffreestanding", "-fno-stack-protector", "-fno-pic", "-no-pie", "-Wall",
-               "-Wextra", "-Werror", "-Wl,--build-id=none", "-o", prog,
-               os.path.join(ROOT, "bench/boot_icount.c")]):
-        sys.exit("boot_icount: cannot build bench/boot_icount.c")
-    with open(os.path.join(images, "rootfs.cpio.gz"), "rb") as f:
-        base = f.read()
-    init = [e for e in cpio.read_newc(gzip.decompress(base)) if e[0] == "init"][0]
-    lines = init[2].decode().splitlines(keepends=True)
-    at = [i for i, line in enumerate(lines) if line.startswith('echo "%s' % MARKER)]
-    if len(at) != 1:
-        sys.exit("boot_icount: the initramfs's /init has no single marker line")
-    lines.insert(at[0] + 1, "/bin/boot_icount\n")
-    with open(prog, "rb") as f:
-        overlay = cpio.write_newc([("bin/boot_icount", 0o100755, f.read(), 0, 0),
-                                   ("init", init[1], "".join(lines).encode(), 0, 0)])
-    base += b"\0" * ((4 - len(base) % 4) % 4)  # the next archive starts 4-byte aligned
-    data = base + gzip.compress(overlay, mtime=0)
-    path = os.path.join(out, "rootfs.cpio.gz")
-    if not os.path.exists(path) or open(path, "rb").read() != data:
-        with open(path, "wb") as f:
-            f.write(data)
-    kernel = os.path.join(out, "linux")
-    with open(os.path.join(images, "linux"), "rb") as f:
-        blob = f.read()
-    if not os.path.exists(kernel) or open(kernel, "rb").read() != blob:
-        with open(kernel, "wb") as f:
-            f.write(blob)
-    return out
 
 
 def vmm_build(bdir, sdk, config, images):
@@ -124,7 +77,7 @@ def counter_at_marker(argv, log, timeout=600):
     try:
         con.expect(MARKER, timeout)
         # The kernel's console may put lines in between; the program's line follows the marker.
-        m = COUNTER_RE.search(con.expect("boot_icount: cntvct", 60) + con.expect("\n", 60))
+        m = COUNTER_RE.search(con.expect("cntvct ", 60) + con.expect("\n", 60))
         if not m:
             print("boot_icount: no counter line after the marker (log: %s)" % log)
         return (int(m.group(1)), int(m.group(2))) if m else None
@@ -303,7 +256,7 @@ def breakdown(argv, bdir, sdk, config, vdir, log, timeout=900):
                 values[name] = int.from_bytes(raw, "little")
         gdb.cmd("z0,%x,4" % handle_exit)
         gdb.sock.sendall(b"$c#63")
-        m = COUNTER_RE.search(con.expect("boot_icount: cntvct", 120) + con.expect("\n", 60))
+        m = COUNTER_RE.search(con.expect("cntvct ", 120) + con.expect("\n", 60))
         return starts, values, (int(m.group(1)), int(m.group(2))) if m else None
     except Timeout as e:
         print("boot_icount --breakdown: %s (log: %s)" % (e, log))
@@ -402,7 +355,7 @@ def main():
     args = ap.parse_args()
     bdir = os.path.abspath(args.build_dir)
     os.makedirs(bdir, exist_ok=True)
-    images = bench_images(bdir)
+    images = marker_images.build(bdir, "init", "boot_icount")
     vdir = os.path.join(bdir, args.config)
     vmm = vmm_build(vdir, args.sdk, args.config, images)
     native = native_cmd(images, guest_bootargs(vdir)) + ["-seed", "1"]

@@ -1,10 +1,11 @@
 /*
- * Benchmark helper (bench/smp_cost.py builds it; not part of any image the project ships): a
- * static arm64 Linux program that prints the virtual counter, "cntvct <ticks> <freq>". The bench
- * adds it to a copy of the default initramfs and runs it from /etc/profile, i.e. as the first
- * thing the shell does after /init printed the marker line. Under `qemu -icount shift=0` the
- * counter counts instructions (16 per tick at 62.5 MHz) from QEMU's start, natively and under the
- * VMM alike (seL4 here leaves CNTVOFF at 0: VTIMER_UPDATE_VOFFSET is off).
+ * Benchmark helper (bench/marker_images.py builds it for bench/boot_icount.py and
+ * bench/smp_cost.py; not part of any image the project ships): a static arm64 Linux program that
+ * prints the virtual counter, "cntvct <ticks> <freq>". The benches add it to a copy of the
+ * default initramfs and run it right after /init prints the marker line, or from /etc/profile as
+ * the first thing the shell does. Under `qemu -icount shift=0` the counter counts instructions (16
+ * per tick at 62.5 MHz) from QEMU's start, natively and under the VMM alike (seL4 here leaves
+ * CNTVOFF at 0: VTIMER_UPDATE_VOFFSET is off).
  */
 typedef unsigned long u64;
 

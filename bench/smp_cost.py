@@ -19,11 +19,9 @@ counts instructions from QEMU's start, the same way natively and under the VMM. 
 Nothing here fails on a figure; a run that does not reach its marker is reported and skipped.
 """
 import argparse
-import gzip
 import json
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -32,48 +30,12 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from qemu_console import Console, Timeout  # noqa: E402
-from vmmtools import cpio  # noqa: E402
+import marker_images  # noqa: E402
+from marker_images import COUNTER_RE, sh  # noqa: E402
 
 PYTHON = "/usr/bin/python3"
 SYSTEMS = {1: "simple.system", 2: "smp2.system", 4: "smp4.system"}
 ICOUNT = ["-icount", "shift=0,sleep=off"]
-COUNTER_RE = re.compile(r"cntvct (\d+) (\d+)")
-PROFILE = b'export PS1="guest# "\n/bin/marker_counter\n'
-
-
-def sh(cmd, log=None):
-    """Run a command; its output goes to `log` (or nowhere). True if it succeeded."""
-    with open(log or os.devnull, "w") as f:
-        return subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT).returncode == 0
-
-
-def bench_images(bdir):
-    """build/images plus the marker counter: a directory with `linux` and `rootfs.cpio.gz` (the
-    default initramfs with a second, gzip'd cpio appended: /bin/marker_counter, /etc/profile)."""
-    images = os.path.join(ROOT, "build/images")
-    if not sh([PYTHON, os.path.join(ROOT, "tools/fetch-guest-images.py"), "--out", images]):
-        sys.exit("smp_cost: tools/fetch-guest-images.py failed")
-    out = os.path.join(bdir, "images")
-    os.makedirs(out, exist_ok=True)
-    prog = os.path.join(bdir, "marker_counter")
-    if not sh(["aarch64-linux-gnu-gcc", "-std=c11", "-O2", "-static", "-nostdlib",
-               "-ffreestanding", "-fno-stack-protector", "-fno-pic", "-no-pie", "-Wall",
-               "-Wextra", "-Werror", "-Wl,--build-id=none", "-o", prog,
-               os.path.join(ROOT, "bench/marker_counter.c")]):
-        sys.exit("smp_cost: cannot build bench/marker_counter.c")
-    with open(prog, "rb") as f:
-        overlay = cpio.write_newc([("bin/marker_counter", 0o100755, f.read(), 0, 0),
-                                   ("etc/profile", 0o100644, PROFILE, 0, 0)])
-    with open(os.path.join(images, "rootfs.cpio.gz"), "rb") as f:
-        base = f.read()
-    base += b"\0" * ((4 - len(base) % 4) % 4)  # the next archive starts 4-byte aligned
-    data = base + gzip.compress(overlay, mtime=0)
-    path = os.path.join(out, "rootfs.cpio.gz")
-    if not os.path.exists(path) or open(path, "rb").read() != data:
-        with open(path, "wb") as f:
-            f.write(data)
-    shutil.copyfile(os.path.join(images, "linux"), os.path.join(out, "linux"))
-    return out
 
 
 def counter_at_marker(argv, log, timeout):
@@ -125,7 +87,7 @@ def fmt_ticks(t):
 
 
 def linux(args, out_dir):
-    images = bench_images(out_dir)
+    images = marker_images.build(out_dir, "profile", "smp_cost")
     rows = {}
     for n in args.vcpus:
         bdir = os.path.join(out_dir, "vmm-%dcpu" % n)
