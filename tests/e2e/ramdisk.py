@@ -14,7 +14,7 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e"))
 from qemu_console import Console, Timeout  # noqa: E402
-from two_vms_disk import Checks  # noqa: E402
+from checks import Checks  # noqa: E402
 
 MARKER = "SEL4VMM-GUEST-READY"
 SYSTEM = """<?xml version="1.0" encoding="UTF-8"?>

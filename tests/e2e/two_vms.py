@@ -14,40 +14,12 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e"))
+from checks import Checks  # noqa: E402
 from qemu_console import Console, Timeout  # noqa: E402
 
 MARKER = "SEL4VMM-GUEST-READY"
 SWITCH = "\x1c"  # Ctrl-\, then the client's number
 VMS = {"linux1": (1, 1), "linux2": (2, 2)}  # name: (mux client number, vCPUs)
-
-
-class Checks:
-    def __init__(self, names):
-        self.names = names
-        self.results = []
-
-    def run(self, name, fn):
-        if self.results and not all(self.results):
-            print("SKIPPED e2e two_vms %s: not run after an earlier failure" % name, flush=True)
-            return False
-        t0 = time.monotonic()
-        try:
-            detail = fn() or ""
-            self.results.append(True)
-            print("ok   e2e two_vms %s (%.1fs) %s" % (name, time.monotonic() - t0, detail),
-                  flush=True)
-            return True
-        except (Timeout, AssertionError, subprocess.CalledProcessError) as e:
-            self.results.append(False)
-            print("FAIL e2e two_vms %s: %s" % (name, e), flush=True)
-            return False
-
-    def summary(self):
-        p = sum(self.results)
-        f = len(self.results) - p
-        s = len(self.names) - len(self.results)
-        print("e2e two_vms: %d passed, %d failed, %d skipped" % (p, f, s))
-        return 1 if f else 0
 
 
 def main():
@@ -64,7 +36,7 @@ def main():
     names = ["build", "both VMs boot to their markers", "input to linux1 only",
              "input to linux2 only", "linux1 reboots while linux2 answers",
              "linux1 answers after its reboot", "linux2 powers off while linux1 answers"]
-    checks = Checks(names)
+    checks = Checks("two_vms", names)
     log = os.path.join(bdir, "build.log")
 
     def build():

@@ -26,6 +26,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e"))
+from checks import Checks  # noqa: E402
 from qemu_console import Console, Timeout  # noqa: E402
 
 MARKER = "SEL4VMM-GUEST-READY"
@@ -33,37 +34,6 @@ SWITCH = "\x1c"  # Ctrl-\, then the client's number
 VMS = {"linux1": 1, "linux2": 2}  # name: mux client number
 PART_SECTORS = 262144  # 128 MiB partitions (tools/make-disk-image.py, the system file)
 KERNEL_LINE = re.compile(r"^\[\s*\d+\.\d+\] ")  # the guest kernel's console messages
-
-
-class Checks:
-    def __init__(self, name, names):
-        self.name = name
-        self.names = names
-        self.results = []
-
-    def run(self, name, fn):
-        if self.results and not all(self.results):
-            print("SKIPPED e2e %s %s: not run after an earlier failure" % (self.name, name),
-                  flush=True)
-            return False
-        t0 = time.monotonic()
-        try:
-            detail = fn() or ""
-            self.results.append(True)
-            print("ok   e2e %s %s (%.1fs) %s" % (self.name, name, time.monotonic() - t0, detail),
-                  flush=True)
-            return True
-        except (Timeout, AssertionError, subprocess.CalledProcessError) as e:
-            self.results.append(False)
-            print("FAIL e2e %s %s: %s" % (self.name, name, e), flush=True)
-            return False
-
-    def summary(self):
-        p = sum(self.results)
-        f = len(self.results) - p
-        s = len(self.names) - len(self.results)
-        print("e2e %s: %d passed, %d failed, %d skipped" % (self.name, p, f, s))
-        return 1 if f else 0
 
 
 class Guests:

@@ -25,6 +25,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
+from checks import Checks  # noqa: E402
 from qemu_console import Console, Timeout  # noqa: E402
 from vmmtools import cpio  # noqa: E402
 
@@ -42,36 +43,6 @@ NAMES = ["build", "both VMs boot to their markers", "addresses configured",
          "a forged source MAC reaches nobody, the switch drops and counts",
          "linux1 reboots while linux2 reaches the echo PD",
          "linux1 back on the network after its reboot"]
-
-
-class Checks:
-    def __init__(self, names):
-        self.names = names
-        self.results = []
-
-    def run(self, name, fn):
-        if self.results and not all(self.results):
-            print("SKIPPED e2e two_vms_net %s: not run after an earlier failure" % name,
-                  flush=True)
-            return False
-        t0 = time.monotonic()
-        try:
-            detail = fn() or ""
-            self.results.append(True)
-            print("ok   e2e two_vms_net %s (%.1fs) %s" % (name, time.monotonic() - t0, detail),
-                  flush=True)
-            return True
-        except (Timeout, AssertionError, subprocess.CalledProcessError) as e:
-            self.results.append(False)
-            print("FAIL e2e two_vms_net %s: %s" % (name, e), flush=True)
-            return False
-
-    def summary(self):
-        p = sum(self.results)
-        f = len(self.results) - p
-        s = len(self.names) - len(self.results)
-        print("e2e two_vms_net: %d passed, %d failed, %d skipped" % (p, f, s))
-        return 1 if f else 0
 
 
 def guest_images(bdir):
@@ -124,7 +95,7 @@ def main():
     make = ["make", "-C", ROOT, "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + args.sdk,
             "CONFIG=" + args.config, "SYSTEM_FILE=" + system_file(bdir, host_port),
             "IMAGE_DIR=" + os.path.join(bdir, "net-images")]
-    checks = Checks(NAMES)
+    checks = Checks("two_vms_net", NAMES)
     log = os.path.join(bdir, "build.log")
     macs = {}
 
