@@ -15,11 +15,11 @@
  * which tests/e2e/baremetal.py and bench/irq_latency.py turn into instructions.
  */
 #include "irq_latency.h"
+#include "guest_io.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#define UART 0x09000000ul
 #define GICD 0x08000000ul
 #define GICC 0x08010000ul
 #define GICD_CTLR 0x000ul
@@ -53,69 +53,6 @@ enum { LAT_IDLE, LAT_ARM, LAT_ARMED, LAT_EXIT };
 
 void lat_on_irq(void);
 void lat_on_unexpected(void);
-
-static volatile uint32_t *reg32(uint64_t a)
-{
-    return (volatile uint32_t *)a;
-}
-
-static void putc_(char c)
-{
-    while (*reg32(UART + 0x18) & (1u << 5))
-        ;
-    *reg32(UART) = (uint32_t)c;
-}
-
-static void puts_(const char *s)
-{
-    while (*s)
-        putc_(*s++);
-}
-
-static void putu(uint64_t v)
-{
-    char b[24];
-    int n = 0;
-    do {
-        b[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        putc_(b[--n]);
-}
-
-static void putx(uint64_t v)
-{
-    puts_("0x");
-    for (int i = 60; i >= 0; i -= 4)
-        putc_("0123456789abcdef"[(v >> i) & 0xf]);
-}
-
-/* The same line as main.c's checks: "check NAME: ok" or "check NAME: FAIL detail value". */
-static void check(const char *name, bool ok, const char *detail, uint64_t value)
-{
-    puts_("check ");
-    puts_(name);
-    puts_(ok ? ": ok" : ": FAIL ");
-    if (!ok) {
-        puts_(detail);
-        puts_(" ");
-        putx(value);
-    }
-    putc_('\n');
-}
-
-static int64_t smc(uint64_t fid, uint64_t a1, uint64_t a2, uint64_t a3)
-{
-    register uint64_t x0 __asm__("x0") = fid, x1 __asm__("x1") = a1, x2 __asm__("x2") = a2,
-                         x3 __asm__("x3") = a3;
-    __asm__ volatile("smc #0"
-                     : "+r"(x0), "+r"(x1), "+r"(x2), "+r"(x3)
-                     :
-                     : "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14", "x15",
-                       "x16", "x17", "memory");
-    return (int64_t)x0;
-}
 
 static uint64_t counter(void)
 {
@@ -418,7 +355,7 @@ void irq_latency_bench(enum lat_mode mode)
     /* CPU 1 (off by now under the VMM, after the ping-pong) becomes the SGI sender. */
     int64_t on;
     for (unsigned i = 0; i < 1000; i++) {
-        on = smc(PSCI_CPU_ON, 1, (uint64_t)_start, LAT_HELPER_CONTEXT);
+        on = (int64_t)smc(PSCI_CPU_ON, 1, (uint64_t)_start, LAT_HELPER_CONTEXT);
         if (on != PSCI_ALREADY_ON)
             break;
         for (volatile unsigned spin = 0; spin < 10000; spin++)
