@@ -7,15 +7,13 @@ import ipaddress
 import os
 import re
 import sys
-import tempfile
 import unittest
-import xml.etree.ElementTree as ET
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "tools"))
 
-from test_vmm_system import Board, ROOT, SYSTEMS, system, vmm  # noqa: E402
+from test_vmm_system import ROOT, SYSTEMS, Board, ExpansionCase, system, vmm  # noqa: E402
 from vmmtools import ToolError, component_config, expand, network, platform  # noqa: E402
 
 SWITCH = '<virtual_switch name="lan" />'
@@ -36,29 +34,7 @@ def load_vmm_config():
     return mod
 
 
-class NetworkTests(unittest.TestCase):
-    def expand(self, text):
-        dt = Board.get()
-        with tempfile.NamedTemporaryFile("w", suffix=".system", delete=False) as f:
-            f.write(text)
-            path = f.name
-        self.addCleanup(os.unlink, path)
-        msgs = []
-        exp = expand.Expansion(path, dt, platform.Platform(dt), msgs)
-        plan = exp.run()
-        root = ET.fromstring(exp.xml().split("-->", 1)[1])
-        return plan, root, msgs
-
-    def refuse(self, text, *needles):
-        with self.assertRaises(ToolError) as cm:
-            self.expand(text)
-        msg = str(cm.exception)
-        self.assertNotIn("\n", msg)
-        self.assertIn(".system: ", msg)
-        for n in needles:
-            self.assertIn(n, msg)
-        return msg
-
+class NetworkTests(ExpansionCase):
     def two_vms_and_echo(self, a_net='<virtio_net switch="lan" />',
                          b_net='<virtio_net switch="lan" mac="02:00:00:00:00:0b" />',
                          echo_attrs='switch="lan" ip="10.0.0.100" udp_port="7"', more=SWITCH):

@@ -65,7 +65,10 @@ class Board:
         return cls.dt
 
 
-class ExpandTests(unittest.TestCase):
+class ExpansionCase(unittest.TestCase):
+    """Expanding a system file given as text (on QEMU's board), and refusing a bad one with one
+    line that names the file; no tests of its own (test_vmm_network.py uses it too)."""
+
     def expand(self, text):
         dt = Board.get()
         with tempfile.NamedTemporaryFile("w", suffix=".system", delete=False) as f:
@@ -87,6 +90,9 @@ class ExpandTests(unittest.TestCase):
         for n in needles:
             self.assertIn(n, msg)
         return msg
+
+
+class ExpandTests(ExpansionCase):
 
     # -- one VM ---------------------------------------------------------------------------------
 
