@@ -661,20 +661,7 @@ static int blk_boot(bool v3, unsigned vcpus)
     }
     memset(blk_queue, 0, sizeof(blk_queue));
     memset(blk_data, 0, sizeof(blk_data));
-    fx.virtio[0] = (struct vmm_virtio_device){
-        .type = VMM_VIRTIO_BLK,
-        .name = "blk",
-        .base = FX_VIRTIO_BASE,
-        .size = FX_VIRTIO_SIZE,
-        .irq = FX_VIRTIO_IRQ,
-        .conn = { .queue = (uintptr_t)blk_queue,
-                  .capacity = BLK_CAP,
-                  .tx_data = (uintptr_t)blk_data,
-                  .tx_size = BLK_DATA,
-                  .channel = FX_VIRTIO_CH },
-    };
-    fx.cfg.virtio = fx.virtio;
-    fx.cfg.num_virtio = 1;
+    fx_add_virtio_blk(blk_queue, BLK_CAP, blk_data, BLK_DATA, false);
     conn_attach(&blk_srv, &fx.virtio[0].conn);
     blk_taken_n = 0;
     return vm_init(&fx.vm, &fx.cfg, fx.ram) && vm_boot(&fx.vm);

@@ -24,21 +24,7 @@ bool bvx_boot(bool real, bool read_only)
     bvx.real = real;
     bvx.info = (struct blk_info *)(queue + blk_info_offset(BVX_CAP));
     fx_config(1);
-    fx.virtio[0] = (struct vmm_virtio_device){
-        .type = VMM_VIRTIO_BLK,
-        .name = "blk",
-        .base = FX_VIRTIO_BASE,
-        .size = FX_VIRTIO_SIZE,
-        .irq = FX_VIRTIO_IRQ,
-        .conn = { .queue = (uintptr_t)queue,
-                  .capacity = BVX_CAP,
-                  .tx_data = (uintptr_t)data,
-                  .tx_size = data_size,
-                  .channel = FX_VIRTIO_CH },
-        .u.blk = { .read_only = read_only },
-    };
-    fx.cfg.virtio = fx.virtio;
-    fx.cfg.num_virtio = 1;
+    fx_add_virtio_blk(queue, BVX_CAP, data, data_size, read_only);
     struct conn_config view = fx.virtio[0].conn;
     view.channel = BVX_SERVER_CH;
     conn_attach(&bvx.fake, &view);

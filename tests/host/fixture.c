@@ -90,6 +90,26 @@ void fx_add_virtio_console(void)
     fx.cfg.num_virtio = 1;
 }
 
+void fx_add_virtio_blk(uint8_t *queue, unsigned capacity, uint8_t *data, uint32_t data_size,
+                       bool read_only)
+{
+    fx.virtio[0] = (struct vmm_virtio_device){
+        .type = VMM_VIRTIO_BLK,
+        .name = "blk",
+        .base = FX_VIRTIO_BASE,
+        .size = FX_VIRTIO_SIZE,
+        .irq = FX_VIRTIO_IRQ,
+        .conn = { .queue = (uintptr_t)queue,
+                  .capacity = capacity,
+                  .tx_data = (uintptr_t)data,
+                  .tx_size = data_size,
+                  .channel = FX_VIRTIO_CH },
+        .u.blk = { .read_only = read_only },
+    };
+    fx.cfg.virtio = fx.virtio;
+    fx.cfg.num_virtio = 1;
+}
+
 int fx_boot_virtio(unsigned vcpus, int v3)
 {
     fx_config(vcpus);

@@ -50,6 +50,10 @@ void fx_config(unsigned vcpus);
 /* Add a virtio console to the configuration fx_config made (FX_VIRTIO_*, its connection over
  * fx_backend, which is zeroed). */
 void fx_add_virtio_console(void);
+/* A virtio block device in the same slot, on the connection `queue` (rings and blk_info, for
+ * `capacity` requests) and `data` (its data region), read-only if `read_only`. */
+void fx_add_virtio_blk(uint8_t *queue, unsigned capacity, uint8_t *data, uint32_t data_size,
+                       bool read_only);
 /* fx_config + fx_add_virtio_console + vm_init + vm_boot (GICv3 if `v3`). */
 int fx_boot_virtio(unsigned vcpus, int v3);
 /* fx_config + vm_init + vm_boot; returns false if either failed. */
