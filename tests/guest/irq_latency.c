@@ -20,8 +20,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define GICD 0x08000000ul
-#define GICC 0x08010000ul
 #define GICD_CTLR 0x000ul
 #define GICD_ISENABLER0 0x100ul
 #define GICD_SGIR 0xf00ul
@@ -53,28 +51,6 @@ enum { LAT_IDLE, LAT_ARM, LAT_ARMED, LAT_EXIT };
 
 void lat_on_irq(void);
 void lat_on_unexpected(void);
-
-static uint64_t counter(void)
-{
-    uint64_t v;
-    __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(v));
-    return v;
-}
-
-static uint64_t counter_freq(void)
-{
-    uint64_t v;
-    __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(v));
-    return v;
-}
-
-static void irqs(bool on)
-{
-    if (on)
-        __asm__ volatile("msr daifclr, #2; isb" ::: "memory");
-    else
-        __asm__ volatile("msr daifset, #2; isb" ::: "memory");
-}
 
 static void vtimer_set(uint64_t cval, uint64_t ctl)
 {

@@ -10,8 +10,6 @@
 #include "guest_io.h"
 #include "irq_latency.h"
 
-#define GICD 0x08000000ul
-#define GICC 0x08010000ul
 #define UNMAPPED 0x0a000000ul /* a virtio slot the VM is not given */
 /* Outside the image, the DTB and the VMM's reset area: survives SYSTEM_RESET. */
 #define RESET_STATE 0x47000000ul
@@ -39,20 +37,6 @@ static uint64_t hvc(uint64_t fid)
                      : "x1", "x2", "x3", "x4", "x5", "x6", "x8", "x9", "x10", "x11", "x12", "x13",
                        "x14", "x15", "x16", "x17", "memory");
     return x0;
-}
-
-static uint64_t counter(void)
-{
-    uint64_t v;
-    __asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(v));
-    return v;
-}
-
-static uint64_t counter_freq(void)
-{
-    uint64_t v;
-    __asm__ volatile("mrs %0, cntfrq_el0" : "=r"(v));
-    return v;
 }
 
 /* ---- exceptions ------------------------------------------------------------------------- */
@@ -118,14 +102,6 @@ void on_other(struct frame *f)
     puts_("check exceptions: FAIL unexpected exception vector\n");
     for (;;)
         __asm__ volatile("wfe");
-}
-
-static void irqs(bool on)
-{
-    if (on)
-        __asm__ volatile("msr daifclr, #2; isb");
-    else
-        __asm__ volatile("msr daifset, #2; isb");
 }
 
 static void gic_cpu_init(unsigned cpu)
