@@ -16,12 +16,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e"))
-from qemu_console import Console, Timeout  # noqa: E402
-from two_vms_net import free_port, guest_images, system_file  # noqa: E402
+from qemu_console import Console  # noqa: E402
+from mux_guests import Guests  # noqa: E402
+from two_vms_net import VMS, free_port, guest_images, system_file  # noqa: E402
 
 MARKER = "SEL4VMM-GUEST-READY"
 
@@ -49,24 +49,11 @@ def main():
     con = Console(qemu + ["-display", "none", "-monitor", "none", "-serial", "stdio"],
                   os.path.join(bdir, "qemu.log"))
     n = [0]
-
-    def output():
-        return con.buf.decode("utf-8", "replace")
-
-    def wait_for(pattern, timeout, since=0):
-        deadline = time.monotonic() + timeout
-        while True:
-            m = re.compile(pattern).search(output(), since)
-            if m:
-                return m
-            if time.monotonic() > deadline:
-                raise Timeout("%r not seen within %ds" % (pattern, timeout))
-            con._pump(0.2)
+    guests = Guests(con, VMS)
+    output, wait_for = guests.output, guests.wait_for
 
     def sh(vm, cmd, timeout=120):
-        since = len(output())
-        con.send("\x1c" + vm[-1])
-        wait_for(r"input -> %s" % vm, 10, since)
+        guests.focus(vm)
         n[0] += 1
         since = len(output())
         sep = " " if cmd.rstrip().endswith("&") else "; "

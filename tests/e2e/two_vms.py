@@ -10,15 +10,14 @@ import random
 import re
 import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e"))
 from checks import Checks  # noqa: E402
-from qemu_console import Console, Timeout  # noqa: E402
+from mux_guests import Guests  # noqa: E402
+from qemu_console import Console  # noqa: E402
 
 MARKER = "SEL4VMM-GUEST-READY"
-SWITCH = "\x1c"  # Ctrl-\, then the client's number
 VMS = {"linux1": (1, 1), "linux2": (2, 2)}  # name: (mux client number, vCPUs)
 
 
@@ -55,25 +54,8 @@ def main():
     qlog = os.path.join(bdir, "qemu.log")
     con = Console(qemu + ["-display", "none", "-monitor", "none", "-serial", "stdio"], qlog)
 
-    def output():
-        return con.buf.decode("utf-8", "replace")
-
-    def wait_for(pattern, timeout, since=0):
-        """Wait for a regular expression in the output after offset `since`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            m = re.compile(pattern).search(output(), since)
-            if m:
-                return m
-            if time.monotonic() > deadline:
-                raise Timeout("%r not seen within %ds" % (pattern, timeout))
-            con._pump(0.2)
-
-    def focus(vm):
-        n = VMS[vm][0]
-        since = len(output())
-        con.send(SWITCH + str(n))
-        wait_for(r"input -> %s" % vm, 10, since)
+    guests = Guests(con, {vm: n for vm, (n, _) in VMS.items()})
+    output, wait_for, focus = guests.output, guests.wait_for, guests.focus
 
     def ask(vm, timeout=30):
         """Type a command computing a fresh token into `vm`; the answer must come from it."""

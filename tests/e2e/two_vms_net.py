@@ -26,11 +26,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "tests/e2e"))
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 from checks import Checks  # noqa: E402
-from qemu_console import Console, Timeout  # noqa: E402
+from mux_guests import Guests  # noqa: E402
+from qemu_console import Console  # noqa: E402
 from vmmtools import cpio  # noqa: E402
 
 MARKER = "SEL4VMM-GUEST-READY"
-SWITCH = "\x1c"  # Ctrl-\, then the client's number
 VMS = {"linux1": 1, "linux2": 2}  # name: mux client number
 IP = {"linux1": "10.0.0.1", "linux2": "10.0.0.2"}
 ECHO_IP, ECHO_PORT = "10.0.0.100", 7
@@ -125,23 +125,8 @@ def main():
     counter = [0]
     reboot_at = [0]  # where in the output linux1 was told to reboot
 
-    def output():
-        return con.buf.decode("utf-8", "replace")
-
-    def wait_for(pattern, timeout, since=0):
-        deadline = time.monotonic() + timeout
-        while True:
-            m = re.compile(pattern).search(output(), since)
-            if m:
-                return m
-            if time.monotonic() > deadline:
-                raise Timeout("%r not seen within %ds" % (pattern, timeout))
-            con._pump(0.2)
-
-    def focus(vm):
-        since = len(output())
-        con.send(SWITCH + str(VMS[vm]))
-        wait_for(r"input -> %s" % vm, 10, since)
+    guests = Guests(con, VMS)
+    output, wait_for, focus = guests.output, guests.wait_for, guests.focus
 
     def sh(vm, cmd, timeout=60):
         """Run `cmd` in vm's shell; returns its lines of output (the VM's own lines only). The
