@@ -3,6 +3,7 @@
 #ifndef LIB_TEXT_H
 #define LIB_TEXT_H
 
+#include <proto/ring.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,6 +73,21 @@ static inline void text_ipv4(struct text *t, const uint8_t *ip)
             text_char(t, '.');
         text_u64(t, ip[i]);
     }
+}
+
+/* ": bad RING entry (offset X, length N; region S bytes": what a server says of a queue entry
+ * it drops; the caller adds what the entry should have been and what happens now. */
+static inline void text_bad_entry(struct text *t, const char *ring, const struct ring_entry *e,
+                                  uint64_t region_size)
+{
+    text_str(t, ": bad ");
+    text_str(t, ring);
+    text_str(t, " entry (offset ");
+    text_hex(t, e->offset);
+    text_str(t, ", length ");
+    text_u64(t, e->len);
+    text_str(t, "; region ");
+    text_hex(t, region_size);
 }
 
 /* The text so far, NUL-terminated (the last byte is sacrificed if it is full). */

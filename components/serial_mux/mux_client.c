@@ -38,14 +38,7 @@ static void report_bad_entry(struct mux *m, unsigned idx, const char *ring,
     *reported = true;
     struct text t = { .len = 0 };
     text_client(&t, m, idx);
-    text_str(&t, ": bad ");
-    text_str(&t, ring);
-    text_str(&t, " entry (offset ");
-    text_hex(&t, e->offset);
-    text_str(&t, ", length ");
-    text_u64(&t, e->len);
-    text_str(&t, "; region ");
-    text_hex(&t, region_size);
+    text_bad_entry(&t, ring, e, region_size);
     text_str(&t, " bytes, buffers 1-");
     text_u64(&t, SERIAL_BUF_SIZE);
     text_str(&t, "): dropped; more are only counted (Ctrl-\\ ?)");

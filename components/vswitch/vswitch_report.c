@@ -97,14 +97,7 @@ void vswitch_report_bad_entry(struct vswitch *s, unsigned p, const char *ring,
     start(&t, s);
     text_str(&t, "warning: ");
     port_name(&t, s, p);
-    text_str(&t, ": bad ");
-    text_str(&t, ring);
-    text_str(&t, " entry (offset ");
-    text_hex(&t, e->offset);
-    text_str(&t, ", length ");
-    text_u64(&t, e->len);
-    text_str(&t, "; region ");
-    text_hex(&t, region_size);
+    text_bad_entry(&t, ring, e, region_size);
     text_str(&t, " bytes, frames 14-1514, buffers 2048): dropped (");
     text_u64(&t, s->port[p].count.bad_entries);
     text_str(&t, " so far)");
