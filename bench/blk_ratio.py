@@ -34,8 +34,8 @@ MIB = 1 << 20
 
 def build_images(bdir):
     """The default images, with /bin/blkbench appended to the initramfs (a second cpio member:
-    the kernel unpacks them in turn)."""
-    images = os.path.join(bdir, "images")
+    the kernel unpacks them in turn). Not BUILD_DIR/images: make keeps that one the defaults."""
+    images = os.path.join(bdir, "bench-images")
     base = os.path.join(ROOT, "build", "images")
     subprocess.run([sys.executable, os.path.join(ROOT, "tools/fetch-guest-images.py"), "--out",
                     base], check=True, stdout=subprocess.DEVNULL)
