@@ -24,6 +24,19 @@
  * the server enforces the range itself. The server notifies the client once it is ready.
  * `max_sectors_per_request` is the most one request may carry (the server answers a larger one
  * with BLK_S_IOERR); it is at least BLK_MIN_REQUEST_SECTORS whenever the device allows.
+ *
+ * Direct requests (BLK_OP_READ_DIRECT, BLK_OP_WRITE_DIRECT) move the data by the storage
+ * device's DMA straight to or from the client's DMA window: one physically contiguous range of
+ * memory the build gives the server for this client (a VM's guest RAM), which the server itself
+ * never maps. `data` is then the offset in the TX data region of a table of `segs` struct
+ * blk_seg, each naming bytes of the window by offset; their lengths add up to count * 512 (a
+ * segment need not be a multiple of 512). The server offers them (blk_info.direct_max_segs > 0,
+ * the most segments one request may have, at most BLK_DIRECT_MAX_SEGS) only when its device does
+ * DMA and the client has a window (blk_info.direct_window bytes); it copies the table out once
+ * and checks every segment (length > 0, inside the window, no overflow) and the sum before the
+ * device sees any of it, and answers a bad one BLK_S_IOERR (BLK_S_UNSUPP when not offered).
+ * A client must not reuse a segment's memory until the request is answered: the device may
+ * write it until then, whatever else the client does meanwhile.
  */
 #ifndef PROTO_BLK_H
 #define PROTO_BLK_H
@@ -40,7 +53,11 @@ enum blk_op {
     BLK_OP_WRITE = 1,
     BLK_OP_FLUSH = 4,
     BLK_OP_GET_ID = 8,
+    BLK_OP_READ_DIRECT = 16,
+    BLK_OP_WRITE_DIRECT = 17,
 };
+
+#define BLK_DIRECT_MAX_SEGS 256u
 
 enum blk_status {
     BLK_S_OK = 0,
@@ -52,7 +69,16 @@ struct blk_request {
     uint32_t op;
     uint32_t count;  /* sectors */
     uint64_t sector; /* first sector, in the client's range */
-    uint64_t data;   /* offset of the data buffer in the TX data region */
+    uint64_t data;   /* offset in the TX data region of the data (direct: of the segment table) */
+    uint32_t segs;   /* direct: entries in the segment table; otherwise 0 */
+    uint32_t reserved;
+};
+
+/* One segment of a direct request: `len` bytes at `offset` in the client's DMA window. */
+struct blk_seg {
+    uint64_t offset;
+    uint32_t len;
+    uint32_t reserved;
 };
 
 #define BLK_INFO_MAGIC 0x626c6b69u /* "iklb" */
@@ -63,11 +89,14 @@ struct blk_info {
     uint32_t read_only;
     uint64_t capacity; /* sectors in the client's range */
     uint32_t max_sectors_per_request;
-    uint32_t pad[11];
+    uint32_t direct_max_segs; /* 0: no direct requests from this client */
+    uint64_t direct_window;   /* bytes of the client's DMA window (direct requests only) */
+    uint32_t pad[8];
 };
 
 _Static_assert(sizeof(struct blk_info) == BLK_INFO_BYTES, "blk_info is 64 bytes");
-_Static_assert(sizeof(struct blk_request) == 24, "blk_request is 24 bytes");
+_Static_assert(sizeof(struct blk_request) == 32, "blk_request is 32 bytes");
+_Static_assert(sizeof(struct blk_seg) == 16, "blk_seg is 16 bytes");
 
 static inline uint64_t blk_info_offset(uint32_t capacity)
 {

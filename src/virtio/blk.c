@@ -300,8 +300,9 @@ static int send(struct virtio_dev *d, uint16_t head, const struct blk_parse *p, 
                                    [T_OUT] = BLK_OP_WRITE,
                                    [T_FLUSH] = BLK_OP_FLUSH,
                                    [T_GET_ID] = BLK_OP_GET_ID };
-    struct blk_request r = { op[p->type], (uint32_t)(len / BLK_SECTOR_SIZE), p->sector,
-                             page_offset(first) };
+    struct blk_request r = { op[p->type], (uint32_t)(len / BLK_SECTOR_SIZE),
+                             p->sector,   page_offset(first),
+                             0,           0 };
     vmm_memcpy(b->conn.tx_data + hdr_offset(slot), &r, sizeof(r));
     struct ring_entry e = { hdr_offset(slot), sizeof(r), slot };
     bool notify;

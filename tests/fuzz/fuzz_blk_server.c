@@ -228,7 +228,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 n = n < DATA_SIZE - buf ? n : DATA_SIZE - buf;
                 memset(c->data + buf, FILL(i), n);
             }
-            struct blk_request r = { rop, count, sector, buf };
+            struct blk_request r = { rop, count, sector, buf, 0, 0 };
             memcpy(c->data + hdr, &r, sizeof(r));
             own(c, &r, sizeof(r));
             struct ring_entry e = { hdr, sizeof(r), (uint32_t)take(2) };

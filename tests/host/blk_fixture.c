@@ -83,7 +83,7 @@ uint32_t bfx_queue(unsigned i, uint32_t op, uint64_t sector, uint32_t count, uin
                    uint64_t hdr_off)
 {
     struct bfx_client *c = &bfx.c[i];
-    struct blk_request r = { op, count, sector, data };
+    struct blk_request r = { op, count, sector, data, 0, 0 };
     memcpy(c->data + hdr_off, &r, sizeof(r));
     uint32_t id = c->next_id++;
     bfx_queue_entry(i, hdr_off, sizeof(r), id);
