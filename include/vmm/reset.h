@@ -20,5 +20,7 @@ void vm_reset(struct vm *vm);
 /* `vcpu` made the drain stub's SMC (VMM_FID_GIC_DRAINED): true if it was draining, and that is
  * now handled (the last one to finish boots the VM). */
 bool vm_reset_drained(struct vm *vm, unsigned vcpu);
+/* A backend answered: a reset waiting for the DMA of requests at it boots once none is left. */
+void vm_reset_dma_check(struct vm *vm);
 
 #endif

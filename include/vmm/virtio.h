@@ -98,6 +98,7 @@ struct virtio_blk_req {
     uint32_t first_page, pages;
     uint32_t len;    /* data bytes */
     uint8_t *status; /* the guest's status byte, in guest RAM */
+    bool direct;     /* the data moves by the server's DMA in guest RAM; page = its segments */
 };
 struct virtio_blk {
     struct conn conn;
@@ -108,7 +109,11 @@ struct virtio_blk {
     uint64_t capacity;           /* sectors offered to the guest (0 until ready) */
     uint32_t max_sectors;        /* per request, the server's */
     bool server_ro;
-    uint32_t epoch; /* bumped by every reset and queue stop */
+    /* Direct requests (proto/blk.h): the most segments the server takes in one, 0 if it offers
+     * none (then every byte is copied through the data region). Guest RAM is the window. */
+    uint32_t direct_segs;
+    unsigned dma_pending; /* direct requests at the server: its device may still reach guest RAM */
+    uint32_t epoch;       /* bumped by every reset and queue stop */
     unsigned num_reqs, pages;
     uint64_t req_free; /* slots not at the server */
     uint64_t page_used[VIRTIO_BLK_MAX_PAGES / 64];
@@ -118,6 +123,7 @@ struct virtio_blk {
     bool notify_backend;
     /* Counted, and reported (rate-limited). */
     uint64_t bad_entries, dropped, refused_reqs;
+    uint64_t direct_reqs, copied_reqs; /* reads and writes sent each way */
 };
 
 /* The network device's side of its connection to the virtual switch (src/virtio/net.c,
@@ -177,6 +183,9 @@ bool virtio_devices_init(struct vm *vm);
 void virtio_devices_reset(struct vm *vm);
 /* A notification on `channel`: true if it is a device's backend (then handled). */
 bool virtio_devices_notified(struct vm *vm, unsigned channel);
+/* Requests at a backend whose device may still write guest RAM by DMA (a reset waits for
+ * them: the next boot's memory must not change under it). */
+unsigned virtio_devices_dma_pending(const struct vm *vm);
 /* Say what the devices' rate limits suppressed and start afresh (with the VM's). */
 void virtio_devices_log_limits_reset(struct vm *vm);
 

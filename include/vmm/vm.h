@@ -94,6 +94,7 @@ struct vm {
     uint64_t wake_pc[VM_MAX_VCPUS];
     uint64_t wake_deadline[VM_MAX_VCPUS]; /* physical counter; 0 = none */
     bool draining[VM_MAX_VCPUS];          /* running the reset drain stub */
+    bool reset_waits_dma; /* a reset waits for block requests whose DMA may reach guest RAM */
     /* A vCPU held by a directed yield (yield.c) sleeps as in WFI, at most a short bound, and is
      * also woken when one of held_for[v] exits. held_watch is the union of those sets; it may
      * still name vCPUs no hold waits for any more (it is trimmed at their next exit). */

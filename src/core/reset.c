@@ -1,8 +1,11 @@
 /* PSCI SYSTEM_RESET: every vCPU runs the drain stub, which empties its list registers and resets
- * its virtual CPU interface; then the VM boots afresh. */
+ * its virtual CPU interface; once no block request at a server can still write guest RAM by DMA
+ * (the images are copied in afresh, and the new boot's memory must not change under it), the VM
+ * boots afresh. */
 #include <vmm/log.h>
 #include <vmm/reset.h>
 #include <vmm/util.h>
+#include <vmm/virtio.h>
 #include <vmm/vm.h>
 
 #define STUB_AREA 256u          /* per vCPU, in the last page of guest RAM */
@@ -39,6 +42,36 @@ static unsigned prepare_stub(struct vm *vm, unsigned vcpu)
     return n;
 }
 
+/* The last step: boot, or wait for the DMA of block requests still at their server. */
+static void reset_finish(struct vm *vm)
+{
+    unsigned pending = virtio_devices_dma_pending(vm);
+    if (pending) {
+        if (!vm->reset_waits_dma)
+            LOG_INFO("reset",
+                     "%u block request(s) at the block server may still write guest "
+                     "RAM: the boot waits for their answers",
+                     pending);
+        vm->reset_waits_dma = true;
+        vm->state = VM_RESETTING;
+        return;
+    }
+    vm->reset_waits_dma = false;
+    if (!vm_boot(vm))
+        vm_stop(vm, "reset failed");
+}
+
+void vm_reset_dma_check(struct vm *vm)
+{
+    if (!vm->reset_waits_dma || vm->state != VM_RESETTING)
+        return;
+    for (unsigned v = 0; v < vm->cfg->num_vcpus; v++) {
+        if (vm->draining[v])
+            return;
+    }
+    reset_finish(vm);
+}
+
 void vm_reset(struct vm *vm)
 {
     unsigned draining = 0;
@@ -69,8 +102,7 @@ void vm_reset(struct vm *vm)
         vm->state = VM_RESETTING;
         return;
     }
-    if (!vm_boot(vm))
-        vm_stop(vm, "reset failed");
+    reset_finish(vm);
 }
 
 bool vm_reset_drained(struct vm *vm, unsigned vcpu)
@@ -83,7 +115,6 @@ bool vm_reset_drained(struct vm *vm, unsigned vcpu)
         if (vm->draining[v])
             return true;
     }
-    if (!vm_boot(vm))
-        vm_stop(vm, "reset failed");
+    reset_finish(vm);
     return true;
 }

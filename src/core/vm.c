@@ -1,5 +1,6 @@
 /* VM lifecycle (init, boot, reset, stop) and the exit dispatcher. */
 #include <vmm/log.h>
+#include <vmm/reset.h>
 #include <vmm/util.h>
 #include <vmm/vm.h>
 
@@ -397,6 +398,7 @@ void vm_notified(struct vm *vm, unsigned channel)
         }
     }
     if (virtio_devices_notified(vm, channel)) {
+        vm_reset_dma_check(vm);
         vm_wake_check(vm); /* a device may have raised its interrupt */
         return;
     }

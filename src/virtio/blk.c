@@ -61,6 +61,8 @@ _Static_assert(BLK_QUEUE_SIZE <= VIRTQ_MAX_SIZE, "queue size within the maximum"
 _Static_assert(VIRTIO_BLK_MAX_REQS <= 64, "request slots are a 64-bit mask");
 _Static_assert(VIRTIO_BLK_MAX_REQS *BLK_HDR_SLOT <= VIRTIO_BLK_PAGE, "headers fit page 0");
 _Static_assert(sizeof(struct blk_request) <= BLK_HDR_SLOT, "a header fits its slot");
+_Static_assert(BLK_DIRECT_MAX_SEGS * sizeof(struct blk_seg) <= VIRTIO_BLK_PAGE,
+               "a segment table fits a page");
 
 static const char *const ring_names[CONN_RINGS] = { "TX_ACTIVE", "TX_FREE", "RX_FREE",
                                                     "RX_ACTIVE" };
@@ -266,22 +268,16 @@ static void slot_free(struct virtio_blk *b, unsigned slot)
     if (q->pages)
         pages_mark(b, q->first_page, q->pages, false);
     q->pages = 0;
+    if (q->direct)
+        b->dma_pending--;
+    q->direct = false;
     b->req_free |= UINT64_C(1) << slot;
 }
 
-/* Sends a checked request: 1 sent, 0 no slot or pages now (the chain waits), -1 answered. */
-static int send(struct virtio_dev *d, uint16_t head, const struct blk_parse *p, uint64_t len)
+/* Takes a slot for the chain at `head`, with `pages` data pages from `first`. */
+static unsigned slot_take(struct virtio_blk *b, uint16_t head, const struct blk_parse *p,
+                          uint64_t len, uint32_t first, uint32_t pages)
 {
-    struct virtio_blk *b = &d->u.blk;
-    uint32_t pages = (uint32_t)((len + VIRTIO_BLK_PAGE - 1) / VIRTIO_BLK_PAGE), first = 0;
-    if (pages >= b->pages) {
-        refuse(d, head, p, S_IOERR, "more data than the connection's data region holds");
-        return -1;
-    }
-    if (!b->req_free || !ring_has_room(&b->conn.ring[CONN_TX_ACTIVE], 1))
-        return 0;
-    if (pages && !pages_alloc(b, pages, &first))
-        return 0;
     unsigned slot = (unsigned)__builtin_ctzll(b->req_free);
     struct virtio_blk_req *q = &b->req[slot];
     q->epoch = b->epoch;
@@ -291,7 +287,126 @@ static int send(struct virtio_dev *d, uint16_t head, const struct blk_parse *p, 
     q->pages = pages;
     q->len = (uint32_t)len;
     q->status = p->status;
+    q->direct = false;
     b->req_free &= ~(UINT64_C(1) << slot);
+    return slot;
+}
+
+/* The data bytes of a read or write as segments of guest RAM (offsets from its start, which is
+ * the server's window), adjacent ones merged, into `table`: their number, 0 if more than the
+ * server takes (the request is then copied), -1 if the chain no longer holds `len` bytes that
+ * way (the guest changed it: reported, the device needs a reset). */
+static int direct_segments(struct virtio_dev *d, uint16_t head, uint32_t type, uint64_t len,
+                           uint8_t *table)
+{
+    const struct virtio_blk *b = &d->u.blk;
+    bool to_guest = type == T_IN;
+    struct virtq_chain ch;
+    struct virtq_seg seg;
+    struct blk_seg cur = { 0, 0, 0 };
+    uint64_t skip = to_guest ? 0 : 16, done = 0;
+    unsigned n = 0;
+    int r;
+    virtq_chain_start(&ch, d, 0, head, VIRTQ_MIXED);
+    while (done < len && (r = virtq_chain_next(&ch, &seg)) > 0) {
+        if (seg.writable != to_guest)
+            continue;
+        uint64_t s = skip < seg.len ? skip : seg.len;
+        skip -= s;
+        uint64_t take = seg.len - s < len - done ? seg.len - s : len - done;
+        if (!take)
+            continue;
+        uint64_t at = (uint64_t)(seg.ptr + s - d->mem.ram);
+        if (n && cur.offset + cur.len == at && cur.len + take <= UINT32_MAX) {
+            cur.len += (uint32_t)take;
+        } else {
+            if (n == b->direct_segs)
+                return 0;
+            if (n)
+                vmm_memcpy(table + (n - 1) * sizeof(cur), &cur, sizeof(cur));
+            cur = (struct blk_seg){ at, (uint32_t)take, 0 };
+            n++;
+        }
+        done += take;
+    }
+    if (done == len && n) {
+        vmm_memcpy(table + (n - 1) * sizeof(cur), &cur, sizeof(cur));
+        return (int)n;
+    }
+    if (!d->needs_reset)
+        virtio_guest_error(d, "requestq",
+                           "chain from descriptor %u changed while its request was taken (%llu "
+                           "of %llu data bytes found)",
+                           head, (unsigned long long)done, (unsigned long long)len);
+    return -1;
+}
+
+/* Queues the request header of `slot` to the server: 1, or -1 if its ring takes none. */
+static int queue_request(struct virtio_dev *d, uint16_t head, const struct blk_parse *p,
+                         unsigned slot, const struct blk_request *r)
+{
+    struct virtio_blk *b = &d->u.blk;
+    vmm_memcpy(b->conn.tx_data + hdr_offset(slot), r, sizeof(*r));
+    struct ring_entry e = { hdr_offset(slot), sizeof(*r), slot };
+    bool notify;
+    if (!ring_push(&b->conn.ring[CONN_TX_ACTIVE], &e, &notify)) {
+        slot_free(b, slot);
+        check_ring(d, CONN_TX_ACTIVE);
+        refuse(d, head, p, S_IOERR, "the block server's ring takes no request");
+        return -1;
+    }
+    b->notify_backend |= notify;
+    return 1;
+}
+
+/* Sends a checked read or write as a direct request: 1 sent, 0 no slot or page now (the chain
+ * waits), -1 answered, 2 it has more segments than the server takes (to be copied instead). */
+static int send_direct(struct virtio_dev *d, uint16_t head, const struct blk_parse *p, uint64_t len)
+{
+    struct virtio_blk *b = &d->u.blk;
+    uint32_t first;
+    if (!b->req_free || !ring_has_room(&b->conn.ring[CONN_TX_ACTIVE], 1))
+        return 0;
+    if (!pages_alloc(b, 1, &first))
+        return 0;
+    unsigned slot = slot_take(b, head, p, len, first, 1);
+    int n = direct_segments(d, head, p->type, len, b->conn.tx_data + page_offset(first));
+    if (n <= 0) {
+        slot_free(b, slot);
+        return n < 0 ? -1 : 2;
+    }
+    b->req[slot].direct = true;
+    b->dma_pending++;
+    struct blk_request r = { p->type == T_IN ? BLK_OP_READ_DIRECT : BLK_OP_WRITE_DIRECT,
+                             (uint32_t)(len / BLK_SECTOR_SIZE),
+                             p->sector,
+                             page_offset(first),
+                             (uint32_t)n,
+                             0 };
+    int sent = queue_request(d, head, p, slot, &r);
+    b->direct_reqs += sent > 0;
+    return sent;
+}
+
+/* Sends a checked request: 1 sent, 0 no slot or pages now (the chain waits), -1 answered. */
+static int send(struct virtio_dev *d, uint16_t head, const struct blk_parse *p, uint64_t len)
+{
+    struct virtio_blk *b = &d->u.blk;
+    if (b->direct_segs && (p->type == T_IN || p->type == T_OUT)) {
+        int r = send_direct(d, head, p, len);
+        if (r != 2)
+            return r;
+    }
+    uint32_t pages = (uint32_t)((len + VIRTIO_BLK_PAGE - 1) / VIRTIO_BLK_PAGE), first = 0;
+    if (pages >= b->pages) {
+        refuse(d, head, p, S_IOERR, "more data than the connection's data region holds");
+        return -1;
+    }
+    if (!b->req_free || !ring_has_room(&b->conn.ring[CONN_TX_ACTIVE], 1))
+        return 0;
+    if (pages && !pages_alloc(b, pages, &first))
+        return 0;
+    unsigned slot = slot_take(b, head, p, len, first, pages);
     if (p->type == T_OUT && !copy_data(d, head, b->conn.tx_data + page_offset(first), len, false)) {
         slot_free(b, slot);
         return -1; /* the device needs a reset now */
@@ -303,17 +418,9 @@ static int send(struct virtio_dev *d, uint16_t head, const struct blk_parse *p, 
     struct blk_request r = { op[p->type], (uint32_t)(len / BLK_SECTOR_SIZE),
                              p->sector,   page_offset(first),
                              0,           0 };
-    vmm_memcpy(b->conn.tx_data + hdr_offset(slot), &r, sizeof(r));
-    struct ring_entry e = { hdr_offset(slot), sizeof(r), slot };
-    bool notify;
-    if (!ring_push(&b->conn.ring[CONN_TX_ACTIVE], &e, &notify)) {
-        slot_free(b, slot);
-        check_ring(d, CONN_TX_ACTIVE);
-        refuse(d, head, p, S_IOERR, "the block server's ring takes no request");
-        return -1;
-    }
-    b->notify_backend |= notify;
-    return 1;
+    int sent = queue_request(d, head, p, slot, &r);
+    b->copied_reqs += sent > 0 && (p->type == T_IN || p->type == T_OUT);
+    return sent;
 }
 
 /* One request from `head`: 1 done with (sent or answered), 0 waits for room, -1 the device
@@ -439,7 +546,9 @@ static void complete(struct virtio_dev *d, const struct ring_entry *e, bool gues
         return;
     }
     uint32_t written = 1;
-    if (status == S_OK && (q->type == T_IN || q->type == T_GET_ID)) {
+    if (status == S_OK && q->direct && q->type == T_IN) {
+        written += q->len; /* the device wrote it into guest RAM */
+    } else if (status == S_OK && (q->type == T_IN || q->type == T_GET_ID)) {
         if (!copy_data(d, q->head, b->conn.tx_data + page_offset(q->first_page), q->len, true)) {
             slot_free(b, slot);
             return;
@@ -486,10 +595,18 @@ static void check_ready(struct virtio_dev *d)
     b->capacity = capacity;
     b->max_sectors = max;
     b->server_ro = b->info->read_only != 0;
+    /* Direct requests only when the server's window is all of guest RAM: the offsets sent are
+     * from its start. A table of segments fills at most the one page a request gets for it. */
+    uint32_t segs = b->info->direct_max_segs;
+    uint64_t window = b->info->direct_window;
+    b->direct_segs = segs && window >= d->mem.size
+                         ? (segs < BLK_DIRECT_MAX_SEGS ? segs : BLK_DIRECT_MAX_SEGS)
+                         : 0;
     b->ready = true;
-    LOG_INFO("virtio", VIRTIO_LABEL_FMT ": disk of %llu sectors (%llu MiB)%s", VIRTIO_LABEL(d),
+    LOG_INFO("virtio", VIRTIO_LABEL_FMT ": disk of %llu sectors (%llu MiB)%s%s", VIRTIO_LABEL(d),
              (unsigned long long)capacity, (unsigned long long)(capacity >> 11),
-             read_only(d) ? ", read-only" : "");
+             read_only(d) ? ", read-only" : "",
+             b->direct_segs ? ", data by DMA in guest RAM" : ", data copied");
     d->config_generation++;
     if (d->status)
         virtio_interrupt(d, VIRTIO_INT_CONFIG);

@@ -164,6 +164,18 @@ bool virtio_devices_notified(struct vm *vm, unsigned channel)
     return false;
 }
 
+unsigned virtio_devices_dma_pending(const struct vm *vm)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < vm->num_virtio; i++) {
+        const struct virtio_dev *d = &vm->virtio[i];
+        /* A stopped connection's server broke the protocol; nothing it still owes is awaited. */
+        if (d->ops->device_id == VMM_VIRTIO_BLK && !d->u.blk.conn_dead)
+            n += d->u.blk.dma_pending;
+    }
+    return n;
+}
+
 void virtio_devices_log_limits_reset(struct vm *vm)
 {
     for (unsigned i = 0; i < vm->num_virtio; i++) {

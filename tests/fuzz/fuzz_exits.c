@@ -684,6 +684,41 @@ static void blk_guest_header(const uint8_t *r, uint64_t a, uint64_t b)
 /* The block server: takes requests, answers one it holds (with a read's data), hands back any
  * entry, becomes ready, scribbles over the queue region, or only notifies. Returns true if it
  * wrote the shared region other than through the protocol. */
+/* The segments of a direct request the VMM sent: inside guest RAM, as many as the server
+ * offered, adding up to its sectors. Fails the run otherwise. */
+static void blk_check_direct(const struct blk_request *h)
+{
+    const struct virtio_dev *d = &fx.vm.virtio[0];
+    uint64_t sum = 0;
+    if (!d->u.blk.direct_segs || h->segs == 0 || h->segs > d->u.blk.direct_segs ||
+        h->data + (uint64_t)h->segs * sizeof(struct blk_seg) > BLK_DATA)
+        virtio_fail("a direct request's segment table is not what the server offered");
+    for (uint32_t i = 0; i < h->segs; i++) {
+        struct blk_seg g;
+        memcpy(&g, blk_data + h->data + (uint64_t)i * sizeof(g), sizeof(g));
+        if (!g.len || g.offset >= d->mem.size || g.len > d->mem.size - g.offset)
+            virtio_fail("a direct request's segment is outside guest RAM");
+        sum += g.len;
+    }
+    if (sum != (uint64_t)h->count * 512)
+        virtio_fail("a direct request's segments do not add up to its sectors");
+}
+
+/* The server's device answers a direct read: it writes every segment in guest RAM. */
+static void blk_dma(const struct blk_request *h, uint8_t value)
+{
+    const struct virtio_dev *d = &fx.vm.virtio[0];
+    if (h->segs > BLK_DIRECT_MAX_SEGS || h->data > BLK_DATA ||
+        (uint64_t)h->segs * sizeof(struct blk_seg) > BLK_DATA - h->data)
+        return;
+    for (uint32_t i = 0; i < h->segs; i++) {
+        struct blk_seg g;
+        memcpy(&g, blk_data + h->data + (uint64_t)i * sizeof(g), sizeof(g));
+        if (g.offset < d->mem.size && g.len <= d->mem.size - g.offset)
+            memset(d->mem.ram + g.offset, value, g.len);
+    }
+}
+
 static bool blk_backend(const uint8_t *r, uint64_t a, uint64_t b)
 {
     struct ring_entry e;
@@ -707,6 +742,8 @@ static bool blk_backend(const uint8_t *r, uint64_t a, uint64_t b)
                 uint64_t n = (uint64_t)q.count * 512;
                 if (q.op == BLK_OP_READ && q.data <= BLK_DATA && n <= BLK_DATA - q.data)
                     memset(blk_data + q.data, (int)(b & 0xff), n);
+                if (q.op == BLK_OP_READ_DIRECT)
+                    blk_dma(&q, (uint8_t)b); /* the "device" writes guest RAM */
             }
             e.len = (r[4] & 1) ? (uint32_t)b : (uint32_t)(r[4] >> 1) % 3;
             ring_push(&blk_srv.ring[CONN_RX_ACTIVE], &e, NULL);
@@ -724,6 +761,8 @@ static bool blk_backend(const uint8_t *r, uint64_t a, uint64_t b)
         info->capacity = (r[3] & 1) ? b : b % 4096;
         info->max_sectors_per_request = (r[4] & 1) ? (uint32_t)a : 2048 + (uint32_t)(a % 2000);
         info->read_only = r[5] & 1;
+        info->direct_max_segs = (r[6] & 1) ? (r[6] & 2 ? (uint32_t)b : (uint32_t)(r[7] % 8)) : 0;
+        info->direct_window = (r[6] & 4) ? a : FX_RAM_SIZE;
         __atomic_store_n(&info->magic, BLK_INFO_MAGIC, __ATOMIC_RELEASE);
         vm_notified(&fx.vm, FX_VIRTIO_CH);
         return false;
@@ -771,6 +810,13 @@ static void check_blk(uint32_t tx_head0, bool scribbled, bool server_acted)
     }
     if (memcmp(pages, k->page_used, sizeof(pages)))
         virtio_fail("the page map is not the pages of the requests at the server");
+    unsigned direct = 0;
+    for (unsigned sl = 0; sl < k->num_reqs; sl++)
+        direct += !((k->req_free >> sl) & 1) && k->req[sl].direct;
+    if (direct != k->dma_pending)
+        virtio_fail("the DMA count is not the direct requests at the server");
+    if (fx.vm.reset_waits_dma && (fx.vm.state != VM_RESETTING || !k->dma_pending))
+        virtio_fail("a reset waits for DMA that nothing owes");
     if (scribbled)
         return;
     /* The server's part of the queue region is as it was (unless the server wrote it). */
@@ -794,8 +840,22 @@ static void check_blk(uint32_t tx_head0, bool scribbled, bool server_acted)
         if ((k->req_free >> e->id) & 1)
             continue; /* answered meanwhile (a late answer of a reset can free it) */
         if (h.op != BLK_OP_READ && h.op != BLK_OP_WRITE && h.op != BLK_OP_FLUSH &&
-            h.op != BLK_OP_GET_ID)
+            h.op != BLK_OP_GET_ID && h.op != BLK_OP_READ_DIRECT && h.op != BLK_OP_WRITE_DIRECT)
             virtio_fail("sent an op the protocol does not have");
+        bool direct = h.op == BLK_OP_READ_DIRECT || h.op == BLK_OP_WRITE_DIRECT;
+        if (direct != q->direct || (direct && q->pages != 1))
+            virtio_fail("a direct request is not marked so, or has more than its table page");
+        if (direct) {
+            blk_check_direct(&h);
+            if (h.data != (uint64_t)q->first_page * VIRTIO_BLK_PAGE)
+                virtio_fail("a direct request's table is not in its own page");
+            if (!k->ready || h.count == 0 || h.sector >= k->capacity ||
+                h.count > k->capacity - h.sector)
+                virtio_fail("sent sectors outside the capacity it was told");
+            if (h.op == BLK_OP_WRITE_DIRECT && (d->cfg->u.blk.read_only || k->server_ro))
+                virtio_fail("sent a write to a read-only disk");
+            continue;
+        }
         if (h.data != (uint64_t)q->first_page * VIRTIO_BLK_PAGE ||
             (uint64_t)h.count * 512 > (uint64_t)q->pages * VIRTIO_BLK_PAGE)
             virtio_fail("a request's buffer is not its own pages");

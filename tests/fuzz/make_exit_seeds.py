@@ -125,9 +125,10 @@ def blk_setup(features=BLK_FEATURES, fresh=False):
         (rec(13, 0, bytes([0, 2, 0, 0, 0, 0]), 0, 0) if fresh else b"") + vio_write(0x70, 0xf)
 
 
-def blk_ready(capacity=1000, ro=False):
-    # r[2] = 3: blk_info; r[3] bit 0 clear: capacity b % 4096; r[4] clear: 2048 + a % 2000
-    return rec(14, 0, bytes([3, 0, 0, 1 if ro else 0, 0, 0]), 0, capacity)
+def blk_ready(capacity=1000, ro=False, direct=0):
+    # r[2] = 3: blk_info; r[3] bit 0 clear: capacity b % 4096; r[4] clear: 2048 + a % 2000;
+    # r[6] bit 0: direct requests, r[7] % 8 segments at most, a window of all guest RAM
+    return rec(14, 0, bytes([3, 0, 0, 1 if ro else 0, 1 if direct else 0, direct]), 0, capacity)
 
 
 def blk_header(off, type_index, sector):
@@ -204,6 +205,13 @@ def blk_seeds():
         blk_request(0, 0, 100, 4096, 0x100) + blk_server_take() + vio_write(0x70, 0) + \
         blk_setup(fresh=True) + blk_server_answer() + blk_request(0, 3, 0, 20, 0x100) + \
         blk_server_take() + blk_server_answer()
+    # Direct requests (segments of guest RAM), a reset waiting for one at the server.
+    yield "virtio-blk-direct", bytes([BLK]) + blk_setup() + blk_ready(direct=4) + \
+        blk_request(0, 0, 5, 512, 0x100) + blk_server_take() + blk_server_answer() + \
+        blk_request(3, 1, 6, 1024, 0x4100) + blk_server_take() + blk_server_answer() + \
+        blk_request(6, 0, 9, 2048, 0x8100) + blk_server_take() + \
+        rec(3, 0, b"\0" * 6, 0x84000009) + rec(3, 0, b"\0" * 6, 0xc6000d1a) + \
+        blk_server_answer()
     # A read-only disk, and requests beyond its capacity.
     yield "virtio-blk-read-only-edges", bytes([BLK]) + blk_ready(8, True) + \
         blk_setup(BLK_FEATURES | 1 << 5) + blk_request(0, 1, 0, 512, 0x100) + \

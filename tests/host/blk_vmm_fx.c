@@ -77,6 +77,13 @@ void bvx_fake_ready(uint64_t capacity, uint32_t max_sectors, bool ro)
     vm_notified(&fx.vm, FX_VIRTIO_CH);
 }
 
+void bvx_fake_ready_direct(uint64_t capacity, uint32_t max_sectors, uint32_t segs, uint64_t window)
+{
+    bvx.info->direct_max_segs = segs;
+    bvx.info->direct_window = window;
+    bvx_fake_ready(capacity, max_sectors, false);
+}
+
 bool bvx_fake_take(struct ring_entry *e, struct blk_request *r)
 {
     if (!ring_pop(&bvx.fake.ring[CONN_TX_ACTIVE], e))

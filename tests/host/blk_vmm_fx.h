@@ -41,6 +41,8 @@ bool bvx_boot(bool real, bool read_only);
 void bvx_pump(void);
 /* The fake server says it is ready: capacity, max sectors per request, read-only. */
 void bvx_fake_ready(uint64_t capacity, uint32_t max_sectors, bool ro);
+/* ... and offers direct requests: at most `segs` segments, a window of `window` bytes. */
+void bvx_fake_ready_direct(uint64_t capacity, uint32_t max_sectors, uint32_t segs, uint64_t window);
 /* The fake server takes one request off TX_ACTIVE; false if none. */
 bool bvx_fake_take(struct ring_entry *e, struct blk_request *r);
 /* The fake server answers (queues on RX_ACTIVE) and notifies the VMM. */
