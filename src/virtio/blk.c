@@ -144,7 +144,35 @@ struct blk_parse {
     uint8_t *status;     /* the last writable byte */
     uint32_t type;
     uint64_t sector;
+    /* The data bytes as segments of guest RAM (offsets from its start), adjacent ones merged,
+     * when the server takes direct requests; more than it takes: the request is copied. */
+    struct blk_seg *segs;
+    unsigned nsegs;
+    bool segs_overflow;
 };
+
+/* Where parse() puts a request's segments (one request is parsed at a time), and one more:
+ * the status byte may take a segment of its own until it comes off. */
+static struct blk_seg seg_scratch[BLK_DIRECT_MAX_SEGS + 1];
+
+/* Adds `len` data bytes at `ptr` in guest RAM to the request's segments. */
+static void add_segment(const struct virtio_dev *d, struct blk_parse *p, const uint8_t *ptr,
+                        uint32_t len)
+{
+    if (!p->segs || p->segs_overflow || !len)
+        return;
+    uint64_t at = (uint64_t)(ptr - d->mem.ram);
+    struct blk_seg *last = p->nsegs ? &p->segs[p->nsegs - 1] : NULL;
+    if (last && last->offset + last->len == at && (uint64_t)last->len + len <= UINT32_MAX) {
+        last->len += len;
+        return;
+    }
+    if (p->nsegs == d->u.blk.direct_segs + 1) {
+        p->segs_overflow = true;
+        return;
+    }
+    p->segs[p->nsegs++] = (struct blk_seg){ at, len, 0 };
+}
 
 /* Walks the chain once: 1 parsed, -1 the guest broke a rule of the transport (reported). */
 static int parse(struct virtio_dev *d, uint16_t head, struct blk_parse *p)
@@ -154,6 +182,7 @@ static int parse(struct virtio_dev *d, uint16_t head, struct blk_parse *p)
     uint32_t last_w = 0; /* the last writable descriptor so far (0: none): data unless last */
     int r;
     vmm_memset(p, 0, sizeof(*p));
+    p->segs = d->u.blk.direct_segs ? seg_scratch : NULL;
     virtq_chain_start(&ch, d, 0, head, VIRTQ_MIXED);
     while ((r = virtq_chain_next(&ch, &seg)) > 0) {
         if (!seg.len)
@@ -166,6 +195,7 @@ static int parse(struct virtio_dev *d, uint16_t head, struct blk_parse *p)
             last_w = seg.len;
             p->writable += seg.len;
             p->status = seg.ptr + seg.len - 1;
+            add_segment(d, p, seg.ptr, seg.len); /* the status byte comes off at the end */
         } else {
             uint32_t take = 16 - p->hdr_got < seg.len ? 16 - p->hdr_got : seg.len;
             vmm_memcpy(p->hdr + p->hdr_got, seg.ptr, take);
@@ -174,6 +204,7 @@ static int parse(struct virtio_dev *d, uint16_t head, struct blk_parse *p)
             if (seg.len > take) {
                 p->data_descs++;
                 p->seg_too_big |= seg.len - take > BLK_SIZE_MAX;
+                add_segment(d, p, seg.ptr + take, seg.len - take);
             }
         }
     }
@@ -183,6 +214,12 @@ static int parse(struct virtio_dev *d, uint16_t head, struct blk_parse *p)
         p->data_descs++;
         p->seg_too_big |= last_w - 1 > BLK_SIZE_MAX;
     }
+    if (p->nsegs && !p->segs_overflow && p->status) { /* the status byte is no data */
+        struct blk_seg *last = &p->segs[p->nsegs - 1];
+        if (!--last->len)
+            p->nsegs--;
+    }
+    p->segs_overflow |= p->nsegs > d->u.blk.direct_segs;
     p->type = read_le32(p->hdr);
     p->sector = read_le64(p->hdr + 8);
     return 1;
@@ -292,55 +329,6 @@ static unsigned slot_take(struct virtio_blk *b, uint16_t head, const struct blk_
     return slot;
 }
 
-/* The data bytes of a read or write as segments of guest RAM (offsets from its start, which is
- * the server's window), adjacent ones merged, into `table`: their number, 0 if more than the
- * server takes (the request is then copied), -1 if the chain no longer holds `len` bytes that
- * way (the guest changed it: reported, the device needs a reset). */
-static int direct_segments(struct virtio_dev *d, uint16_t head, uint32_t type, uint64_t len,
-                           uint8_t *table)
-{
-    const struct virtio_blk *b = &d->u.blk;
-    bool to_guest = type == T_IN;
-    struct virtq_chain ch;
-    struct virtq_seg seg;
-    struct blk_seg cur = { 0, 0, 0 };
-    uint64_t skip = to_guest ? 0 : 16, done = 0;
-    unsigned n = 0;
-    int r;
-    virtq_chain_start(&ch, d, 0, head, VIRTQ_MIXED);
-    while (done < len && (r = virtq_chain_next(&ch, &seg)) > 0) {
-        if (seg.writable != to_guest)
-            continue;
-        uint64_t s = skip < seg.len ? skip : seg.len;
-        skip -= s;
-        uint64_t take = seg.len - s < len - done ? seg.len - s : len - done;
-        if (!take)
-            continue;
-        uint64_t at = (uint64_t)(seg.ptr + s - d->mem.ram);
-        if (n && cur.offset + cur.len == at && cur.len + take <= UINT32_MAX) {
-            cur.len += (uint32_t)take;
-        } else {
-            if (n == b->direct_segs)
-                return 0;
-            if (n)
-                vmm_memcpy(table + (n - 1) * sizeof(cur), &cur, sizeof(cur));
-            cur = (struct blk_seg){ at, (uint32_t)take, 0 };
-            n++;
-        }
-        done += take;
-    }
-    if (done == len && n) {
-        vmm_memcpy(table + (n - 1) * sizeof(cur), &cur, sizeof(cur));
-        return (int)n;
-    }
-    if (!d->needs_reset)
-        virtio_guest_error(d, "requestq",
-                           "chain from descriptor %u changed while its request was taken (%llu "
-                           "of %llu data bytes found)",
-                           head, (unsigned long long)done, (unsigned long long)len);
-    return -1;
-}
-
 /* Queues the request header of `slot` to the server: 1, or -1 if its ring takes none. */
 static int queue_request(struct virtio_dev *d, uint16_t head, const struct blk_parse *p,
                          unsigned slot, const struct blk_request *r)
@@ -365,23 +353,22 @@ static int send_direct(struct virtio_dev *d, uint16_t head, const struct blk_par
 {
     struct virtio_blk *b = &d->u.blk;
     uint32_t first;
+    if (p->segs_overflow || !p->nsegs)
+        return 2;
     if (!b->req_free || !ring_has_room(&b->conn.ring[CONN_TX_ACTIVE], 1))
         return 0;
     if (!pages_alloc(b, 1, &first))
         return 0;
     unsigned slot = slot_take(b, head, p, len, first, 1);
-    int n = direct_segments(d, head, p->type, len, b->conn.tx_data + page_offset(first));
-    if (n <= 0) {
-        slot_free(b, slot);
-        return n < 0 ? -1 : 2;
-    }
+    unsigned n = p->nsegs;
+    vmm_memcpy(b->conn.tx_data + page_offset(first), p->segs, n * sizeof(struct blk_seg));
     b->req[slot].direct = true;
     b->dma_pending++;
     struct blk_request r = { p->type == T_IN ? BLK_OP_READ_DIRECT : BLK_OP_WRITE_DIRECT,
                              (uint32_t)(len / BLK_SECTOR_SIZE),
                              p->sector,
                              page_offset(first),
-                             (uint32_t)n,
+                             n,
                              0 };
     int sent = queue_request(d, head, p, slot, &r);
     b->direct_reqs += sent > 0;

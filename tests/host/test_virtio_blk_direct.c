@@ -108,13 +108,32 @@ TEST(virtio_blk_direct_requests_name_guest_ram)
     bvx_fake_answer(e.offset, BLK_S_IOERR, e.id);
     CHECK(used_is(h, 1, 1));
 
+    /* The status byte right after the data in guest RAM: merged while walking, then taken off
+     * again, so the segment is the data alone. */
+    uint16_t hd = bvx.next_desc;
+    uint8_t *hdr = vio_ram(BVX_HDR + 16u * hd);
+    memset(hdr, 0, 16);
+    struct bvx_seg adj[] = { { BVX_HDR + 16u * hd, 16, false },
+                             { BVX_BUF + 0x9000, 512, true },
+                             { BVX_BUF + 0x9200, 1, true } };
+    h = bvx_chain(adj, 3);
+    CHECK(bvx_fake_take(&e, &r));
+    CHECK_EQ(r.op, BLK_OP_READ_DIRECT);
+    CHECK_EQ(r.segs, 1);
+    s0 = table_entry(&r, 0);
+    CHECK_EQ(s0.offset, BVX_BUF + 0x9000 - FX_RAM_BASE);
+    CHECK_EQ(s0.len, 512);
+    bvx_fake_answer(e.offset, BLK_S_OK, e.id);
+    uint32_t id, len;
+    CHECK(bvx_used(&id, &len) && id == h && len == 513 && *vio_ram(BVX_BUF + 0x9200) == 0);
+
     /* FLUSH and GET_ID stay ordinary requests. */
     h = bvx_request(4, 0, 0, 0, 0);
     CHECK(bvx_fake_take(&e, &r));
     CHECK_EQ(r.op, BLK_OP_FLUSH);
     bvx_fake_answer(e.offset, BLK_S_OK, e.id);
     CHECK(used_is(h, 0, 1));
-    CHECK_EQ(BLK->direct_reqs, 3);
+    CHECK_EQ(BLK->direct_reqs, 4);
     CHECK_EQ(BLK->copied_reqs, 0);
     CHECK_EQ(BLK->req_free, 0xffff);
 }
