@@ -5,6 +5,7 @@
 #include <proto/blk.h>
 
 #define SCRATCH_OFFSET 0x10000u /* in the virtio driver's DMA region, after its queue */
+_Static_assert(VBLK_DMA_BYTES <= SCRATCH_OFFSET, "the driver's DMA memory ends before the scratch");
 
 const char *storage_init(struct storage *s, const struct blk_server_config *cfg)
 {
