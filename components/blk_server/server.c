@@ -157,7 +157,7 @@ static bool direct_segments(struct blk_client *c, const struct ring_entry *e,
     uint64_t want = (uint64_t)r->count * BLK_SECTOR_SIZE, total = 0;
     const volatile uint8_t *table = c->conn.tx_data + r->data;
     for (uint32_t k = 0; k < r->segs; k++) {
-        struct blk_seg seg;
+        struct blk_seg seg = { 0, 0, 0 };
         uint8_t *dst = (uint8_t *)&seg;
         for (unsigned b = 0; b < sizeof(seg); b++)
             dst[b] = table[(uint64_t)k * sizeof(seg) + b];
