@@ -114,7 +114,8 @@ fuzz_component_target() {
 
 # The block server against hostile clients and a misbehaving device (tests/fuzz/fuzz_blk_server.c),
 # with 64 KiB data chunks instead of 2 MiB so that each run is quick; the seeds
-# (tests/fuzz/make_blk_seeds.py) start it with requests at the device, a deaf client...
+# (tests/fuzz/make_blk_seeds.py) start it with requests at the device, a deaf client, direct
+# requests into the DMA windows...
 fuzz_blk_server() {
     fuzz_component_target fuzz_blk_server 4096 -DBLK_DATA_CHUNK=0x10000u \
         components/blk_server/server.c components/blk_server/storage.c \

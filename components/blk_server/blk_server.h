@@ -10,6 +10,9 @@
  * without overflow, the data buffer inside the data region, no write to a read-only range)
  * before the device sees it, and the device reads and writes only that client's data region.
  * Ranges of different clients never overlap (a client whose range would is refused at start).
+ * Direct requests (proto/blk.h) are offered to a client with a DMA window when the device does
+ * DMA: their segment table is copied out once and every segment checked to lie inside that
+ * client's window, so the device reads and writes that window and nothing else for them.
  * A bad request is answered (IOERR or UNSUPP) and reported, a few lines per client, then
  * counted; a ring whose indices make no sense ends that client's connection.
  *
@@ -33,6 +36,7 @@
 struct blk_client_counters {
     uint64_t reads, writes, flushes, get_ids;
     uint64_t bytes_read, bytes_written;
+    uint64_t direct;      /* of the reads and writes, the direct ones */
     uint64_t io_errors;   /* the device answered IOERR */
     uint64_t refused;     /* requests answered IOERR/UNSUPP without reaching the device */
     uint64_t bad_entries; /* ring entries that named no request header */
@@ -47,9 +51,11 @@ struct blk_client {
     uint64_t start, sectors;
     bool read_only;
     uint64_t paddr[BLK_MAX_CHUNKS];
-    uint32_t in_flight; /* requests taken and not yet answered */
-    bool held;          /* a request taken that the device had no room for */
-    struct storage_io held_io;
+    uint64_t window_paddr, window_size; /* its DMA window, when direct_segs > 0 */
+    uint32_t direct_segs;               /* most segments of a direct request; 0: not offered */
+    uint32_t in_flight;                 /* requests taken and not yet answered */
+    bool held;                          /* a request taken that the device had no room for */
+    struct storage_io held_io;          /* ... and where each request taken is built */
     struct ring_entry held_entry;
     bool notify;
     unsigned reports;
@@ -59,6 +65,7 @@ struct blk_client {
 struct blk_inflight {
     bool used;
     uint8_t client;
+    bool direct;
     uint32_t op;
     uint64_t bytes;
     struct ring_entry entry; /* the client's, to answer with */

@@ -13,6 +13,12 @@
  * the Microkit tool writes each one's physical address into a variable of this PD (setvar
  * region_paddr) that `data_paddr` points to, so the storage device can reach a client's buffers
  * directly. Only a storage driver that does DMA needs them.
+ *
+ * A client may also have a DMA window (proto/blk.h, direct requests): one physically contiguous
+ * range the device may read and write for it (a VM's guest RAM region), which this PD does not
+ * map; `window_paddr` points to the variable holding its physical address (setvar
+ * region_paddr) and `window_size` is its length. Without one (NULL) the client gets no direct
+ * requests, nor does any client of a storage driver that does no DMA.
  */
 #ifndef BLK_SERVER_CONFIG_H
 #define BLK_SERVER_CONFIG_H
@@ -43,6 +49,8 @@ struct blk_client_config {
     uint64_t start;     /* first sector (partition 0) */
     uint64_t sectors;   /* sectors (partition 0); 0: to the end of the disk */
     unsigned read_only;
+    const uint64_t *window_paddr; /* NULL: no DMA window */
+    uint64_t window_size;
 };
 
 struct blk_server_config {

@@ -148,6 +148,39 @@ static void get_id(struct blk_client *c, const struct ring_entry *e, const struc
     answer(c, e, BLK_S_OK);
 }
 
+/* A direct request's segment table, copied out of the shared region once (the client may
+ * change it meanwhile), each segment checked as it is copied and turned into its physical
+ * address in the client's window; false if the request was answered. */
+static bool direct_segments(struct blk_client *c, const struct ring_entry *e,
+                            const struct blk_request *r, struct storage_io *io)
+{
+    uint64_t want = (uint64_t)r->count * BLK_SECTOR_SIZE, total = 0;
+    const volatile uint8_t *table = c->conn.tx_data + r->data;
+    for (uint32_t k = 0; k < r->segs; k++) {
+        struct blk_seg seg = { 0, 0, 0 };
+        uint8_t *dst = (uint8_t *)&seg;
+        for (unsigned b = 0; b < sizeof(seg); b++)
+            dst[b] = table[(uint64_t)k * sizeof(seg) + b];
+        if (seg.len == 0) {
+            refuse(c, e, BLK_S_IOERR, "a direct segment of no bytes", k, seg.offset);
+            return false;
+        }
+        if (seg.offset >= c->window_size || seg.len > c->window_size - seg.offset) {
+            refuse(c, e, BLK_S_IOERR, "a direct segment outside its DMA window", seg.offset,
+                   seg.len);
+            return false;
+        }
+        total += seg.len; /* at most BLK_DIRECT_MAX_SEGS times 2^32: no overflow */
+        io->seg[k] = (struct vblk_seg){ c->window_paddr + seg.offset, seg.len };
+    }
+    if (total != want) {
+        refuse(c, e, BLK_S_IOERR, "direct segments that do not add up to its sectors", total, want);
+        return false;
+    }
+    io->nsegs = r->segs;
+    return true;
+}
+
 /* Checks a request and turns it into a storage request; false if it was answered at once. */
 static bool check_request(struct blk_server *s, struct blk_client *c, const struct ring_entry *e,
                           struct storage_io *io)
@@ -161,13 +194,40 @@ static bool check_request(struct blk_server *s, struct blk_client *c, const stru
     }
     struct blk_request r;
     copy_header(c, e->offset, &r);
+    bool direct = r.op == BLK_OP_READ_DIRECT || r.op == BLK_OP_WRITE_DIRECT;
     switch (r.op) {
     case BLK_OP_READ:
     case BLK_OP_WRITE: break;
-    case BLK_OP_FLUSH: *io = (struct storage_io){ .op = BLK_OP_FLUSH }; return true;
+    case BLK_OP_READ_DIRECT:
+    case BLK_OP_WRITE_DIRECT:
+        if (!c->direct_segs) {
+            refuse(c, e, BLK_S_UNSUPP, "a direct request, not offered to it", r.op, 0);
+            return false;
+        }
+        if (r.segs == 0 || r.segs > c->direct_segs) {
+            refuse(c, e, BLK_S_IOERR, "a direct request's segments not 1..the most offered", r.segs,
+                   c->direct_segs);
+            return false;
+        }
+        if (!data_inside(c, r.data, (uint64_t)r.segs * sizeof(struct blk_seg))) {
+            refuse(c, e, BLK_S_IOERR, "segment table outside the data region", r.data, r.segs);
+            return false;
+        }
+        break;
+    case BLK_OP_FLUSH:
+        io->op = BLK_OP_FLUSH;
+        io->sector = 0;
+        io->count = 0;
+        io->buf = NULL;
+        io->nsegs = 0;
+        io->direct = false;
+        return true;
     case BLK_OP_GET_ID: get_id(c, e, &r); return false;
     default: refuse(c, e, BLK_S_UNSUPP, "unknown op", r.op, 0); return false;
     }
+    uint32_t op = r.op == BLK_OP_READ_DIRECT    ? BLK_OP_READ
+                  : r.op == BLK_OP_WRITE_DIRECT ? BLK_OP_WRITE
+                                                : r.op;
     uint64_t bytes = (uint64_t)r.count * BLK_SECTOR_SIZE;
     if (r.count == 0) {
         refuse(c, e, BLK_S_IOERR, "no sectors", r.sector, r.count);
@@ -177,7 +237,7 @@ static bool check_request(struct blk_server *s, struct blk_client *c, const stru
         refuse(c, e, BLK_S_IOERR, "sectors beyond its range", r.sector, r.count);
         return false;
     }
-    if (!data_inside(c, r.data, bytes)) {
+    if (!direct && !data_inside(c, r.data, bytes)) {
         refuse(c, e, BLK_S_IOERR, "data buffer outside the data region", r.data, bytes);
         return false;
     }
@@ -186,13 +246,20 @@ static bool check_request(struct blk_server *s, struct blk_client *c, const stru
                s->st.max_bytes);
         return false;
     }
-    if (r.op == BLK_OP_WRITE && c->read_only) {
+    if (op == BLK_OP_WRITE && c->read_only) {
         refuse(c, e, BLK_S_IOERR, "write to a read-only range", r.sector, r.count);
         return false;
     }
-    *io = (struct storage_io){
-        .op = r.op, .sector = c->start + r.sector, .count = r.count, .buf = c->conn.tx_data + r.data
-    };
+    io->op = op;
+    io->sector = c->start + r.sector;
+    io->count = r.count;
+    io->direct = direct;
+    io->nsegs = 0;
+    if (direct) {
+        io->buf = NULL;
+        return direct_segments(c, e, &r, io);
+    }
+    io->buf = c->conn.tx_data + r.data;
     if (s->st.needs_paddr)
         io->nsegs = segments(c, r.data, bytes, io->seg);
     return true;
@@ -214,6 +281,7 @@ static enum storage_result submit(struct blk_server *s, unsigned ci, struct stor
     f->used = true;
     f->client = (uint8_t)ci;
     f->op = io->op;
+    f->direct = io->direct;
     f->bytes = (uint64_t)io->count * BLK_SECTOR_SIZE;
     f->entry = *e;
     s->client[ci].in_flight++;
@@ -262,18 +330,18 @@ static int client_step(struct blk_server *s, unsigned ci)
         check_rings(c);
         return 0;
     }
-    struct storage_io io;
-    if (!check_request(s, c, &e, &io))
+    /* Built where it waits if the device is full (its segment table is large for a stack). */
+    if (!check_request(s, c, &e, &c->held_io))
         return 1;
-    enum storage_result r = submit(s, ci, &io, &e);
+    enum storage_result r = submit(s, ci, &c->held_io, &e);
     if (r == STORAGE_FULL) {
         c->held = true;
-        c->held_io = io;
         c->held_entry = e;
         return -1;
     }
     if (r == STORAGE_TOO_BIG)
-        refuse(c, &e, BLK_S_IOERR, "more than the device takes in one request", io.count, 0);
+        refuse(c, &e, BLK_S_IOERR, "more than the device takes in one request", c->held_io.count,
+               c->held_io.nsegs);
     return 1;
 }
 
@@ -297,6 +365,7 @@ static bool take_completions(struct blk_server *s)
         c->in_flight--;
         any = true;
         if (status == BLK_S_OK) {
+            c->count.direct += f->direct;
             if (f->op == BLK_OP_READ) {
                 c->count.reads++;
                 c->count.bytes_read += f->bytes;
@@ -406,6 +475,35 @@ static const char *config_problem(const struct blk_server *s, const struct blk_c
     return NULL;
 }
 
+/* The client's DMA window, when it has one and the device does DMA: direct requests offered. */
+static void take_window(const struct blk_server *s, struct blk_client *c)
+{
+    const struct blk_client_config *cc = c->cfg;
+    if (!cc->window_paddr || !s->st.direct_segs)
+        return;
+    uint64_t pa = *cc->window_paddr, size = cc->window_size;
+    const char *why = NULL;
+    if (!pa || !size)
+        why = "its DMA window has no physical address or no size";
+    else if (size > UINT64_MAX - pa)
+        why = "its DMA window runs past the end of the address space";
+    if (why) {
+        struct text t;
+        client_prefix(&t, c);
+        text_str(&t, why);
+        text_str(&t, " (");
+        text_hex(&t, pa);
+        text_str(&t, ", ");
+        text_hex(&t, size);
+        text_str(&t, "): no direct requests");
+        line_end(&t);
+        return;
+    }
+    c->window_paddr = pa;
+    c->window_size = size;
+    c->direct_segs = s->st.direct_segs;
+}
+
 /* The range of client i: its partition, or the sectors its configuration gives. */
 static const char *find_range(struct blk_server *s, struct blk_client *c)
 {
@@ -446,6 +544,8 @@ static void publish_info(struct blk_server *s, struct blk_client *c)
     info->read_only = c->read_only;
     info->capacity = c->sectors;
     info->max_sectors_per_request = max > UINT32_MAX ? UINT32_MAX : (uint32_t)max;
+    info->direct_max_segs = c->direct_segs;
+    info->direct_window = c->direct_segs ? c->window_size : 0;
     __atomic_store_n(&info->magic, BLK_INFO_MAGIC, __ATOMIC_RELEASE);
     c->notify = true;
 }
@@ -467,6 +567,13 @@ static void say_ready(const struct blk_server *s, const struct blk_client *c)
     text_u64(&t, c->sectors / 2048);
     text_str(&t, " MiB), ");
     text_str(&t, c->read_only ? "read-only" : "read-write");
+    if (c->direct_segs) {
+        text_str(&t, ", direct requests of up to ");
+        text_u64(&t, c->direct_segs);
+        text_str(&t, " segments in a DMA window of ");
+        text_hex(&t, c->window_size);
+        text_str(&t, " bytes");
+    }
     (void)s;
     line_end(&t);
 }
@@ -519,6 +626,7 @@ void blk_server_init(struct blk_server *s, const struct blk_server_config *cfg)
         conn_attach(&c->conn, &c->cfg->conn);
         for (uint64_t k = 0; s->st.needs_paddr && k < c->conn.tx_size / BLK_DATA_CHUNK; k++)
             c->paddr[k] = *c->cfg->data_paddr[k];
+        take_window(s, c);
         c->configured = true;
         if ((why = find_range(s, c))) {
             client_refused(c, why);

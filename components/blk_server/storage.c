@@ -5,6 +5,17 @@
 #include <proto/blk.h>
 
 #define SCRATCH_OFFSET 0x10000u /* in the virtio driver's DMA region, after its queue */
+_Static_assert(VBLK_DMA_BYTES <= SCRATCH_OFFSET, "the driver's DMA memory ends before the scratch");
+
+/* Segments a direct request of at most `max_bytes` in all may have so the device always takes
+ * it: each is cut at SIZE_MAX (if any) into at most len / size_max + 1 descriptors, so n of them
+ * take at most n + ceil(max_bytes / size_max), which must stay within seg_max. */
+static uint32_t direct_segs(const struct vblk *b, uint64_t max_bytes)
+{
+    uint64_t cut = b->size_max ? (max_bytes + b->size_max - 1) / b->size_max : 0;
+    uint64_t n = b->seg_max > cut ? b->seg_max - cut : 0;
+    return n < BLK_DIRECT_MAX_SEGS ? (uint32_t)n : BLK_DIRECT_MAX_SEGS;
+}
 
 const char *storage_init(struct storage *s, const struct blk_server_config *cfg)
 {
@@ -25,6 +36,7 @@ const char *storage_init(struct storage *s, const struct blk_server_config *cfg)
         s->read_only = s->vblk.read_only;
         s->needs_paddr = true;
         s->max_bytes = vblk_max_bytes(&s->vblk, BLK_DATA_CHUNK);
+        s->direct_segs = direct_segs(&s->vblk, s->max_bytes);
         s->scratch = (uint8_t *)cfg->dma + SCRATCH_OFFSET;
         s->scratch_pa = *cfg->dma_paddr + SCRATCH_OFFSET;
         return NULL;
@@ -38,6 +50,7 @@ const char *storage_init(struct storage *s, const struct blk_server_config *cfg)
         s->read_only = false;
         s->needs_paddr = false;
         s->max_bytes = UINT64_MAX;
+        s->direct_segs = 0; /* it cannot reach a client's window */
         s->scratch = NULL;
         return NULL;
     default: s->name = "none"; return "no storage driver of that kind (1 = virtio, 2 = ramdisk)";
@@ -93,6 +106,10 @@ enum storage_result storage_submit(struct storage *s, const struct storage_io *i
         return STORAGE_FULL;
     uint64_t bytes = (uint64_t)io->count * BLK_SECTOR_SIZE;
     uint8_t *at = s->ram + io->sector * BLK_SECTOR_SIZE;
+    if (io->op != BLK_OP_FLUSH && (io->direct || !io->buf)) {
+        ram_done(s, io->tag, BLK_S_UNSUPP); /* direct: no window to reach (never offered) */
+        return STORAGE_QUEUED;
+    }
     if (io->op == BLK_OP_READ)
         ram_copy(io->buf, at, bytes);
     else if (io->op == BLK_OP_WRITE)
@@ -139,12 +156,14 @@ const uint8_t *storage_read_sector(struct storage *s, uint64_t lba, uint64_t tim
         return NULL;
     if (s->kind != BLK_STORAGE_VIRTIO)
         return s->ram + lba * BLK_SECTOR_SIZE;
-    struct storage_io io = { .op = BLK_OP_READ,
-                             .sector = lba,
-                             .count = 1,
-                             .buf = s->scratch,
-                             .nsegs = 1,
-                             .tag = STORAGE_SCRATCH_TAG };
+    static struct storage_io io; /* at start only; its segment table is large for a stack */
+    io.op = BLK_OP_READ;
+    io.sector = lba;
+    io.count = 1;
+    io.buf = s->scratch;
+    io.nsegs = 1;
+    io.direct = false;
+    io.tag = STORAGE_SCRATCH_TAG;
     io.seg[0] = (struct vblk_seg){ s->scratch_pa, BLK_SECTOR_SIZE };
     if (storage_submit(s, &io) != STORAGE_QUEUED)
         return NULL;

@@ -7,22 +7,27 @@
 #ifndef BLK_SERVER_STORAGE_H
 #define BLK_SERVER_STORAGE_H
 
+#include <proto/blk.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <virtio_blk/virtio_blk.h>
 
 #include "config.h"
 
-#define STORAGE_MAX_SEGS (BLK_MAX_CHUNKS + 1)
+/* A request's physical segments: a buffer in the data region spans at most BLK_MAX_CHUNKS + 1
+ * pieces, a direct request has up to BLK_DIRECT_MAX_SEGS. */
+#define STORAGE_MAX_SEGS \
+    (BLK_DIRECT_MAX_SEGS > BLK_MAX_CHUNKS + 1 ? BLK_DIRECT_MAX_SEGS : BLK_MAX_CHUNKS + 1)
 #define STORAGE_MAX_INFLIGHT 128u
 
 struct storage_io {
     uint32_t op; /* BLK_OP_READ, _WRITE, _FLUSH (proto/blk.h) */
     uint64_t sector;
     uint32_t count;
-    uint8_t *buf;                          /* the data, as this PD maps it */
+    uint8_t *buf;                          /* the data, as this PD maps it (NULL: direct) */
     struct vblk_seg seg[STORAGE_MAX_SEGS]; /* ... and by physical address (DMA drivers) */
     unsigned nsegs;
+    bool direct; /* the segments are in a client's DMA window, which only the device reaches */
     uint32_t tag;
 };
 
@@ -39,6 +44,9 @@ struct storage {
     bool read_only;
     bool needs_paddr;   /* requests must carry physical segments */
     uint64_t max_bytes; /* largest request it always takes */
+    /* Most physical segments of at most max_bytes in all that it always takes in one request
+     * (0: it cannot do direct requests). */
+    uint32_t direct_segs;
     struct vblk vblk;
     uint8_t *ram;
     /* RAM disk completions, in order. */

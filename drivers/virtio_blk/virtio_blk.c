@@ -21,12 +21,12 @@ const char *vblk_init(struct vblk *b, uintptr_t regs, void *dma, uint64_t dma_pa
         return "the driver's DMA region is too small or not page-aligned";
     }
     b->regs = regs;
-    if ((why = vq_setup(regs, 0, &b->q, dma, dma_pa, 3u * 4096u, VBLK_QUEUE_WANT))) {
+    if ((why = vq_setup(regs, 0, &b->q, dma, dma_pa, VBLK_QUEUE_BYTES, VBLK_QUEUE_WANT))) {
         vmmio_fail(regs);
         return why;
     }
-    b->hdr = (volatile uint8_t *)dma + 3u * 4096u;
-    b->hdr_pa = dma_pa + 3u * 4096u;
+    b->hdr = (volatile uint8_t *)dma + VBLK_QUEUE_BYTES;
+    b->hdr_pa = dma_pa + VBLK_QUEUE_BYTES;
     b->status = b->hdr + 16u * VQ_MAX_NUM;
     b->status_pa = b->hdr_pa + 16u * VQ_MAX_NUM;
     b->capacity = vmmio_config_read64(regs, VBLK_CFG_CAPACITY);

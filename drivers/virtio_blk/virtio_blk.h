@@ -41,9 +41,15 @@
 #define VBLK_CFG_SEG_MAX 0x0c
 #define VBLK_CFG_BLK_SIZE 0x14
 
-#define VBLK_QUEUE_WANT 128u
-/* DMA memory the driver needs: the queue, then a header and a status byte per descriptor. */
-#define VBLK_DMA_BYTES (3u * 4096u + 17u * VQ_MAX_NUM)
+/* Descriptors asked for (fewer if the device's QueueNumMax is smaller): a request of
+ * BLK_DIRECT_MAX_SEGS (proto/blk.h) segments with its header and status fits with room to spare
+ * (QEMU's virtio-blk-device needs queue-size=1024 for that; its seg_max is then 1022). */
+#define VBLK_QUEUE_WANT 1024u
+_Static_assert(VBLK_QUEUE_WANT <= VQ_MAX_NUM, "the driver's queue fits struct vq");
+/* DMA memory the driver needs: the queue (whole pages), then a header and a status byte per
+ * descriptor. */
+#define VBLK_QUEUE_BYTES ((VQ_BYTES(VQ_MAX_NUM) + 4095u) & ~4095u)
+#define VBLK_DMA_BYTES (VBLK_QUEUE_BYTES + 17u * VQ_MAX_NUM)
 
 struct vblk_seg {
     uint64_t paddr;

@@ -135,6 +135,9 @@ size_t vq_bytes(unsigned num)
     return used_offset(num) + 6u + 8u * num;
 }
 
+_Static_assert(VQ_BYTES(8u) == 4096u + 6u + 64u && VQ_BYTES(1024u) == 20480u + 6u + 8192u,
+               "VQ_BYTES is vq_bytes' layout");
+
 static void wr64(uintptr_t regs, unsigned low, uint64_t v)
 {
     wr(regs, low, (uint32_t)v);

@@ -58,7 +58,7 @@
 /* Split virtqueue layout */
 #define VQ_DESC_F_NEXT 1u
 #define VQ_DESC_F_WRITE 2u
-#define VQ_MAX_NUM 256u
+#define VQ_MAX_NUM 1024u
 
 struct vq_desc {
     uint64_t addr;
@@ -81,7 +81,9 @@ struct vq {
     uint64_t bad_used;              /* used entries naming no queued chain (ignored) */
 };
 
-/* Bytes of DMA memory a queue of `num` entries takes (vq_setup's layout). */
+/* Bytes of DMA memory a queue of `num` entries takes (vq_setup's layout: descriptors, the
+ * available ring, then the used ring on the next 4 KiB page), as a constant expression. */
+#define VQ_BYTES(num) ((((16u * (num) + 6u + 2u * (num)) + 4095u) & ~4095u) + 6u + 8u * (num))
 size_t vq_bytes(unsigned num);
 
 /* NULL if a device of `device_id` with the modern interface is at `regs`; else why not. */

@@ -2,14 +2,21 @@
  * libFuzzer target: the block server against hostile clients, on a RAM disk or on the model of a
  * virtio block device that completes late, fails, or names descriptors that head nothing. The
  * input is a stream of operations: clients queue requests with any op, sectors, count and buffer
- * offset (often near the edges of their range and data region), raw entries of any offset,
+ * offset (often near the edges of their range and data region), direct requests with segment
+ * tables of any shape into their DMA windows (clients 0 and 1 have one), raw entries of any offset,
  * length and id, set any ring index to anything, rewrite a queued header after queueing it, take
  * their answers or not, notify; the device runs its queue, raises its interrupt, fails requests.
  *
- * What it checks after every call, beyond ASan/UBSan: the disk outside every range never changes,
+ * The model of the device may have a SIZE_MAX (the first byte says), which bounds the segments of
+ * a direct request.
+ *
+ * What it checks after every call, beyond ASan/UBSan: the device touches no data buffer outside
+ * the data region or the DMA window of the client whose range the request is in (it is asked
+ * about each one before it moves a byte), and breaks none of the model's rules for drivers; the
+ * disk outside every range never changes,
  * and each client's range and data pages hold only byte values that client ever had (each
- * client's range starts with a value of its own, it fills its buffers with another, and every
- * byte it writes into its header page is noted): a byte of another client's range or data, or
+ * client's range starts with a value of its own, it fills its buffers and window with another, and
+ * every byte it writes into its header page is noted): a byte of another client's range or data, or
  * of the disk outside the ranges, shows up as a value the client never had; and the server answers
  * each client at most once per request it queued (the answers a client received never outnumber its
  * entries, unless it set its ring indices itself).
@@ -36,6 +43,8 @@
 #define INIT(i) ((uint8_t)(0x10 + (i))) /* client i's range at start */
 #define FILL(i) ((uint8_t)(0xa0 + (i))) /* what client i writes */
 #define HDR_PAGE 4096u                  /* headers live in the first page */
+#define WINDOW 0x10000u                 /* the DMA window of clients 0 and 1 */
+#define WINDOWS 2
 
 static const uint64_t range_start[CLIENTS] = { 8, 200, 512 };
 /* GET_ID writes a client's name into its buffer: those bytes are its own too. */
@@ -46,6 +55,8 @@ struct client {
     _Alignas(4096) uint8_t queue[8192];
     uint8_t *data;
     uint64_t paddr[CHUNKS];
+    uint8_t *window; /* WINDOW bytes (clients below WINDOWS) */
+    uint64_t window_pa;
     struct conn raw;
     uint64_t queued, answered;
     bool tampered; /* the client set an index itself: it may see entries it never queued */
@@ -86,8 +97,33 @@ static uint8_t *disk(void)
     return virtio ? dev.disk : ramdisk;
 }
 
-static void setup(bool use_virtio)
+static bool inside(uint64_t a, uint64_t len, const uint8_t *base, uint64_t size)
 {
+    uint64_t b = (uintptr_t)base;
+    return base && a >= b && a - b <= size && len <= size - (a - b);
+}
+
+/* The device asks before it touches a data buffer: it must be in the data region or the window
+ * of the client whose range holds the request's sectors. */
+static bool dma_check(void *ctx, uint32_t type, uint64_t sector, uint64_t paddr, uint32_t len)
+{
+    (void)ctx;
+    (void)type;
+    for (unsigned i = 0; i < CLIENTS; i++) {
+        if (sector < range_start[i] || sector >= range_start[i] + range_len[i])
+            continue;
+        if (!inside(paddr, len, cl[i].data, DATA_SIZE) &&
+            !(i < WINDOWS && inside(paddr, len, cl[i].window, WINDOW)))
+            fail("the device was sent outside the client's data region and window", i, paddr);
+        return true;
+    }
+    fail("the device was sent a request outside every range", 99, sector);
+    return false;
+}
+
+static void setup(unsigned mode)
+{
+    bool use_virtio = mode & 1;
     sim_pd_reset();
     sim_pd.name = "fuzz";
     virtio = use_virtio;
@@ -95,6 +131,12 @@ static void setup(bool use_virtio)
     if (virtio) {
         sim_vblk_init(&dev, DISK_SECTORS);
         dev.deferred = true;
+        dev.dma_check = dma_check;
+        if (mode & 2) { /* a SIZE_MAX, and fewer descriptors per request */
+            dev.offered |= UINT64_C(1) << 1;
+            dev.size_max = 512u << (mode >> 2 & 3);
+            dev.seg_max = 8 + (mode >> 4) * 20;
+        }
         dma_pa = (uintptr_t)dma;
         cfg.storage = BLK_STORAGE_VIRTIO;
         cfg.regs = sim_vblk_base(&dev);
@@ -117,6 +159,14 @@ static void setup(bool use_virtio)
         if (!c->data)
             c->data = malloc(DATA_SIZE);
         memset(c->data, 0, DATA_SIZE);
+        if (i < WINDOWS) {
+            if (!c->window)
+                c->window = malloc(WINDOW);
+            memset(c->window, FILL(i), WINDOW);
+            c->window_pa = (uintptr_t)c->window;
+            cfg.clients[i].window_paddr = &c->window_pa;
+            cfg.clients[i].window_size = WINDOW;
+        }
         memset(c->queue, 0, sizeof(c->queue));
         c->queued = c->answered = 0;
         c->tampered = false;
@@ -166,8 +216,17 @@ static void check(void)
             if (!cl[i].owned[p[b]])
                 fail("a data region holds bytes that are not its client's", i, b);
         }
+        /* A second look (dma_check sees every buffer exactly): a byte in every 64. */
+        for (uint64_t b = 0; i < WINDOWS && b < WINDOW; b += 64) {
+            if (!cl[i].owned[cl[i].window[b]])
+                fail("a DMA window holds bytes that are not its client's", i, b);
+        }
         if (!cl[i].tampered && cl[i].answered > cl[i].queued)
             fail("more answers than requests", i, cl[i].answered);
+    }
+    if (virtio && dev.violations) {
+        fprintf(stderr, "fuzz_blk_server: the device model saw: %s\n", dev.why);
+        fail("the driver broke a rule of the device", 99, dev.violations);
     }
 }
 
@@ -204,14 +263,59 @@ static uint64_t sector_of(uint8_t how, uint64_t raw, unsigned i)
     }
 }
 
+/* A direct request of client i: a segment table of any shape (mostly inside its window, often at
+ * its edges, adding up to whole sectors unless the input says otherwise), queued and notified. */
+static void direct_request(unsigned i)
+{
+    struct client *c = &cl[i];
+    uint8_t how = (uint8_t)take(1);
+    uint32_t rop = how & 1 ? BLK_OP_WRITE_DIRECT : BLK_OP_READ_DIRECT;
+    uint64_t sector = sector_of(how >> 1, take(8), i);
+    uint32_t nsegs = how & 0x40 ? (uint32_t)take(2) % 300 : (uint32_t)take(1) % 12;
+    uint64_t table = how & 0x80 ? take(8) : HDR_PAGE + (take(2) % 0x1000) * 16;
+    static struct blk_seg segs[300];
+    uint64_t sum = 0;
+    for (uint32_t k = 0; k < nsegs; k++) {
+        uint8_t form = (uint8_t)take(1);
+        switch (form & 3) {
+        case 0:
+            segs[k] = (struct blk_seg){ take(2) % WINDOW, (uint32_t)take(2) % 1024 + 1, 0 };
+            break;
+        case 1:
+            segs[k] = (struct blk_seg){ WINDOW - take(2) % 1100, (uint32_t)take(2) % 1100, 0 };
+            break;
+        case 2: segs[k] = (struct blk_seg){ take(8), (uint32_t)take(4), 0 }; break;
+        default: segs[k] = (struct blk_seg){ take(2), form & 4 ? 512u : 0u, 0 }; break;
+        }
+        sum += segs[k].len;
+    }
+    if (nsegs && !(how & 0x20) && sum % 512) { /* whole sectors: the last one made longer */
+        segs[nsegs - 1].len += (uint32_t)(512 - sum % 512);
+        sum += 512 - sum % 512;
+    }
+    uint32_t count = how & 0x10 ? (uint32_t)take(4) : (uint32_t)(sum / 512);
+    if (table <= DATA_SIZE && (uint64_t)nsegs * sizeof(segs[0]) <= DATA_SIZE - table) {
+        memcpy(c->data + table, segs, nsegs * sizeof(segs[0]));
+        own(c, segs, nsegs * sizeof(segs[0]));
+    }
+    struct blk_request r = { rop, count, sector, table, nsegs, 0 };
+    uint64_t hdr = (take(1) % 128) * 32;
+    memcpy(c->data + hdr, &r, sizeof(r));
+    own(c, &r, sizeof(r));
+    struct ring_entry e = { hdr, sizeof(r), (uint32_t)take(2) };
+    if (ring_push(&c->raw.ring[CONN_TX_ACTIVE], &e, NULL))
+        c->queued++;
+    notify_server(CH(i));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     in = data;
     in_left = size;
-    setup(take(1) & 1);
+    setup((unsigned)take(1));
     check();
     while (in_left) {
-        unsigned op = (unsigned)take(1) % 10, i = (unsigned)take(1) % CLIENTS;
+        unsigned op = (unsigned)take(1) % 11, i = (unsigned)take(1) % CLIENTS;
         struct client *c = &cl[i];
         switch (op) {
         case 0:
@@ -288,6 +392,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 dev.skip_status_next |= (how & 4) != 0;
             }
             break;
+        case 10: direct_request(i); break;
         default: notify_server((unsigned)take(1) % 64); break;
         }
     }

@@ -17,6 +17,27 @@ def request(client, how, sector, count, buf, hdr, rid, notify=True):
     return rec + struct.pack("<Q", buf) + bytes([hdr]) + struct.pack("<H", rid)
 
 
+def direct(client, how, sector, segs, table=0, hdr=8, rid=1, nsegs=None, count=None):
+    """Operation 10: a direct request of `segs` (form, offset, len) (forms 0-3 of
+    fuzz_blk_server.c's direct_request); how's bits: 0 write, 1-2 sector form, 4 a raw count,
+    5 sums left as they are, 6 a 2-byte segment count, 7 a raw table offset."""
+    n = len(segs) if nsegs is None else nsegs
+    rec = bytes([10, client, how]) + struct.pack("<Q", sector)
+    rec += struct.pack("<H", n) if how & 0x40 else bytes([n])
+    rec += struct.pack("<Q", table) if how & 0x80 else struct.pack("<H", table)
+    for form, off, length in segs:
+        rec += bytes([form])
+        if form & 3 == 0 or form & 3 == 1:
+            rec += struct.pack("<HH", off, length)
+        elif form & 3 == 2:
+            rec += struct.pack("<QI", off, length)
+        else:
+            rec += struct.pack("<H", off)
+    if how & 0x10:
+        rec += struct.pack("<I", count or 0)
+    return rec + bytes([hdr]) + struct.pack("<H", rid)
+
+
 def device():
     return bytes([7, 0])
 
@@ -61,6 +82,25 @@ def seeds():
     b += bytes([2, 1]) + struct.pack("<QII", 4088, 24, 9) + bytes([6, 1]) + answers(1)
     b += bytes([3, 1, 0]) + struct.pack("<I", 1001) + bytes([6, 1])
     s["ops-and-corruption"] = b
+    # Direct requests: a write and a read of odd segments in each windowed client's window, one
+    # at the window's end, then the client without a window, on the device and the RAM disk.
+    for mode in (0, 1):
+        b = bytes([mode])
+        for c in range(3):
+            b += direct(c, 0x01, 3 + c, [(0, 100, 99), (1, 300, 200), (3, 0x40 + c, 0)],
+                        table=c, rid=30 + c)
+            b += device() + answers(c)
+            b += direct(c, 0x00, 3 + c, [(0, 7, 511), (0, 0x8000, 0)], table=4 + c, rid=40 + c)
+            b += device() + answers(c)
+        s["direct-%s" % ("virtio" if mode else "ramdisk")] = b
+    # The most segments and more; a device with SIZE_MAX and few descriptors.
+    for mode in (1, 0x33):
+        b = bytes([mode])
+        b += direct(0, 0x41, 0, [(0, k * 2, 1) for k in range(256)], rid=50)
+        b += device() + answers(0)
+        b += direct(1, 0x40, 0, [(0, k * 2, 1) for k in range(257)], rid=51)
+        b += device() + answers(1)
+        s["direct-many-segments-%02x" % mode] = b
     return s
 
 

@@ -14,8 +14,10 @@ void bfx_setup(unsigned n, bool virtio)
 {
     sim_pd_reset();
     sim_pd.name = "disk";
-    for (unsigned i = 0; i < BFX_CLIENTS; i++)
+    for (unsigned i = 0; i < BFX_CLIENTS; i++) {
         free(bfx.c[i].data);
+        free(bfx.c[i].window);
+    }
     free(bfx.ramdisk);
     uint8_t *keep_disk = bfx.dev.disk;
     bfx.dev.disk = NULL;
@@ -55,6 +57,10 @@ void bfx_setup(unsigned n, bool virtio)
             c->paddr[k] = (uintptr_t)c->data + (uint64_t)k * BLK_DATA_CHUNK;
             cc->data_paddr[k] = &c->paddr[k];
         }
+        c->window = calloc(1, BFX_WINDOW);
+        c->window_pa = (uintptr_t)c->window;
+        cc->window_paddr = &c->window_pa;
+        cc->window_size = BFX_WINDOW;
         cc->start = (uint64_t)i * 1024;
         cc->sectors = 1024;
         struct conn_config view = cc->conn;
@@ -84,6 +90,20 @@ uint32_t bfx_queue(unsigned i, uint32_t op, uint64_t sector, uint32_t count, uin
 {
     struct bfx_client *c = &bfx.c[i];
     struct blk_request r = { op, count, sector, data, 0, 0 };
+    memcpy(c->data + hdr_off, &r, sizeof(r));
+    uint32_t id = c->next_id++;
+    bfx_queue_entry(i, hdr_off, sizeof(r), id);
+    return id;
+}
+
+uint32_t bfx_queue_direct(unsigned i, uint32_t op, uint64_t sector, uint32_t count,
+                          const struct blk_seg *segs, uint32_t nsegs, uint64_t table_off,
+                          uint64_t hdr_off)
+{
+    struct bfx_client *c = &bfx.c[i];
+    if (table_off <= BFX_DATA_SIZE && (uint64_t)nsegs * sizeof(*segs) <= BFX_DATA_SIZE - table_off)
+        memcpy(c->data + table_off, segs, (size_t)nsegs * sizeof(*segs));
+    struct blk_request r = { op, count, sector, table_off, nsegs, 0 };
     memcpy(c->data + hdr_off, &r, sizeof(r));
     uint32_t id = c->next_id++;
     bfx_queue_entry(i, hdr_off, sizeof(r), id);

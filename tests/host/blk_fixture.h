@@ -1,5 +1,6 @@
 /* A block server under test: up to three clients with their shared regions (queue, a data region
- * of two 2 MiB chunks whose "physical addresses" are their host addresses), storage on a RAM
+ * of two 2 MiB chunks whose "physical addresses" are their host addresses), each with a DMA
+ * window of BFX_WINDOW bytes (its "physical address" its host address too), storage on a RAM
  * disk or the simulated virtio block device, and helpers that play a client's part: queue a
  * request, notify the server, collect the answers. */
 #ifndef BLK_FIXTURE_H
@@ -16,6 +17,7 @@
 #define BFX_CHUNKS 2
 #define BFX_DATA_SIZE (BFX_CHUNKS * BLK_DATA_CHUNK)
 #define BFX_DISK_SECTORS 8192 /* 4 MiB */
+#define BFX_WINDOW 0x100000u
 #define BFX_IRQ_CH 0
 #define BFX_SERVER_CH(i) (1 + (i)) /* the server's channel to client i */
 
@@ -23,6 +25,8 @@ struct bfx_client {
     _Alignas(4096) uint8_t queue[8192];
     uint8_t *data; /* BFX_DATA_SIZE bytes */
     uint64_t paddr[BFX_CHUNKS];
+    uint8_t *window; /* BFX_WINDOW bytes, zeroed */
+    uint64_t window_pa;
     struct conn raw; /* the client's view of its rings */
     uint32_t next_id;
 };
@@ -51,6 +55,11 @@ uint8_t *bfx_disk(void);
  * server is not notified. */
 uint32_t bfx_queue(unsigned i, uint32_t op, uint64_t sector, uint32_t count, uint64_t data,
                    uint64_t hdr_off);
+/* Client i queues a direct request: its segment table at `table_off` of its data region (the
+ * header's `segs` is `nsegs`), header at `hdr_off`; returns its id. */
+uint32_t bfx_queue_direct(unsigned i, uint32_t op, uint64_t sector, uint32_t count,
+                          const struct blk_seg *segs, uint32_t nsegs, uint64_t table_off,
+                          uint64_t hdr_off);
 /* Client i queues a raw entry. */
 void bfx_queue_entry(unsigned i, uint64_t offset, uint32_t len, uint32_t id);
 /* Notifies the server on client i's channel (and the device's interrupt when raised). */

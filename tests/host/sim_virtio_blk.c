@@ -123,9 +123,9 @@ void sim_vblk_init(struct sim_vblk *s, uint64_t sectors)
     s->version = 2;
     s->device_id = 2;
     s->offered = F_VERSION_1 | F_SEG_MAX | F_BLK_SIZE | F_FLUSH;
-    s->num_max = 256;
+    s->num_max = 1024;
     s->capacity = sectors;
-    s->seg_max = 126;
+    s->seg_max = 1022;
     s->blk_size = 512;
     s->disk = calloc(sectors ? sectors : 1, 512);
     sim_pd_map_device(sim_vblk_base(s), sizeof(s->window), reg_read, reg_write, s);
@@ -151,10 +151,10 @@ struct desc {
 static uint32_t execute(struct sim_vblk *s, uint16_t head)
 {
     const struct desc *table = (const struct desc *)(uintptr_t)s->desc;
-    struct desc chain[512];
+    struct desc chain[1024];
     unsigned n = 0;
     for (uint16_t i = head;; i = table[i].next) {
-        if (i >= s->num || n >= s->num) {
+        if (i >= s->num || n >= s->num || n >= sizeof(chain) / sizeof(chain[0])) {
             violation(s, "descriptor chain runs off the table or loops");
             return 0;
         }
@@ -190,7 +190,15 @@ static uint32_t execute(struct sim_vblk *s, uint16_t head)
     s->requests++;
     uint8_t result = 0;
     uint32_t written = 1;
-    if (s->fail_next) {
+    bool dma_refused = false;
+    for (unsigned k = 1; k + 1 < n && s->dma_check; k++) {
+        if (!s->dma_check(s->dma_ctx, type, sector, chain[k].addr, chain[k].len))
+            dma_refused = true;
+    }
+    if (dma_refused) {
+        violation(s, "a data buffer the DMA check refused");
+        result = 1;
+    } else if (s->fail_next) {
         s->fail_next--;
         result = 1;
     } else if (type == 0 || type == 1) {

@@ -33,10 +33,15 @@ struct sim_vblk {
     bool skip_status_next; /* the next completion leaves its status byte alone */
     unsigned violations;
     char why[200];
+    /* When set, asked about every data buffer before the device touches it (`sector`: the
+     * request's); false counts a violation and the request fails untouched. */
+    bool (*dma_check)(void *ctx, uint32_t type, uint64_t sector, uint64_t paddr, uint32_t len);
+    void *dma_ctx;
 };
 
-/* Version 2, device ID 2, VERSION_1 | SEG_MAX | BLK_SIZE | FLUSH offered, QueueNumMax 256,
- * seg_max 126, on a zeroed disk of `sectors`. Mapped through sim_pd (call sim_pd_reset first). */
+/* Version 2, device ID 2, VERSION_1 | SEG_MAX | BLK_SIZE | FLUSH offered, QueueNumMax 1024,
+ * seg_max 1022 (QEMU's with queue-size=1024), on a zeroed disk of `sectors`. Mapped through sim_pd
+ * (call sim_pd_reset first). */
 void sim_vblk_init(struct sim_vblk *s, uint64_t sectors);
 uintptr_t sim_vblk_base(struct sim_vblk *s);
 /* Carries out every request the driver made available; true if any was. */

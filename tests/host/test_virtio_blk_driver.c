@@ -33,9 +33,9 @@ TEST(vblk_init_negotiates_and_sets_up_the_queue)
     CHECK_EQ(dev.accepted, (UINT64_C(1) << 32) | (1u << VBLK_F_SEG_MAX) | (1u << VBLK_F_BLK_SIZE) |
                                (1u << VBLK_F_FLUSH));
     CHECK(dev.ready);
-    CHECK_EQ(dev.num, 128);
+    CHECK_EQ(dev.num, 1024);
     CHECK_EQ(drv.capacity, 1000);
-    CHECK_EQ(drv.seg_max, 126);
+    CHECK_EQ(drv.seg_max, 1022);
     CHECK(drv.flush);
     CHECK(!drv.read_only);
     CHECK(vblk_max_bytes(&drv, 0x200000) >= 512 * 1024);
@@ -75,7 +75,7 @@ TEST(vblk_requests_of_each_type)
     CHECK(!memcmp(buf + 20000, "sim-vblk-0001", 13));
     CHECK_EQ(dev.flushes, 1);
     CHECK_EQ(dev.violations, 0);
-    CHECK_EQ(drv.q.num_free, 128); /* every descriptor back */
+    CHECK_EQ(drv.q.num_free, 1024); /* every descriptor back */
 }
 
 TEST(vblk_segments_are_cut_at_size_max_and_bounded_by_seg_max)
@@ -100,6 +100,33 @@ TEST(vblk_segments_are_cut_at_size_max_and_bounded_by_seg_max)
     CHECK(max >= 512);
     struct vblk_seg two[2] = { seg(buf, 512), seg(buf + 4096, (uint32_t)max - 512) };
     CHECK_EQ(vblk_submit(&drv, VBLK_T_IN, 0, two, 2, 3), VBLK_QUEUED);
+}
+
+TEST(vblk_queue_sized_to_what_the_device_offers)
+{
+    /* QEMU's default queue-size: 256 descriptors, seg_max 254. */
+    sim_pd_reset();
+    sim_vblk_init(&dev, 1000);
+    dev.num_max = 256;
+    dev.seg_max = 254;
+    CHECK(vblk_init(&drv, sim_vblk_base(&dev), dma, (uintptr_t)dma, sizeof(dma)) == NULL);
+    CHECK_EQ(dev.num, 256);
+    CHECK_EQ(drv.seg_max, 254);
+    /* queue-size=1024: a request of 256 segments, its header and status fit in one chain. */
+    CHECK(start(1000) == NULL);
+    CHECK_EQ(dev.num, VBLK_QUEUE_WANT);
+    static struct vblk_seg many[256];
+    for (unsigned k = 0; k < 256; k++)
+        many[k] = seg(buf + 256 * k, 256);
+    CHECK_EQ(vblk_submit(&drv, VBLK_T_OUT, 3, many, 256, 9), VBLK_QUEUED);
+    vblk_kick(&drv);
+    uint32_t cookie;
+    uint8_t status;
+    CHECK_EQ(vblk_complete(&drv, &cookie, &status), 1);
+    CHECK_EQ(status, VBLK_S_OK);
+    CHECK_EQ(dev.max_segs_seen, 256);
+    CHECK(!memcmp(dev.disk + 3 * 512, buf, 65536));
+    CHECK_EQ(dev.violations, 0);
 }
 
 TEST(vblk_full_queue_then_room_again)
@@ -151,7 +178,7 @@ TEST(vblk_distrusts_what_the_device_reports)
     while (vblk_complete(&drv, &cookie, &status) == 1)
         got++;
     CHECK(got >= 1 && got <= 2);
-    CHECK_EQ(drv.q.num_free, 128 - (got == 2 ? 0 : 3));
+    CHECK_EQ(drv.q.num_free, 1024 - (got == 2 ? 0 : 3));
 }
 
 TEST(vblk_refuses_devices_it_cannot_drive)

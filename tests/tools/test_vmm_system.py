@@ -324,9 +324,19 @@ class ExpandTests(ExpansionCase):
                     self.assertEqual(maps[mr], side["tx_data"] + k * 0x200000)
                     self.assertEqual(setvars[c["data_paddr"][k]], mr)
             self.assertEqual(c["conn"]["capacity"], dev["conn"]["capacity"])
-        # QEMU: the disk on the slot the server drives, the modern interface, the image made.
+            # Its DMA window for direct requests: the VM's guest RAM region, by physical address.
+            ram = "ram%d" % (i + 1)
+            self.assertEqual(c["window_paddr"], "blk_window_paddr_%d" % i)
+            self.assertEqual(setvars["blk_window_paddr_%d" % i], ram)
+            self.assertEqual(c["window_size"], int(regions[ram].get("size"), 0))
+            self.assertNotIn(ram, [m.get("mr") for m in disk.findall("map")])  # nor mapped
+        self.assertEqual([c["window_size"] for c in srv["clients"]], [0x10000000, 0x8000000])
+        # QEMU: the disk on the slot the server drives, the modern interface, a queue of 1024
+        # (seg_max 1022), the image made.
         self.assertIn("-global virtio-mmio.force-legacy=false", plan["qemu_args"])
-        self.assertTrue(any("bus=virtio-mmio-bus.31" in a for a in plan["qemu_args"]))
+        (disk_arg,) = [a for a in plan["qemu_args"] if "virtio-blk-device" in a]
+        self.assertIn("-device virtio-blk-device,drive=disk,bus=virtio-mmio-bus.31,"
+                      "queue-size=1024", disk_arg)
         self.assertEqual(plan["qemu_disks"][0]["partitions"], 2)
         self.assertEqual(plan["qemu_disks"][0]["labels"], {"1": "a", "2": "b"})
         # No guest gets a virtio device where the disk is.
@@ -364,6 +374,10 @@ class ExpandTests(ExpansionCase):
         self.assertEqual(srv["ramdisk_size"], 1 << 20)
         self.assertEqual(srv["deps"], [srv["ramdisk"]])
         self.assertEqual(srv["clients"][0]["data_paddr"], [])  # no DMA, no physical addresses
+        self.assertNotIn("window_paddr", srv["clients"][0])  # nor a DMA window
+        (rd_pd,) = [p for p in ET.fromstring(exp.xml().split("-->", 1)[1]).iter(
+            "protection_domain") if p.get("name") == "rd"]
+        self.assertEqual(rd_pd.findall("setvar"), [])
         self.assertEqual(plan["qemu_disks"], [])
         ET.fromstring(exp.xml().split("-->", 1)[1])
         text = text.replace('size="512K"', 'size="2M"')
@@ -478,7 +492,7 @@ class ExpandTests(ExpansionCase):
             mk = f.read()
         self.assertIn("SYSTEM_QEMU_ARGS = -global virtio-mmio.force-legacy=false -drive "
                       "file=$(QEMU_DISK_disk),if=none,format=raw,id=disk -device "
-                      "virtio-blk-device,drive=disk,bus=virtio-mmio-bus.31", mk)
+                      "virtio-blk-device,drive=disk,bus=virtio-mmio-bus.31,queue-size=1024", mk)
         self.assertIn("SYSTEM_QEMU_DISKS := disk", mk)
         self.assertIn("QEMU_DISK_disk ?= $(BUILD_DIR)/disk.img", mk)
         self.assertIn("QEMU_DISK_LAYOUT_disk := --partitions 2 --partition-mib 128 --min-bytes 0 "
@@ -488,6 +502,28 @@ class ExpandTests(ExpansionCase):
         subprocess.run(["cc", "-std=c11", "-Wall", "-Wextra", "-Werror", "-c", "-I" + ROOT +
                         "/include", "-I" + ROOT + "/components", "-I" + ROOT + "/drivers", cfg,
                         "-o", os.path.join(out.name, "config.o")], check=True)
+        # Each VM's DMA window: a variable in .data the Microkit tool fills with its guest RAM
+        # region's physical address, and the region's size.
+        with open(cfg) as f:
+            text = f.read()
+        with open(os.path.join(out.name, "system.xml")) as f:
+            xml = ET.fromstring(f.read().split("-->", 1)[1])
+        sizes = {r.get("name"): int(r.get("size"), 0) for r in xml.iter("memory_region")}
+        (disk_pd,) = [p for p in xml.iter("protection_domain") if p.get("name") == "disk"]
+        setvars = {v.get("symbol"): v.get("region_paddr") for v in disk_pd.findall("setvar")}
+        for i in range(2):
+            sym = "blk_window_paddr_%d" % i
+            self.assertIn("uint64_t %s __attribute__((section(\".data\")));" % sym, text)
+            ram = setvars[sym]
+            self.assertIn(".window_paddr = &%s,\n            .window_size = 0x%xul," %
+                          (sym, sizes[ram]), text)
+        vm_rams = [m.get("mr") for p in xml.iter("protection_domain")
+                   for m in p.findall("map") if m.get("setvar_vaddr") == "guest_ram_vaddr"]
+        self.assertEqual(sorted(setvars[s] for s in setvars if s.startswith("blk_window")),
+                         sorted(vm_rams))
+        syms = subprocess.run(["nm", os.path.join(out.name, "config.o")], stdout=subprocess.PIPE,
+                              text=True, check=True).stdout
+        self.assertRegex(syms, r"[0-9a-f]+ D blk_window_paddr_1")
 
     def test_tool_ramdisk_config_compiles_with_the_image(self):
         out = tempfile.TemporaryDirectory()

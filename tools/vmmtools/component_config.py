@@ -71,13 +71,14 @@ BLK_STORAGE = {"virtio": "BLK_STORAGE_VIRTIO", "ramdisk": "BLK_STORAGE_RAMDISK"}
 
 def blk_server(comp):
     """The block server: its storage, and its clients. The Microkit tool writes physical
-    addresses into the variables named in comp["setvars"] (in .data, so the ELF has bytes for
-    them); a RAM disk image is included whole, in writable memory."""
+    addresses into the variables named in comp["setvars"] and each client's data_paddr and
+    window_paddr (in .data, so the ELF has bytes for them); a RAM disk image is included whole,
+    in writable memory."""
     out = ["#include <blk_server/config.h>", ""]
     for sym in comp["setvars"]:
         out.append("uint64_t %s __attribute__((section(\".data\")));" % sym)
     for c in comp["clients"]:
-        for sym in c["data_paddr"]:
+        for sym in c["data_paddr"] + ([c["window_paddr"]] if c.get("window_paddr") else []):
             out.append("uint64_t %s __attribute__((section(\".data\")));" % sym)
     if comp["storage"] == "ramdisk":
         # The image, page-aligned, in the ELF's writable data: the RAM disk the server serves.
@@ -96,8 +97,12 @@ def blk_server(comp):
             .start = %dul,
             .sectors = %dul,
             .read_only = %d,
+            .window_paddr = %s,
+            .window_size = 0x%xul,
         }""" % (c_string(c["name"]), conn(c["conn"]), paddr, c["partition"], c["start"],
-               c["sectors"], 1 if c["read_only"] else 0))
+               c["sectors"], 1 if c["read_only"] else 0,
+               "&%s" % c["window_paddr"] if c.get("window_paddr") else "0",
+               c.get("window_size", 0)))
     if comp["storage"] == "virtio":
         storage = """    .regs = 0x%xul,
     .irq_channel = %d,

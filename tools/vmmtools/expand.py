@@ -52,6 +52,9 @@ BLK_RING_CAPACITY = 64  # requests in flight per client
 BLK_DATA_CHUNK = 0x20_0000  # client data regions are 2 MiB pages: each physically contiguous
 BLK_DATA_CHUNKS = 4  # 8 MiB of requests in flight per client
 BLK_DMA_SIZE = 0x20_0000  # the storage driver's queue and buffers, one 2 MiB page
+# QEMU's virtio-blk-device queue (default 256): 1024 makes its seg_max 1022, so a direct request
+# of 256 segments (BLK_DIRECT_MAX_SEGS) fits (drivers/virtio_blk asks for up to 1024).
+QEMU_BLK_QUEUE_SIZE = 1024
 BLK_STORAGE_DRIVERS = {"virtio,mmio": "virtio"}
 BLK_SERVER_ATTRS = {"name", "device", "ramdisk", "priority"}
 VIRTIO_BLK_ATTRS = {"server", "partition", "offset", "size", "read_only"}
@@ -806,14 +809,28 @@ class Expansion:
             self.vm_devices[c["pd"]].append({"type": "blk", "name": "blk-%s" % name,
                                              "conn": conn["client"],
                                              "read_only": c["read_only"]})
-            config["clients"].append({"name": c["name"], "conn": conn["server"],
-                                      "data_paddr": symbols, "partition": c["partition"],
-                                      "start": c["start"], "sectors": c["sectors"],
-                                      "read_only": c["read_only"]})
+            client = {"name": c["name"], "conn": conn["server"], "data_paddr": symbols,
+                      "partition": c["partition"], "start": c["start"],
+                      "sectors": c["sectors"], "read_only": c["read_only"]}
+            if srv["storage"] == "virtio":
+                client.update(self.blk_window(server, c["pd"], i))
+            config["clients"].append(client)
         self.plan["components"].append(config)
         self.note("protection domain '%s' added: the block server of %s for %s" %
                   (name, srv.get("node") or "the RAM disk %s" % srv.get("image"),
                    ", ".join(c["name"] for c in srv["clients"]) or "no client"))
+
+    def blk_window(self, server, client, index):
+        """A VM client's DMA window for direct requests (proto/blk.h): its guest RAM region,
+        whose physical address the server gets (setvar region_paddr) without mapping it. The
+        Microkit tool (2.0.1) allocates every memory region physically contiguous: one with a
+        phys_addr by definition, the others all in one untyped allocation per page size, each
+        region's pages in order (tool/microkit/src/main.rs, allocate_objects), so a whole guest
+        RAM region is one range the device can reach."""
+        ram = self.vm_ram(self.pd_by_name[client])
+        sym = "blk_window_paddr_%d" % index
+        ET.SubElement(server.el, "setvar", symbol=sym, region_paddr=ram.name)
+        return {"window_paddr": sym, "window_size": ram.size}
 
     def blk_device_resources(self, srv, server, config):
         name = srv["name"]
@@ -890,7 +907,8 @@ class Expansion:
             self.plan["qemu_args"].append("-global virtio-mmio.force-legacy=false")
         self.plan["qemu_args"].append(
             "-drive file=$(QEMU_DISK_%s),if=none,format=raw,id=%s "
-            "-device virtio-blk-device,drive=%s,bus=virtio-mmio-bus.%d" % (name, name, name, bus))
+            "-device virtio-blk-device,drive=%s,bus=virtio-mmio-bus.%d,queue-size=%d" %
+            (name, name, name, bus, QEMU_BLK_QUEUE_SIZE))
 
     # ---- virtual networks (tools/vmmtools/network.py) ----------------------------------------
 
