@@ -98,9 +98,12 @@ def main():
             out = con.output()
             assert re.search(r"blk_server rd: ramdisk, \d+ sectors", out), "no server line"
             assert "client 'linux': partition 1, sectors 2048..34815" in out, "no range line"
+            # A RAM disk cannot reach guest RAM: every byte is copied through the data region.
+            assert re.search(r"blk-[a-z]+@0x[0-9a-f]+: disk of \d+ sectors[^\r\n]*, data copied",
+                             out), "the VMM does not say the data is copied"
             size = run("cat /sys/block/vda/size")
             assert str(PART_SECTORS) in size, size
-            return "blk_server rd: client 'linux': partition 1"
+            return "blk_server rd: client 'linux': partition 1, data copied"
         checks.run("the VM boots and sees its partition", boot)
 
         def write():

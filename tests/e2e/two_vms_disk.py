@@ -113,11 +113,13 @@ def main():
             for vm in VMS:
                 g.wait_for(r"\[%s\] %s: [^\r\n]*\r?\n" % (vm, MARKER), 240)
                 m = g.wait_for(r"\[vm %s\] virtio: blk-disk@0x[0-9a-f]+: disk of (\d+) sectors"
-                               % vm, 10)
+                               r"([^\r\n]*)" % vm, 10)
                 assert int(m.group(1)) == PART_SECTORS, "%s: %s sectors" % (vm, m.group(1))
+                # The block server's QEMU device takes direct requests: no data is copied.
+                assert "data by DMA in guest RAM" in m.group(2), "%s: %r" % (vm, m.group(2))
                 size = g.run(vm, "cat /sys/block/vda/size")
                 assert size == [str(PART_SECTORS)], "%s: /dev/vda is %r sectors" % (vm, size)
-            return "both see %d sectors" % PART_SECTORS
+            return "both see %d sectors, data by DMA in guest RAM" % PART_SECTORS
         checks.run("both VMs boot and see their disks", boot)
 
         def write1():
