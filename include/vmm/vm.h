@@ -126,6 +126,9 @@ bool vm_inject_abort(struct vm *vm, unsigned vcpu, bool instruction, bool write)
 
 /* WFI: put `vcpu` to sleep until an interrupt or its virtual timer (fault.c calls this). */
 bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc);
+/* True if vm_vcpu_hold could hold `vcpu` now (a wake-up timer it may use): asked first where
+ * finding out what a hold would wait for costs more than the answer. */
+bool vm_vcpu_may_hold(const struct vm *vm, unsigned vcpu);
 /* Suspend `vcpu` (which just exited and would resume at `resume_pc`) for at most `ticks` of the
  * counter, or until a list-register entry it may take appears (vgic_vcpu_has_pending, checked
  * whenever its interrupt state changes) or one of `until_exit_of` exits; false (and nothing done)
@@ -176,6 +179,12 @@ void vm_ptimer_boot(struct vm *vm);
 void vm_ptimer_stop(struct vm *vm);
 /* True if the VMM may use the hardware timer now (the owner, if any, cannot run). */
 bool vm_ptimer_may_borrow(const struct vm *vm);
+/* ... once `vcpu` no longer runs (it may own the timer itself). */
+bool vm_ptimer_may_borrow_for(const struct vm *vm, unsigned vcpu);
+/* The VMM's wake-ups use the timer now: it holds the physical timer, or the timer PD serves
+ * them. If not, no sleeper has a deadline but the timer owner's own, and waking one changes
+ * nothing to arm. */
+bool vm_ptimer_wakeups_armed(const struct vm *vm);
 /* Use the timer for the VMM's next wake-up (0: none), saving the guest's values first. */
 void vm_ptimer_arm(struct vm *vm, uint64_t deadline);
 /* `vcpu` is about to run: if it owns the timer, the guest's values go back into the hardware.

@@ -120,6 +120,16 @@ bool vm_ptimer_may_borrow(const struct vm *vm)
     return vm->ptimer.owner < 0 || !running(vm, (unsigned)vm->ptimer.owner);
 }
 
+bool vm_ptimer_may_borrow_for(const struct vm *vm, unsigned vcpu)
+{
+    return vm_ptimer_may_borrow(vm) || vm->ptimer.owner == (int)vcpu;
+}
+
+bool vm_ptimer_wakeups_armed(const struct vm *vm)
+{
+    return service(vm) || vm->ptimer.borrowed;
+}
+
 /* The wake-up at `deadline` is the sleeping owner's alone, and its own timer's: that timer, left
  * as the guest set it, raises the guest's interrupt then, which wakes the owner (vm_ptimer_irq,
  * the vGIC's kick): nothing to borrow, nor to give back and take a second time on waking. */

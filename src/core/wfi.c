@@ -122,6 +122,11 @@ bool vm_vcpu_sleep(struct vm *vm, unsigned vcpu, uint64_t resume_pc)
 /* A hold is short and another vCPU runs meanwhile, as if seL4 had preempted this one: its own
  * timers are not looked at (reading them costs three invocations), so one that fires during the
  * hold is taken when the hold ends, at most `ticks` late. */
+bool vm_vcpu_may_hold(const struct vm *vm, unsigned vcpu)
+{
+    return vm->cfg->wakeup_channel >= 0 && vm_ptimer_may_borrow_for(vm, vcpu);
+}
+
 bool vm_vcpu_hold(struct vm *vm, unsigned vcpu, uint64_t resume_pc, uint64_t ticks,
                   uint32_t until_exit_of)
 {
@@ -139,7 +144,8 @@ bool vm_vcpu_hold(struct vm *vm, unsigned vcpu, uint64_t resume_pc, uint64_t tic
 static void wake_ready(struct vm *vm, uint32_t candidates, bool expired)
 {
     uint64_t now = expired ? hyp_counter_now() : 0;
-    bool rearm = expired;
+    /* Asked before anyone wakes: waking the timer's owner gives the timer back. */
+    bool rearm = expired, armed = vm_ptimer_wakeups_armed(vm);
     if (vm->state != VM_RUNNING)
         return;
     for (; candidates; candidates &= candidates - 1) {
@@ -149,7 +155,7 @@ static void wake_ready(struct vm *vm, uint32_t candidates, bool expired)
         if (vgic_vcpu_has_pending(&vm->gic, v) ||
             (expired && vm->wake_deadline[v] && vm->wake_deadline[v] <= now)) {
             wake(vm, v);
-            rearm = true;
+            rearm |= armed;
         }
     }
     if (rearm)

@@ -90,7 +90,7 @@ static void after_sgi(struct vm *vm, unsigned vcpu, uint32_t targets, struct exi
 {
     /* A sender that is a target too has a new interrupt of its own to take: it runs on. What its
      * list registers held before the exit it has seen (taken, or masked), like at a WFE. */
-    if (!resumes_in_place(vm, reply) || (targets >> vcpu) & 1)
+    if (!resumes_in_place(vm, reply) || (targets >> vcpu) & 1 || !vm_vcpu_may_hold(vm, vcpu))
         return;
     uint32_t waiting = 0;
     for (uint32_t m = targets & runnable_others(vm, vcpu); m; m &= m - 1) {
