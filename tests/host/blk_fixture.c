@@ -129,6 +129,12 @@ bool bfx_answer(unsigned i, struct ring_entry *out)
     return ring_pop(&bfx.c[i].raw.ring[CONN_RX_ACTIVE], out);
 }
 
+bool bfx_answered(unsigned i, uint32_t id, uint32_t status)
+{
+    struct ring_entry e;
+    return bfx_answer(i, &e) && e.id == id && e.len == status;
+}
+
 const struct blk_info *bfx_info(unsigned i)
 {
     return (const struct blk_info *)(bfx.c[i].queue + blk_info_offset(BFX_CAPACITY));

@@ -68,6 +68,8 @@ void bfx_kick(unsigned i);
 bool bfx_device_irq(void);
 /* Client i takes one answer; false if none. */
 bool bfx_answer(unsigned i, struct ring_entry *out);
+/* Client i's next answer is for `id`, with `status`. */
+bool bfx_answered(unsigned i, uint32_t id, uint32_t status);
 /* Client i's blk_info. */
 const struct blk_info *bfx_info(unsigned i);
 

@@ -11,14 +11,6 @@
 #define HDR(n) (0x100u * (n)) /* request headers at the start of a data region */
 #define TABLE 0x8000u         /* segment tables from here */
 
-static bool answered(unsigned i, uint32_t id, uint32_t status)
-{
-    struct ring_entry e;
-    if (!bfx_answer(i, &e))
-        return false;
-    return e.id == id && e.len == status;
-}
-
 static struct blk_seg seg(uint64_t offset, uint32_t len)
 {
     return (struct blk_seg){ offset, len, 0 };
@@ -68,7 +60,7 @@ TEST(blk_direct_offered_on_virtio_with_a_window)
     struct blk_seg s = seg(0, 512);
     uint32_t id = bfx_queue_direct(1, BLK_OP_READ_DIRECT, 0, 1, &s, 1, TABLE, HDR(0));
     bfx_kick(1);
-    CHECK(answered(1, id, BLK_S_UNSUPP));
+    CHECK(bfx_answered(1, id, BLK_S_UNSUPP));
     CHECK_EQ(bfx.dev.requests, 0);
     CHECK(sim_pd_console_has("client 'linux2': request 100 at 0x0: a direct request, not "
                              "offered to it (0x10, 0x0): UNSUPP"));
@@ -89,7 +81,7 @@ TEST(blk_direct_write_then_read_land_exactly_where_the_segments_say)
     }
     uint32_t id = bfx_queue_direct(1, BLK_OP_WRITE_DIRECT, 50, 2, out, 3, TABLE, HDR(0));
     bfx_kick(1);
-    CHECK(answered(1, id, BLK_S_OK));
+    CHECK(bfx_answered(1, id, BLK_S_OK));
     const uint8_t *d = bfx.dev.disk + (1024 + 50) * 512;
     uint64_t at = 0;
     for (unsigned k = 0; k < 3; k++) {
@@ -106,7 +98,7 @@ TEST(blk_direct_write_then_read_land_exactly_where_the_segments_say)
                              seg(0x40000 - 512, 512) };
     id = bfx_queue_direct(1, BLK_OP_READ_DIRECT, 50, 2, in, 4, TABLE + 0x1000, HDR(1));
     bfx_kick(1);
-    CHECK(answered(1, id, BLK_S_OK));
+    CHECK(bfx_answered(1, id, BLK_S_OK));
     at = 0;
     for (unsigned k = 0; k < 4; k++) {
         CHECK(!memcmp(w + in[k].offset, d + at, in[k].len));
@@ -146,7 +138,7 @@ TEST(blk_direct_the_most_segments_and_one_more)
     uint32_t id =
         bfx_queue_direct(0, BLK_OP_WRITE_DIRECT, 7, 2, many, BLK_DIRECT_MAX_SEGS, TABLE, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_OK));
+    CHECK(bfx_answered(0, id, BLK_S_OK));
     CHECK_EQ(bfx.dev.max_segs_seen, BLK_DIRECT_MAX_SEGS);
     for (unsigned k = 0; k < 1024; k++)
         CHECK_EQ(bfx.dev.disk[7 * 512 + k], (uint8_t)(k * 13 + 5));
@@ -156,7 +148,7 @@ TEST(blk_direct_the_most_segments_and_one_more)
     id =
         bfx_queue_direct(0, BLK_OP_READ_DIRECT, 7, 2, many, BLK_DIRECT_MAX_SEGS + 1, TABLE, HDR(1));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_IOERR));
+    CHECK(bfx_answered(0, id, BLK_S_IOERR));
     CHECK_EQ(bfx.dev.requests, before);
     CHECK(sim_pd_console_has("a direct request's segments not 1..the most offered (0x101, "
                              "0x100): IOERR"));
@@ -226,7 +218,7 @@ TEST(blk_direct_bad_requests_are_refused_before_the_device_sees_them)
     struct blk_seg ok = seg(W - 512, 512);
     uint32_t id = bfx_queue_direct(0, BLK_OP_READ_DIRECT, 0, 1, &ok, 1, TABLE, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_OK));
+    CHECK(bfx_answered(0, id, BLK_S_OK));
     CHECK(bytes_are(bfx.c[0].window + W - 512, 512, 0));
     CHECK_EQ(bfx.dev.violations, 0);
 }
@@ -240,11 +232,11 @@ TEST(blk_direct_write_to_a_read_only_range_is_refused)
     struct blk_seg s = seg(0, 512);
     uint32_t id = bfx_queue_direct(0, BLK_OP_WRITE_DIRECT, 0, 1, &s, 1, TABLE, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_IOERR));
+    CHECK(bfx_answered(0, id, BLK_S_IOERR));
     CHECK(sim_pd_console_has("write to a read-only range"));
     id = bfx_queue_direct(0, BLK_OP_READ_DIRECT, 0, 1, &s, 1, TABLE, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_OK));
+    CHECK(bfx_answered(0, id, BLK_S_OK));
     CHECK(bytes_are(bfx.c[0].window, 512, 0));
     CHECK(disk_zero_outside(0, 0, 0));
 }
@@ -261,10 +253,10 @@ TEST(blk_direct_never_offered_on_a_ram_disk)
     struct blk_seg s = seg(0, 512);
     uint32_t id = bfx_queue_direct(0, BLK_OP_WRITE_DIRECT, 0, 1, &s, 1, TABLE, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_UNSUPP));
+    CHECK(bfx_answered(0, id, BLK_S_UNSUPP));
     id = bfx_queue_direct(0, BLK_OP_READ_DIRECT, 0, 1, &s, 1, TABLE, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_UNSUPP));
+    CHECK(bfx_answered(0, id, BLK_S_UNSUPP));
     CHECK(bytes_are(bfx_disk(), (uint64_t)BFX_DISK_SECTORS * 512, 0xee));
     CHECK(bytes_are(bfx.c[0].window, BFX_WINDOW, 0x21));
 }
@@ -292,7 +284,7 @@ TEST(blk_direct_bad_windows_are_refused_at_start)
     struct blk_seg s = seg(0, 512);
     uint32_t id = bfx_queue_direct(0, BLK_OP_READ_DIRECT, 0, 1, &s, 1, TABLE, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_UNSUPP));
+    CHECK(bfx_answered(0, id, BLK_S_UNSUPP));
     CHECK_EQ(bfx.dev.requests, 0);
 }
 
@@ -316,7 +308,7 @@ TEST(blk_direct_segments_bounded_by_the_devices_size_max)
     s[150] = seg(4095, max * 512 - 150);
     uint32_t id = bfx_queue_direct(0, BLK_OP_READ_DIRECT, 0, max, s, 151, TABLE, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_OK));
+    CHECK(bfx_answered(0, id, BLK_S_OK));
     CHECK_EQ(bfx.dev.max_segs_seen, 299);
     CHECK_EQ(bfx.dev.violations, 0);
 }
@@ -345,7 +337,7 @@ TEST(blk_direct_model_shows_every_data_buffer_to_its_dma_check)
     struct blk_seg s[3] = { seg(0x100, 100), seg(0x2000, 312), seg(0x4000, 100) };
     uint32_t id = bfx_queue_direct(0, BLK_OP_READ_DIRECT, 0, 1, s, 3, TABLE, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_OK));
+    CHECK(bfx_answered(0, id, BLK_S_OK));
     CHECK_EQ(seen, 3);
     for (unsigned k = 0; k < 3; k++)
         CHECK_EQ(seen_pa[k], (uintptr_t)bfx.c[0].window + s[k].offset);
@@ -353,7 +345,7 @@ TEST(blk_direct_model_shows_every_data_buffer_to_its_dma_check)
     s[2].offset = 0x5000; /* the check refuses it: a violation, and the request fails */
     id = bfx_queue_direct(0, BLK_OP_READ_DIRECT, 0, 1, s, 3, TABLE, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_IOERR));
+    CHECK(bfx_answered(0, id, BLK_S_IOERR));
     CHECK_EQ(bfx.dev.violations, 1);
     CHECK(strstr(bfx.dev.why, "DMA check") != NULL);
 }

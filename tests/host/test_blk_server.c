@@ -10,14 +10,6 @@
 #define HDR(n) (0x100u * (n)) /* request headers at the start of a data region */
 #define BUF 0x10000u          /* data buffers from here */
 
-static bool answered(unsigned i, uint32_t id, uint32_t status)
-{
-    struct ring_entry e;
-    if (!bfx_answer(i, &e))
-        return false;
-    return e.id == id && e.len == status;
-}
-
 /* Every byte of the disk outside [start, start + sectors) still holds `fill`. */
 static bool disk_untouched_outside(uint64_t start, uint64_t sectors, uint8_t fill)
 {
@@ -46,14 +38,14 @@ TEST(blk_server_ramdisk_reads_and_writes_each_clients_own_range)
     memset(bfx.c[1].data + BUF, 0x5a, 2048);
     uint32_t id = bfx_queue(1, BLK_OP_WRITE, 10, 4, BUF, HDR(0));
     bfx_kick(1);
-    CHECK(answered(1, id, BLK_S_OK));
+    CHECK(bfx_answered(1, id, BLK_S_OK));
     CHECK_EQ(sim_pd_take_notify(BFX_SERVER_CH(1)), 1);
     CHECK_EQ(bfx_disk()[(1024 + 10) * 512], 0x5a);
     CHECK_EQ(bfx_disk()[(1024 + 14) * 512 - 1], 0x5a);
     CHECK(disk_untouched_outside(1034, 4, 0xee));
     id = bfx_queue(1, BLK_OP_READ, 9, 6, BUF + 0x1000, HDR(1));
     bfx_kick(1);
-    CHECK(answered(1, id, BLK_S_OK));
+    CHECK(bfx_answered(1, id, BLK_S_OK));
     CHECK_EQ(bfx.c[1].data[BUF + 0x1000], 0xee);
     CHECK_EQ(bfx.c[1].data[BUF + 0x1000 + 512], 0x5a);
     CHECK_EQ(bfx.c[1].data[BUF + 0x1000 + 5 * 512 - 1], 0x5a);
@@ -61,7 +53,7 @@ TEST(blk_server_ramdisk_reads_and_writes_each_clients_own_range)
     /* Client 0 reads its sector 10: not client 1's data. */
     id = bfx_queue(0, BLK_OP_READ, 10, 1, BUF, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_OK));
+    CHECK(bfx_answered(0, id, BLK_S_OK));
     CHECK_EQ(bfx.c[0].data[BUF], 0xee);
     CHECK_EQ(bfx.server.client[1].count.writes, 1);
     CHECK_EQ(bfx.server.client[1].count.bytes_read, 6 * 512);
@@ -120,7 +112,7 @@ TEST(blk_server_refuses_requests_outside_the_range_or_the_data_region)
     /* The other client was not affected. */
     uint32_t id = bfx_queue(1, BLK_OP_READ, 0, 1, BUF, HDR(0));
     bfx_kick(1);
-    CHECK(answered(1, id, BLK_S_OK));
+    CHECK(bfx_answered(1, id, BLK_S_OK));
 }
 
 TEST(blk_server_read_only_range_refuses_writes)
@@ -132,10 +124,10 @@ TEST(blk_server_read_only_range_refuses_writes)
     CHECK(sim_pd_console_has("read-only"));
     uint32_t id = bfx_queue(0, BLK_OP_WRITE, 0, 1, BUF, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_IOERR));
+    CHECK(bfx_answered(0, id, BLK_S_IOERR));
     id = bfx_queue(0, BLK_OP_FLUSH, 0, 0, 0, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_OK));
+    CHECK(bfx_answered(0, id, BLK_S_OK));
     CHECK(disk_untouched_outside(0, 0, 0xee));
 }
 
@@ -146,7 +138,7 @@ TEST(blk_server_get_id_is_the_clients_name)
     memset(bfx.c[1].data + BUF, 0x77, 32);
     uint32_t id = bfx_queue(1, BLK_OP_GET_ID, 0, 0, BUF, HDR(0));
     bfx_kick(1);
-    CHECK(answered(1, id, BLK_S_OK));
+    CHECK(bfx_answered(1, id, BLK_S_OK));
     CHECK(!memcmp(bfx.c[1].data + BUF, "linux2\0\0\0\0\0\0\0\0\0\0\0\0\0\0", 20));
     CHECK_EQ(bfx.c[1].data[BUF + 20], 0x77); /* not a byte more */
 }
@@ -211,7 +203,7 @@ TEST(blk_server_corrupt_ring_ends_that_client_only)
     CHECK(bfx.server.client[0].ended);
     uint32_t id = bfx_queue(1, BLK_OP_READ, 0, 1, BUF, HDR(0));
     bfx_kick(1);
-    CHECK(answered(1, id, BLK_S_OK));
+    CHECK(bfx_answered(1, id, BLK_S_OK));
 }
 
 TEST(blk_server_takes_no_more_than_it_can_answer)
@@ -231,7 +223,7 @@ TEST(blk_server_takes_no_more_than_it_can_answer)
     CHECK(!bfx.server.client[0].ended);
     uint32_t id = bfx_queue(1, BLK_OP_READ, 0, 1, BUF, HDR(0));
     bfx_kick(1);
-    CHECK(answered(1, id, BLK_S_OK));
+    CHECK(bfx_answered(1, id, BLK_S_OK));
     /* Client 0 takes its answers: the rest is served. */
     struct ring_entry e;
     unsigned got = 0;
@@ -260,17 +252,17 @@ TEST(blk_server_virtio_reads_writes_and_flushes_reach_the_device)
         bfx.c[1].data[buf + b] = (uint8_t)(b * 7 + 1);
     uint32_t id = bfx_queue(1, BLK_OP_WRITE, 100, 8, buf, HDR(0));
     bfx_kick(1);
-    CHECK(answered(1, id, BLK_S_OK));
+    CHECK(bfx_answered(1, id, BLK_S_OK));
     CHECK_EQ(bfx.dev.max_segs_seen, 2);
     for (unsigned b = 0; b < 4096; b++)
         CHECK_EQ(bfx.dev.disk[(1024 + 100) * 512 + b], (uint8_t)(b * 7 + 1));
     id = bfx_queue(1, BLK_OP_FLUSH, 0, 0, 0, HDR(1));
     bfx_kick(1);
-    CHECK(answered(1, id, BLK_S_OK));
+    CHECK(bfx_answered(1, id, BLK_S_OK));
     CHECK_EQ(bfx.dev.flushes, 1);
     id = bfx_queue(1, BLK_OP_READ, 101, 2, BUF, HDR(2));
     bfx_kick(1);
-    CHECK(answered(1, id, BLK_S_OK));
+    CHECK(bfx_answered(1, id, BLK_S_OK));
     CHECK(!memcmp(bfx.c[1].data + BUF, bfx.c[1].data + buf + 512, 1024));
     CHECK_EQ(bfx.dev.violations, 0);
     CHECK_EQ(bfx.server.client[1].count.flushes, 1);
@@ -317,7 +309,7 @@ TEST(blk_server_virtio_clients_take_turns_when_the_device_is_full)
     CHECK(sim_vblk_process(&bfx.dev));
     CHECK_EQ(bfx.dev.requests, 2);
     CHECK(bfx_device_irq());
-    CHECK(answered(1, other, BLK_S_OK));
+    CHECK(bfx_answered(1, other, BLK_S_OK));
     unsigned got = 0, rounds = 0;
     struct ring_entry e;
     while (got < 12 && rounds++ < 20) {
@@ -338,12 +330,12 @@ TEST(blk_server_virtio_device_errors_and_bad_completions)
     bfx.dev.fail_next = 1;
     uint32_t id = bfx_queue(0, BLK_OP_WRITE, 0, 1, BUF, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_IOERR));
+    CHECK(bfx_answered(0, id, BLK_S_IOERR));
     CHECK_EQ(bfx.server.client[0].count.io_errors, 1);
     bfx.dev.skip_status_next = true; /* the device does not write the status byte */
     id = bfx_queue(0, BLK_OP_READ, 0, 1, BUF, HDR(0));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_IOERR));
+    CHECK(bfx_answered(0, id, BLK_S_IOERR));
     CHECK_EQ(bfx.server.st.vblk.bad_status, 1);
     bfx.dev.bad_used_next = true; /* the device names a descriptor that heads no request */
     bfx_queue(0, BLK_OP_READ, 0, 1, BUF, HDR(0));
@@ -353,7 +345,7 @@ TEST(blk_server_virtio_device_errors_and_bad_completions)
     CHECK_EQ(bfx.server.st.vblk.q.bad_used, 1);
     id = bfx_queue(0, BLK_OP_READ, 0, 1, BUF, HDR(1));
     bfx_kick(0);
-    CHECK(answered(0, id, BLK_S_OK));
+    CHECK(bfx_answered(0, id, BLK_S_OK));
 }
 
 TEST(blk_server_virtio_device_problems_at_start)
