@@ -22,6 +22,7 @@ struct vm;
 enum mmio_result {
     MMIO_OK,
     MMIO_ABORT, /* the device refuses the access: report it and stop/abort the guest */
+    MMIO_RETRY, /* not yet (nothing done): the vCPU waits a moment and makes the access again */
 };
 
 /* An emulated device: `offset` is from the region base; reads store into *value. */

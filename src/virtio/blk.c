@@ -631,6 +631,12 @@ static void blk_reset(struct virtio_dev *d)
     b->held = false;
 }
 
+static unsigned blk_reset_waits(const struct virtio_dev *d)
+{
+    const struct virtio_blk *b = &d->u.blk;
+    return b->conn_dead ? 0 : b->dma_pending; /* a stopped server is owed nothing */
+}
+
 static void blk_queue_stop(struct virtio_dev *d, unsigned q)
 {
     (void)q;
@@ -715,6 +721,7 @@ const struct virtio_ops virtio_blk_ops = {
     .queue_notify = blk_queue_notify,
     .queue_stop = blk_queue_stop,
     .driver_ok = blk_driver_ok,
+    .reset_waits = blk_reset_waits,
     .reset = blk_reset,
     .attach = blk_attach,
     .backend = blk_backend,

@@ -439,6 +439,17 @@ enum mmio_result virtio_mmio_access(struct virtio_dev *d, unsigned vcpu, uint64_
             *value = 0;
         return MMIO_OK;
     }
+    if (write && off == VIRTIO_MMIO_STATUS && !*value && d->ops->reset_waits) {
+        unsigned pending = d->ops->reset_waits(d);
+        if (pending) {
+            if (log_limit_pass(&d->log_guest, LOG_INFO, "virtio", "resets that wait for DMA"))
+                LOG_INFO("virtio",
+                         VIRTIO_LABEL_FMT ": the reset waits for %u request(s) at the backend "
+                                          "whose DMA may still write guest RAM",
+                         VIRTIO_LABEL(d), pending);
+            return MMIO_RETRY;
+        }
+    }
     if (write)
         r->write(d, (uint32_t)off, (uint32_t)*value);
     else

@@ -10,6 +10,7 @@
 #include <vmm/reset.h>
 
 #include "blk_vmm_fx.h"
+#include "fixture.h"
 #include "sim_hyp.h"
 #include "test.h"
 
@@ -216,13 +217,30 @@ TEST(virtio_blk_direct_reset_waits_for_the_dma)
     CHECK_EQ(fx.vm.state, VM_RUNNING);
     CHECK_EQ(fx.vm.boots, 3);
 
-    /* A device reset drops the answer of a direct request; its DMA is counted until then. */
+    /* A device reset waits too: the Status write is not made while a direct request is at the
+     * server; the vCPU is held on the instruction and makes it again later. */
     CHECK(bvx_driver(ALL));
-    (void)bvx_request(1, 2, 1, 512, 0);
+    uint16_t h = bvx_request(1, 2, 1, 512, 0);
     CHECK(bvx_fake_take(&e, NULL));
+    sim.now = 1000;
+    sim.vcpu[0].regs.pc = 0x40080000;
+    unsigned starts = sim.vcpu[0].starts;
     vio_write(VIO_STATUS, 0);
-    CHECK_EQ(BLK->dma_pending, 1);
+    CHECK(fx.vm.virtio[0].status != 0);
+    CHECK(fx.vm.sleeping[0]);
+    CHECK(sim_console_has("the reset waits for 1 request(s) at the backend"));
+    /* Answered while the vCPU waits: the device was not reset, the guest gets its answer. */
     bvx_fake_answer(e.offset, BLK_S_OK, e.id);
     CHECK_EQ(BLK->dma_pending, 0);
-    CHECK_EQ(BLK->dropped, 2);
+    CHECK(used_is(h, 0, 1));
+    /* The wait ends (its 1 ms); the vCPU starts on the store again, and now the reset is made. */
+    sim.now = 1000 + SIM_COUNTER_FREQ / 1000;
+    vm_notified(&fx.vm, FX_WAKEUP_CH);
+    CHECK(!fx.vm.sleeping[0]);
+    CHECK_EQ(sim.vcpu[0].starts, starts + 1);
+    CHECK_EQ(sim.vcpu[0].start_pc, 0x40080000);
+    vio_write(VIO_STATUS, 0);
+    CHECK_EQ(fx.vm.virtio[0].status, 0);
+    CHECK(!fx.vm.sleeping[0]);
+    CHECK_EQ(BLK->dropped, 1);
 }

@@ -81,6 +81,18 @@ static void trace_access(const struct vm_exit *exit, const struct mmio_region *r
              (unsigned long long)value, (unsigned long long)exit->esr);
 }
 
+/* How long a vCPU whose access a device cannot take yet waits before making it again. */
+#define RETRY_US 1000u
+
+/* The device cannot take the access yet: the vCPU makes it again (its PC is left on the
+ * instruction) after a while, or at once if nothing could wake it then. */
+static void retry_later(struct vm *vm, const struct vm_exit *exit, struct exit_reply *reply)
+{
+    uint64_t ticks = hyp_counter_freq() / (1000000u / RETRY_US);
+    if (!vm_vcpu_hold(vm, exit->vcpu, exit->pc, ticks ? ticks : 1, 0))
+        reply->resume = true;
+}
+
 /* The common case, kept lean: the syndrome names the register and width. */
 static void emulate_with_syndrome(struct vm *vm, const struct vm_exit *exit,
                                   const struct mmio_region *r, const struct data_abort *da,
@@ -99,8 +111,13 @@ static void emulate_with_syndrome(struct vm *vm, const struct vm_exit *exit,
     uint64_t value = 0;
     if (da->write)
         value = (da->rt == 31 ? 0 : regs.x[da->rt]) & width_mask(da->width);
-    if (r->handler(vm, r->ctx, exit->vcpu, exit->addr - r->base, da->width, da->write, &value) !=
-        MMIO_OK) {
+    enum mmio_result res =
+        r->handler(vm, r->ctx, exit->vcpu, exit->addr - r->base, da->width, da->write, &value);
+    if (res == MMIO_RETRY) {
+        retry_later(vm, exit, reply);
+        return;
+    }
+    if (res != MMIO_OK) {
         refuse_access(vm, exit, da, DEVICE_REFUSED, r, NULL, reply);
         return;
     }

@@ -158,9 +158,17 @@ static bool perform(struct vm *vm, unsigned vcpu, const struct ldst *d, struct e
 {
     for (unsigned i = 0; i < count; i++) {
         const struct mmio_region *r = el[i].r;
-        if (r && r->handler(vm, r->ctx, vcpu, el[i].ipa - r->base, d->size, !d->load,
-                            &el[i].value) != MMIO_OK) {
-            fmt_format(why, why_len, "%s refused element %u", r->name, i);
+        enum mmio_result res =
+            r ? r->handler(vm, r->ctx, vcpu, el[i].ipa - r->base, d->size, !d->load, &el[i].value)
+              : MMIO_OK;
+        /* A device that cannot take the access yet is not asked again here: the elements
+         * before it have been made, and making them twice may not be harmless. */
+        if (res != MMIO_OK) {
+            fmt_format(why, why_len,
+                       res == MMIO_RETRY ? "%s cannot take element %u yet (only an access with "
+                                           "a syndrome is made again)"
+                                         : "%s refused element %u",
+                       r->name, i);
             return false;
         }
     }
