@@ -15,13 +15,17 @@
  * (a write to a read-only disk fails). A bad one is answered IOERR (UNSUPP for an unknown
  * type) and never reaches the server; the server checks everything again, against the range
  * it gives this VM.
- * The data is copied between guest RAM and pages of the connection's data region (OUT before
- * the request goes, IN when it comes back); several requests are at the server at once, each
- * in a slot of its own. A completion is matched to its slot by id and offset; one from before
- * a reset (of the device, a queue, or the guest) is dropped, and its slot and pages are free
- * again. What the server sends that no request explains is counted and reported.
- * The capacity is the server's (blk_info); it is 0 until the server is ready, and then the
- * guest gets a configuration-change interrupt.
+ * When the server offers direct requests over a window that is all of guest RAM, a read or
+ * write goes as a table of guest RAM segments (gathered in the walk that parses the chain) and
+ * the server's device moves the data by DMA; otherwise, and for a request with more segments
+ * than the server takes, the data is copied between guest RAM and pages of the connection's
+ * data region (OUT before the request goes, IN when it comes back). Until a direct request is
+ * answered its buffers may still change, so resets of the device and of the guest wait for it
+ * (mmio.c, reset.c). Several requests are at the server at once, each in a slot of its own. A
+ * completion is matched to its slot by id and offset; one from before a reset (of the device, a
+ * queue, or the guest) is dropped, and its slot and pages are free again. What the server sends
+ * that no request explains is counted and reported. The capacity is the server's (blk_info); it is
+ * 0 until the server is ready, and then the guest gets a configuration-change interrupt.
  */
 #include <proto/blk.h>
 #include <vmm/hyp.h>
