@@ -439,14 +439,18 @@ enum mmio_result virtio_mmio_access(struct virtio_dev *d, unsigned vcpu, uint64_
             *value = 0;
         return MMIO_OK;
     }
-    if (write && off == VIRTIO_MMIO_STATUS && !*value && d->ops->reset_waits) {
+    /* A reset, or a queue stopped, forgets the requests at the backend: not while its DMA may
+     * still write buffers the driver is then free to reuse. */
+    bool forgets = off == VIRTIO_MMIO_STATUS || off == VIRTIO_MMIO_QUEUE_READY;
+    if (write && forgets && !*value && d->ops->reset_waits) {
         unsigned pending = d->ops->reset_waits(d);
         if (pending) {
             if (log_limit_pass(&d->log_guest, LOG_INFO, "virtio", "resets that wait for DMA"))
                 LOG_INFO("virtio",
-                         VIRTIO_LABEL_FMT ": the reset waits for %u request(s) at the backend "
+                         VIRTIO_LABEL_FMT ": the %s waits for %u request(s) at the backend "
                                           "whose DMA may still write guest RAM",
-                         VIRTIO_LABEL(d), pending);
+                         VIRTIO_LABEL(d), off == VIRTIO_MMIO_STATUS ? "reset" : "queue stop",
+                         pending);
             return MMIO_RETRY;
         }
     }

@@ -17,6 +17,7 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "virtio structures are
 #define VIRTIO_MMIO_VERSION 2u
 #define VIRTIO_MMIO_VENDOR 0x4c4d5653u /* "SVML": this VMM */
 #define VIRTIO_MMIO_CONFIG 0x100u      /* device-specific configuration space */
+#define VIRTIO_MMIO_QUEUE_READY 0x044u /* the QueueReady register */
 #define VIRTIO_MMIO_STATUS 0x070u      /* the Status register */
 
 /* Device status (2.1) */
@@ -75,7 +76,8 @@ struct virtio_ops {
     /* The device went live (DRIVER_OK with FEATURES_OK): queues may hold buffers already. */
     void (*driver_ok)(struct virtio_dev *d);
     /* NULL, or how many requests at the backend could still reach guest RAM by DMA: a reset
-     * (Status = 0) waits until there are none, since the driver reuses its buffers after it. */
+     * (Status = 0) or a queue stop (QueueReady = 0) waits until there are none, since the driver
+     * reuses its buffers after it. */
     unsigned (*reset_waits)(const struct virtio_dev *d);
     /* Device-specific reset (the transport has reset the registers and queues). */
     void (*reset)(struct virtio_dev *d);

@@ -243,4 +243,21 @@ TEST(virtio_blk_direct_reset_waits_for_the_dma)
     CHECK_EQ(fx.vm.virtio[0].status, 0);
     CHECK(!fx.vm.sleeping[0]);
     CHECK_EQ(BLK->dropped, 1);
+
+    /* So does stopping the queue. */
+    CHECK(bvx_driver(ALL));
+    h = bvx_request(0, 3, 1, 512, 0);
+    CHECK(bvx_fake_take(&e, NULL));
+    vio_write(VIO_QUEUE_SEL, 0);
+    vio_write(VIO_QUEUE_READY, 0);
+    CHECK(fx.vm.virtio[0].vq[0].ready);
+    CHECK(fx.vm.sleeping[0]);
+    CHECK(sim_console_has("the queue stop waits for 1 request(s)"));
+    bvx_fake_answer(e.offset, BLK_S_OK, e.id);
+    CHECK(used_is(h, 0, 513));
+    sim.now += SIM_COUNTER_FREQ / 1000;
+    vm_notified(&fx.vm, FX_WAKEUP_CH);
+    CHECK(!fx.vm.sleeping[0]);
+    vio_write(VIO_QUEUE_READY, 0);
+    CHECK(!fx.vm.virtio[0].vq[0].ready);
 }
