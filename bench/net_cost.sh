@@ -6,7 +6,7 @@
 . "$(dirname "$0")/callgrind_cost.sh"
 cg_build net_cost tests/host/net_dev_fx.c tests/host/net_fixture.c tests/host/sim_pd.c \
     components/vswitch/vswitch.c components/vswitch/vswitch_port.c \
-    components/vswitch/vswitch_report.c components/lib/limit.c components/lib/net_client.c \
+    components/vswitch/vswitch_report.c components/lib/limit.c components/lib/buf_client.c components/lib/net_client.c \
     components/echo/echo.c components/echo/echo_stack.c bench/net_cost.c
 cg_table net_cost 1000 "measured_*" "operation (host x86_64 -O2)" \
     "vmm_tx64|VMM: guest sends a 64-byte frame (QueueNotify exit, copy, TX_ACTIVE, IRQ)" \

@@ -72,8 +72,8 @@ fuzz_serial_mux() {
     clang -std=c11 -g -O1 -Wall -Wextra -Werror -Iinclude -Icomponents -Idrivers -Itests/host \
         -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
         components/serial_mux/mux*.c components/serial_mux/uart.c drivers/pl011/pl011.c \
-        components/lib/serial_client.c tests/host/sim_pd.c tests/host/sim_pl011.c \
-        tests/fuzz/fuzz_serial_mux.c -o "$bin" ||
+        components/lib/buf_client.c components/lib/serial_client.c tests/host/sim_pd.c \
+        tests/host/sim_pl011.c tests/fuzz/fuzz_serial_mux.c -o "$bin" ||
         { echo "fuzz_serial_mux: 0 passed, 1 failed"; return 1; }
     # The seeds (tests/fuzz/make_mux_seeds.py) start it from prompts, switches, a slow UART...
     if "$bin" -max_total_time="$FUZZ_SECONDS" -max_len=4096 -seed=1 \

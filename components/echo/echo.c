@@ -29,7 +29,7 @@ void echo_init(struct echo *e, const struct echo_config *cfg, const char *name)
 
 void echo_notified(struct echo *e, unsigned channel)
 {
-    if (!e->ready || channel != e->net.conn.channel)
+    if (!e->ready || channel != e->net.bc.conn.channel)
         return;
     net_client_notified(&e->net);
     /* A frame is taken only when its reply has a buffer to go in: while the switch holds every

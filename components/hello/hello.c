@@ -138,7 +138,7 @@ void hello_init(struct hello *h, const struct conn_config *serial, const char *n
 
 void hello_notified(struct hello *h, unsigned channel)
 {
-    if (channel != h->serial.conn.channel)
+    if (channel != h->serial.bc.conn.channel)
         return;
     serial_client_notified(&h->serial);
     char in[64];

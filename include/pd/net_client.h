@@ -2,14 +2,13 @@
  * The client side of the network protocol (proto/net.h) for native protection domains: how a PD
  * (the echo service, a NIC driver) is a port of the virtual switch.
  *
- * The data regions are cut into buffers of NET_BUF_SIZE bytes (at most the ring capacity, at
- * most NET_CLIENT_MAX_BUFS of each). Every RX buffer is lent to the switch at start and lent
- * again as soon as its frame has been copied out; TX buffers are filled by net_client_send and
- * come back once the switch has copied the frame. Nothing here waits: a frame that finds no free
- * TX buffer is dropped and counted (as a NIC drops when its ring is full).
- * What comes back from the switch is checked: a buffer this side did not lend (or an entry of
- * another buffer's offset) ends the connection, as does a corrupt ring; an RX entry of a bad
- * length is counted and its buffer lent again.
+ * The data regions are cut into buffers of NET_BUF_SIZE bytes (pd/buf_client.h). Every RX buffer is
+ * lent to the switch at start and lent again as soon as its frame has been copied out; TX buffers
+ * are filled by net_client_send and come back once the switch has copied the frame. Nothing here
+ * waits: a frame that finds no free TX buffer is dropped and counted (as a NIC drops when its ring
+ * is full). What comes back from the switch is checked: a buffer this side did not lend (or an
+ * entry of another buffer's offset) ends the connection, as does a corrupt ring; an RX entry of a
+ * bad length is counted and its buffer lent again.
  *
  * The connection's regions must start zeroed (as Microkit creates regions without phys_addr):
  * neither side resets the rings.
@@ -17,12 +16,10 @@
 #ifndef PD_NET_CLIENT_H
 #define PD_NET_CLIENT_H
 
-#include <proto/conn.h>
+#include <pd/buf_client.h>
 #include <proto/net.h>
 #include <stdbool.h>
 #include <stdint.h>
-
-#define NET_CLIENT_MAX_BUFS 64
 
 struct net_client_counters {
     uint64_t rx_frames, tx_frames;
@@ -31,12 +28,7 @@ struct net_client_counters {
 };
 
 struct net_client {
-    struct conn conn;
-    bool ended; /* the connection is unusable (corrupt ring, bad buffer, bad configuration) */
-    uint32_t tx_bufs, rx_bufs;
-    uint64_t tx_free; /* bit i: TX buffer i is this side's to fill */
-    uint64_t rx_lent; /* bit i: RX buffer i is with the switch */
-    bool notify;      /* the switch must be notified (net_client_flush) */
+    struct buf_client bc; /* bc.notify: the switch must be notified (net_client_flush) */
     struct net_client_counters count;
 };
 

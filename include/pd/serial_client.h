@@ -2,12 +2,12 @@
  * The client side of the serial protocol (proto/serial.h) for native protection domains: how a
  * PD prints through the serial multiplexer and reads the input the user gives it.
  *
- * The data regions are cut into buffers of SERIAL_BUF_SIZE bytes (at most the ring capacity, at
- * most SERIAL_CLIENT_MAX_BUFS of each). Every RX buffer is handed to the multiplexer at start;
- * TX buffers are filled by serial_client_put and come back once the multiplexer has taken their
- * bytes. Nothing here waits: output that finds no free buffer is dropped and counted (call
- * serial_client_room first to avoid that), and what comes back from the multiplexer is checked
- * (a buffer this client did not hand out, or a corrupt ring, ends the connection).
+ * The data regions are cut into buffers of SERIAL_BUF_SIZE bytes (pd/buf_client.h). Every RX buffer
+ * is handed to the multiplexer at start; TX buffers are filled by serial_client_put and come back
+ * once the multiplexer has taken their bytes. Nothing here waits: output that finds no free buffer
+ * is dropped and counted (call serial_client_room first to avoid that), and what comes back from
+ * the multiplexer is checked (a buffer this client did not hand out, or a corrupt ring, ends the
+ * connection).
  *
  * The connection's regions must start zeroed (as Microkit creates regions without phys_addr):
  * neither side resets the rings, so neither can lose what the other queued first.
@@ -15,20 +15,14 @@
 #ifndef PD_SERIAL_CLIENT_H
 #define PD_SERIAL_CLIENT_H
 
-#include <proto/conn.h>
+#include <pd/buf_client.h>
 #include <proto/serial.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define SERIAL_CLIENT_MAX_BUFS 64
-
 struct serial_client {
-    struct conn conn;
-    bool ended; /* the connection is unusable (corrupt ring, bad buffer, bad configuration) */
-    uint32_t tx_bufs, rx_bufs;
-    uint64_t tx_free;         /* bit i: TX buffer i is this side's to fill */
-    uint64_t rx_lent;         /* bit i: RX buffer i is with the multiplexer */
+    struct buf_client bc;
     struct ring_entry rx_cur; /* the RX buffer being read, rx_pos bytes of it so far */
     uint32_t rx_pos;
     bool rx_have;

@@ -144,8 +144,8 @@ TEST(net_client_lends_its_rx_buffers_and_counts_what_it_cannot_send)
     nfx_setup(1, 0);
     struct net_client *c = &nfx.p[0].cl;
     CHECK(net_client_init(c, &nfx.p[0].client_view));
-    CHECK_EQ(c->tx_bufs, NFX_CAPACITY);
-    CHECK_EQ(c->rx_bufs, NFX_CAPACITY);
+    CHECK_EQ(c->bc.tx_bufs, NFX_CAPACITY);
+    CHECK_EQ(c->bc.rx_bufs, NFX_CAPACITY);
     CHECK_EQ(nfx.p[0].raw.ring[CONN_RX_FREE].shm->head, NFX_CAPACITY);
     net_client_flush(c);
     CHECK_EQ(sim_pd_take_notify(NFX_CLIENT_CH(0)), 1);
@@ -170,14 +170,14 @@ TEST(net_client_ends_on_a_buffer_it_did_not_lend)
     struct ring_entry e = { 0, 14, 0 };
     ring_push(&nfx.p[0].raw.ring[CONN_TX_FREE], &e, NULL);
     net_client_notified(c);
-    CHECK(c->ended);
+    CHECK(c->bc.ended);
     /* RX_ACTIVE: an id beyond the buffers, on a fresh client. */
     nfx_setup(1, 0);
     CHECK(net_client_init(c, &nfx.p[0].client_view));
     struct ring_entry r = { 0, 60, 99 };
     ring_push(&nfx.p[0].raw.ring[CONN_RX_ACTIVE], &r, NULL);
     CHECK_EQ(net_client_recv(c, got, sizeof(got)), 0);
-    CHECK(c->ended);
+    CHECK(c->bc.ended);
     CHECK(!net_client_send(c, frame, 60));
 }
 
@@ -198,7 +198,7 @@ TEST(net_client_counts_rx_entries_of_bad_lengths_and_lends_them_again)
     CHECK_EQ(net_client_recv(c, got, sizeof(got)), 60);
     CHECK_EQ(got[59], 0x5a);
     CHECK_EQ(c->count.rx_bad, 1);
-    CHECK(!c->ended);
+    CHECK(!c->bc.ended);
     /* Both buffers are lent again. */
     struct ring_shm *s = free->shm;
     CHECK_EQ(ring_load(&s->head) - ring_load(&s->tail), NFX_CAPACITY);

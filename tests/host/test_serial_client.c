@@ -44,8 +44,8 @@ static bool server_send(const char *s)
 TEST(serial_client_lends_every_rx_buffer_at_start)
 {
     CHECK(start());
-    CHECK_EQ(f.c.rx_bufs, 4);
-    CHECK_EQ(f.c.tx_bufs, 8);
+    CHECK_EQ(f.c.bc.rx_bufs, 4);
+    CHECK_EQ(f.c.bc.tx_bufs, 8);
     CHECK_EQ(sim_pd.notifies[CH], 1);
     for (uint32_t i = 0; i < 4; i++) {
         struct ring_entry e;
@@ -62,7 +62,7 @@ TEST(serial_client_refuses_a_connection_it_cannot_use)
     start();
     f.cfg.capacity = 6;
     CHECK(!serial_client_init(&f.c, &f.cfg));
-    CHECK(f.c.ended);
+    CHECK(f.c.bc.ended);
     CHECK_EQ(serial_client_put(&f.c, "x", 1), 0);
     CHECK_EQ(f.c.out_dropped, 1);
     char b[4];
@@ -95,7 +95,7 @@ TEST(serial_client_output_is_cut_into_buffers_that_come_back)
     CHECK(ring_push(&f.server.ring[CONN_TX_FREE], &a, NULL));
     CHECK(ring_push(&f.server.ring[CONN_TX_FREE], &b, NULL));
     serial_client_notified(&f.c);
-    CHECK(!f.c.ended);
+    CHECK(!f.c.bc.ended);
     CHECK_EQ(serial_client_room(&f.c), 8 * SERIAL_BUF_SIZE);
 }
 
@@ -107,7 +107,7 @@ TEST(serial_client_drops_and_counts_output_with_no_buffer)
     CHECK_EQ(f.c.out_dropped, sizeof(big) - 8 * SERIAL_BUF_SIZE);
     CHECK_EQ(serial_client_puts(&f.c, "more"), 0);
     CHECK_EQ(f.c.out_dropped, sizeof(big) - 8 * SERIAL_BUF_SIZE + 4);
-    CHECK(!f.c.ended);
+    CHECK(!f.c.bc.ended);
 }
 
 TEST(serial_client_reads_input_in_pieces_and_gives_buffers_back)
@@ -140,7 +140,7 @@ TEST(serial_client_ends_the_connection_on_a_tx_buffer_it_did_not_lend)
     struct ring_entry e = { 0, 1, 9 }; /* there are 8 */
     CHECK(ring_push(&f.server.ring[CONN_TX_FREE], &e, NULL));
     serial_client_notified(&f.c);
-    CHECK(f.c.ended);
+    CHECK(f.c.bc.ended);
     CHECK_EQ(serial_client_puts(&f.c, "x"), 0);
     /* A buffer it has already (given back twice). */
     CHECK(start());
@@ -149,7 +149,7 @@ TEST(serial_client_ends_the_connection_on_a_tx_buffer_it_did_not_lend)
     CHECK(ring_push(&f.server.ring[CONN_TX_FREE], &e, NULL));
     CHECK(ring_push(&f.server.ring[CONN_TX_FREE], &e, NULL));
     serial_client_notified(&f.c);
-    CHECK(f.c.ended);
+    CHECK(f.c.bc.ended);
 }
 
 TEST(serial_client_ends_the_connection_on_an_rx_buffer_it_did_not_lend)
@@ -167,7 +167,7 @@ TEST(serial_client_ends_the_connection_on_an_rx_buffer_it_did_not_lend)
         CHECK(ring_push(&f.server.ring[CONN_RX_ACTIVE], &bad[k], NULL));
         char b[8];
         CHECK_EQ(serial_client_get(&f.c, b, sizeof(b)), 0);
-        CHECK(f.c.ended);
+        CHECK(f.c.bc.ended);
     }
     /* One it has not lent again: the server made RX_FREE look full, so buffer 0 stayed. */
     CHECK(start());
@@ -176,11 +176,11 @@ TEST(serial_client_ends_the_connection_on_an_rx_buffer_it_did_not_lend)
     free->tail = free->head - CAP;
     char b[8];
     CHECK_EQ(serial_client_get(&f.c, b, sizeof(b)), 1);
-    CHECK(!f.c.ended);
+    CHECK(!f.c.bc.ended);
     struct ring_entry again = { 0, 1, 0 };
     CHECK(ring_push(&f.server.ring[CONN_RX_ACTIVE], &again, NULL));
     CHECK_EQ(serial_client_get(&f.c, b, sizeof(b)), 0);
-    CHECK(f.c.ended);
+    CHECK(f.c.bc.ended);
 }
 
 TEST(serial_client_ends_the_connection_on_a_corrupt_ring)
@@ -189,5 +189,5 @@ TEST(serial_client_ends_the_connection_on_a_corrupt_ring)
     f.server.ring[CONN_RX_ACTIVE].shm->head = 1000;
     char b[8];
     CHECK_EQ(serial_client_get(&f.c, b, sizeof(b)), 0);
-    CHECK(f.c.ended);
+    CHECK(f.c.bc.ended);
 }
