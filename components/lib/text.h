@@ -90,6 +90,21 @@ static inline void text_bad_entry(struct text *t, const char *ring, const struct
     text_hex(t, region_size);
 }
 
+/* ": connection ended: its NAME ring is corrupt (head H, tail T, capacity C)": what a server
+ * says when a client's ring makes no sense; the caller adds what happens now. */
+static inline void text_ring_corrupt(struct text *t, const char *name, const struct ring *r)
+{
+    text_str(t, ": connection ended: its ");
+    text_str(t, name);
+    text_str(t, " ring is corrupt (head ");
+    text_u64(t, ring_load(&r->shm->head));
+    text_str(t, ", tail ");
+    text_u64(t, ring_load(&r->shm->tail));
+    text_str(t, ", capacity ");
+    text_u64(t, r->capacity);
+    text_str(t, ")");
+}
+
 /* The text so far, NUL-terminated (the last byte is sacrificed if it is full). */
 static inline const char *text_cstr(struct text *t)
 {

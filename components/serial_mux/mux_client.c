@@ -51,15 +51,8 @@ static void report_end(struct mux *m, unsigned idx)
     const struct ring *r = &c->conn.ring[c->end_ring];
     struct text t = { .len = 0 };
     text_client(&t, m, idx);
-    text_str(&t, ": connection ended: its ");
-    text_str(&t, ring_names[c->end_ring]);
-    text_str(&t, " ring is corrupt (head ");
-    text_u64(&t, ring_load(&r->shm->head));
-    text_str(&t, ", tail ");
-    text_u64(&t, ring_load(&r->shm->tail));
-    text_str(&t, ", capacity ");
-    text_u64(&t, r->capacity);
-    text_str(&t, "); its input is dropped from now on");
+    text_ring_corrupt(&t, ring_names[c->end_ring], r);
+    text_str(&t, "; its input is dropped from now on");
     mux_line(m, &t);
 }
 

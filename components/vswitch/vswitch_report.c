@@ -128,15 +128,7 @@ void vswitch_report_end(struct vswitch *s, unsigned p)
     start(&t, s);
     text_str(&t, "error: ");
     port_name(&t, s, p);
-    text_str(&t, ": connection ended: its ");
-    text_str(&t, ring_names[port->end_ring]);
-    text_str(&t, " ring is corrupt (head ");
-    text_u64(&t, ring_load(&r->shm->head));
-    text_str(&t, ", tail ");
-    text_u64(&t, ring_load(&r->shm->tail));
-    text_str(&t, ", capacity ");
-    text_u64(&t, r->capacity);
-    text_str(&t, ")");
+    text_ring_corrupt(&t, ring_names[port->end_ring], r);
     put(&t);
 }
 
