@@ -169,9 +169,8 @@ unsigned virtio_devices_dma_pending(const struct vm *vm)
     unsigned n = 0;
     for (unsigned i = 0; i < vm->num_virtio; i++) {
         const struct virtio_dev *d = &vm->virtio[i];
-        /* A stopped connection's server broke the protocol; nothing it still owes is awaited. */
-        if (d->ops->device_id == VMM_VIRTIO_BLK && !d->u.blk.conn_dead)
-            n += d->u.blk.dma_pending;
+        if (d->ops->reset_waits)
+            n += d->ops->reset_waits(d);
     }
     return n;
 }
