@@ -1,5 +1,6 @@
 /* The buffers of a native client's connection (see pd/buf_client.h). */
 #include <pd/buf_client.h>
+#include <pd/pd.h>
 
 static uint64_t bit(uint32_t i)
 {
@@ -19,6 +20,14 @@ bool buf_client_ended(struct buf_client *b)
     for (unsigned i = 0; i < CONN_RINGS && !b->ended; i++)
         b->ended = b->conn.ring[i].corrupt;
     return b->ended;
+}
+
+void buf_client_flush(struct buf_client *b)
+{
+    if (!b->notify)
+        return;
+    b->notify = false;
+    pd_notify(b->conn.channel);
 }
 
 uint64_t buf_client_offset(const struct buf_client *b, uint32_t i)

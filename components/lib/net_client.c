@@ -1,6 +1,5 @@
 /* The client side of the network protocol for native PDs (see pd/net_client.h). */
 #include <pd/net_client.h>
-#include <pd/pd.h>
 
 bool net_client_init(struct net_client *c, const struct conn_config *cfg)
 {
@@ -71,8 +70,5 @@ uint32_t net_client_recv(struct net_client *c, uint8_t *buf, uint32_t size)
 
 void net_client_flush(struct net_client *c)
 {
-    if (!c->bc.notify)
-        return;
-    c->bc.notify = false;
-    pd_notify(c->bc.conn.channel);
+    buf_client_flush(&c->bc);
 }

@@ -1,21 +1,12 @@
 /* The client side of the serial protocol for native PDs (see pd/serial_client.h). */
-#include <pd/pd.h>
 #include <pd/serial_client.h>
-
-static void notify(struct serial_client *c)
-{
-    if (c->bc.notify) {
-        c->bc.notify = false;
-        pd_notify(c->bc.conn.channel);
-    }
-}
 
 bool serial_client_init(struct serial_client *c, const struct conn_config *cfg)
 {
     *c = (struct serial_client){ .rx_have = false };
     bool ok = buf_client_init(&c->bc, cfg, SERIAL_BUF_SIZE);
     if (ok)
-        notify(c);
+        buf_client_flush(&c->bc);
     return ok;
 }
 
@@ -46,7 +37,7 @@ size_t serial_client_put(struct serial_client *c, const void *data, size_t len)
         done += k;
     }
     buf_client_ended(&c->bc);
-    notify(c);
+    buf_client_flush(&c->bc);
     c->out_dropped += len - done;
     return done;
 }
@@ -89,6 +80,6 @@ size_t serial_client_get(struct serial_client *c, void *buf, size_t max)
         buf_client_lend_rx(&c->bc, c->rx_cur.id);
         c->rx_have = false;
     }
-    notify(c);
+    buf_client_flush(&c->bc);
     return got;
 }

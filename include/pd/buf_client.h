@@ -28,6 +28,8 @@ struct buf_client {
 /* Attaches to the connection and lends the peer every RX buffer (b->notify says whether to tell
  * it). False (and the client ended) if the configuration leaves no buffer or has a bad capacity. */
 bool buf_client_init(struct buf_client *b, const struct conn_config *cfg, uint32_t buf_size);
+/* Notifies the peer if a ring it reads went from empty to not since the last call. */
+void buf_client_flush(struct buf_client *b);
 /* True (and the client ended) if it had ended or a ring is found corrupt now. */
 bool buf_client_ended(struct buf_client *b);
 uint64_t buf_client_offset(const struct buf_client *b, uint32_t i);
