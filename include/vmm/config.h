@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <vmm/guest_images.h>
 
 enum boot_protocol {
     BOOT_LINUX, /* arm64 Image: header checked, loaded at RAM base + text_offset */
@@ -89,6 +90,9 @@ struct vmm_config {
     uint64_t dtb_addr;
     const uint8_t *initrd, *initrd_end; /* may be empty */
     uint64_t initrd_addr;
+    /* NULL: kernel and initrd are built into the VMM. Else they point into a region the boot
+     * loader filled (vmm/guest_images.h), checked before use. */
+    const struct vmm_preloaded_images *preloaded;
 
     /* Random bytes tools/vmm-config.py draws for each build: the key of the mix the guest's
      * kaslr-seed and rng-seed come from (src/core/seed.c). Secret: only the VMM reads it. */

@@ -1,5 +1,6 @@
 /* Planning where guest images go, checking the plan against guest RAM, and copying them. */
 #include <vmm/guest.h>
+#include <vmm/guest_images.h>
 #include <vmm/inflate.h>
 #include <vmm/log.h>
 #include <vmm/util.h>
@@ -39,6 +40,8 @@ bool guest_plan(const struct vmm_config *cfg, struct guest_layout *out, char *wh
     char reason[160];
 
     vmm_memset(out, 0, sizeof(*out));
+    if (!guest_images_check(cfg, why, why_len))
+        return false;
     if (ksize == 0) {
         fmt_format(why, why_len, "kernel: no image was built into the VMM");
         return false;

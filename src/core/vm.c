@@ -160,7 +160,7 @@ void vm_log_limits_reset(struct vm *vm)
 
 bool vm_init(struct vm *vm, const struct vmm_config *cfg, void *ram)
 {
-    char why[200];
+    char why[256];
     vmm_memset(vm, 0, sizeof(*vm)); /* every rate limit starts afresh too */
     vm->cfg = cfg;
     vm->ram = ram;
