@@ -65,6 +65,17 @@ GUEST_PROTOCOL ?= linux
 # A board whose loader leaves little room below it (i.MX8MM) builds the kernel in gzip-compressed;
 # the VMM inflates it into guest RAM. A gzip `linux` in IMAGE_DIR is taken as it is.
 vm_kernel_blob = $(if $(filter gzip,$(GUEST_KERNEL_COMPRESS)),$(GEN)/$(1)/linux.gz,$(call vm_kernel,$(1)))
+# Where the VMM finds its guest's kernel and initramfs. embedded: in its own ELF, so the system
+# image carries them (Microkit's loader copies them, its monitor maps them in 4 KiB pages).
+# preload: the boot loader places each VM's images file in RAM seL4 does not use, where a region
+# of 2 MiB pages maps it into the VMM (tools/vmm-preload.py; QEMU's loader device on QEMU, U-Boot's
+# load on a board): the guest boots as cheaply as natively, the system image is small.
+GUEST_IMAGES ?= embedded
+ifeq ($(filter embedded preload,$(GUEST_IMAGES)),)
+$(error GUEST_IMAGES=$(GUEST_IMAGES) is neither embedded (the VMM carries the images) nor preload (the boot loader places them))
+endif
+PRELOAD := $(filter preload,$(GUEST_IMAGES))
+vm_preload_file = $(GEN)/$(1)/guest_images.img
 
 # The VMM library (include/vmm/ is its API) and the VMM program over it. VMM_MAIN is the program:
 # vmm/main.c, or a PD of your own that owns a VM (README, "The VMM as a library").
@@ -112,18 +123,21 @@ VMCONFIG_FLAGS := --gic-lrs $(GIC_LRS) $(if $(SDK_GEN_CONFIG),--sdk-config $(SDK
                   $(if $(UNREACHABLE_DEVICES),--unreachable-devices $(UNREACHABLE_DEVICES)) \
                   $(if $(filter raw,$(GUEST_PROTOCOL)),--protocol raw --raw-addr $(GUEST_LOAD_ADDR) \
                       --raw-entry $(or $(GUEST_ENTRY),$(GUEST_LOAD_ADDR)))
-vmconfig_args = --system $(EXPANDED) --vm $(1) --plan $(PLAN) --board-dtb $(BOARD_DTB_FILE) \
+vmconfig_args = --system $(SYSTEM_XML) --vm $(1) --plan $(PLAN) --board-dtb $(BOARD_DTB_FILE) \
                 --kernel $(call vm_kernel_blob,$(1)) \
                 $(if $(call vm_initrd,$(1)),--initrd $(call vm_initrd,$(1))) \
                 $(if $(call vm_dts,$(1)),--guest-dts $(call vm_dts,$(1))) $(VMCONFIG_FLAGS) \
+                $(if $(PRELOAD),--preload-images $(call vm_preload_file,$(1))) \
                 --out-c $(GEN)/$(1)/vm_config.c --out-dtb $(GEN)/$(1)/guest.dtb
 
 # The system as the Microkit tool gets it: the user's file with its device declarations expanded
 # (tools/vmm-system.py), the plan of what each VM and added PD gets, and the VMs and PDs to build.
 EXPANDED := $(BUILD_DIR)/system.xml
+# With preloaded images the expansion is completed by their regions (tools/vmm-preload.py).
+SYSTEM_XML := $(if $(PRELOAD),$(GEN)/system-base.xml,$(EXPANDED))
 PLAN := $(GEN)/plan.json
 SYSTEM_MK := $(GEN)/system.mk
-SYSTEM_ARGS := --system $(SYSTEM_FILE) --board-dtb $(BOARD_DTB_FILE) --out-xml $(EXPANDED) \
+SYSTEM_ARGS := --system $(SYSTEM_FILE) --board-dtb $(BOARD_DTB_FILE) --out-xml $(SYSTEM_XML) \
                --out-plan $(PLAN) --out-mk $(SYSTEM_MK) --out-gen $(GEN)
 TOOL_SRCS := $(wildcard tools/vmmtools/*.py)
 
@@ -161,6 +175,8 @@ help:
 	@echo "  IMAGE_DIR (your linux, rootfs.cpio.gz and optional linux.dts), BOOTARGS, STRICT_DEVICES=1,"
 	@echo "  GUEST_PROTOCOL=raw GUEST_LOAD_ADDR=0x... [GUEST_ENTRY=0x...] (any raw binary guest),"
 	@echo "  GUEST_KERNEL_COMPRESS=gzip, TRACE_MMIO=1 (log every emulated access),"
+	@echo "  GUEST_IMAGES=preload (the boot loader places the guest images outside seL4's memory;"
+	@echo "  make qemu-cmd gives QEMU them; the default, embedded, builds them into the VMM),"
 	@echo "  UNREACHABLE_DEVICES=omit|disable (board devices the VM lacks: deleted from the guest DTB,"
 	@echo "  the default for raw guests, or status = \"disabled\", the default for Linux)"
 	@echo "make boards  build simple.system for every board whose SDK is here, and report"
@@ -180,7 +196,7 @@ images: $(DEFAULT_IMAGES)/linux $(DEFAULT_IMAGES)/rootfs.cpio.gz
 # Always asked: the tool rebuilds when the packages or its recipe changed (VERSIONS) and rewrites
 # only files whose contents change, so an unchanged image relinks nothing.
 $(DEFAULT_IMAGES)/linux $(DEFAULT_IMAGES)/rootfs.cpio.gz &: guest-images-check | packages
-	$(PYTHON) tools/fetch-guest-images.py --out $(DEFAULT_IMAGES)
+	$(PYTHON) tools/fetch-guest-images.py --out $(DEFAULT_IMAGES) >&2
 
 ifneq ($(BOARD_DTS),)
 $(BOARD_DTB_FILE): $(BOARD_DIR)/$(BOARD_DTS) | packages
@@ -198,7 +214,7 @@ $(GEN)/system.stamp: $(GEN)/vmm-system.args $(SYSTEM_FILE) $(BOARD_DTB_FILE) too
         $(TOOL_SRCS) | packages
 	$(PYTHON) tools/vmm-system.py $(SYSTEM_ARGS) >&2
 	@touch $@
-$(EXPANDED) $(PLAN) $(SYSTEM_MK): $(GEN)/system.stamp ;
+$(SYSTEM_XML) $(PLAN) $(SYSTEM_MK): $(GEN)/system.stamp ;
 $(GEN)/vmm-system.args: FORCE
 	$(call write_if_changed,$(SYSTEM_ARGS))
 
@@ -215,12 +231,14 @@ endif
 # The SDK is needed for the configuration only for its GIC check: without one,
 # `make $(GEN)/<vm>/guest.dtb` works.
 define VM_RULES
-$(GEN)/$(1)/vm_config.c $(GEN)/$(1)/guest.dtb &: $(GEN)/$(1)/vmm-config.args $(EXPANDED) $(PLAN) \
+$(GEN)/$(1)/vm_config.c $(GEN)/$(1)/guest.dtb \
+        $(if $(PRELOAD),$(call vm_preload_file,$(1)) $(call vm_preload_file,$(1)).json) &: \
+        $(GEN)/$(1)/vmm-config.args $(SYSTEM_XML) $(PLAN) \
         $(BOARD_DTB_FILE) $(call vm_kernel_blob,$(1)) $(call vm_initrd,$(1)) $(call vm_dts,$(1)) \
         $(SDK_GEN_CONFIG) tools/vmm-config.py $(TOOL_SRCS) | $(if $(SDK_GEN_CONFIG),sdk-check) packages
 	@mkdir -p $(GEN)/$(1)
-	@echo "vmm-config: VM '$(1)': images from $(call vm_image_dir,$(1))"
-	$(PYTHON) tools/vmm-config.py $(call vmconfig_args,$(1))
+	@echo "vmm-config: VM '$(1)': images from $(call vm_image_dir,$(1))" >&2
+	$(PYTHON) tools/vmm-config.py $(call vmconfig_args,$(1)) >&2
 $(GEN)/$(1)/vmm-config.args: FORCE
 	$$(call write_if_changed,$(call vmconfig_args,$(1)))
 $(GEN)/$(1)/linux.gz: $(call vm_kernel,$(1)) $(GEN)/$(1)/linux.gz.args
@@ -234,15 +252,33 @@ $(OBJ)/$(1)/vm_config.o: $(GEN)/$(1)/vm_config.c $(wildcard include/*/*.h) $(OBJ
 $(OBJ)/$(1)/guest_images.o: vmm/guest_images.S $(call vm_kernel_blob,$(1)) $(call vm_initrd,$(1)) \
         $(GEN)/$(1)/guest.dtb $(OBJ)/build.args $(GEN)/$(1)/vmm-config.args | sdk-check
 	@mkdir -p $$(dir $$@)
-	$(TARGET_CC) -c $$< -o $$@ -DGUEST_KERNEL='"$(call vm_kernel_blob,$(1))"' \
-	    -DGUEST_DTB='"$(GEN)/$(1)/guest.dtb"' \
-	    $(if $(call vm_initrd,$(1)),-DGUEST_INITRD='"$(call vm_initrd,$(1))"')
+	$(TARGET_CC) -c $$< -o $$@ -DGUEST_DTB='"$(GEN)/$(1)/guest.dtb"' $(if $(PRELOAD),,\
+	    -DGUEST_KERNEL='"$(call vm_kernel_blob,$(1))"' \
+	    $(if $(call vm_initrd,$(1)),-DGUEST_INITRD='"$(call vm_initrd,$(1))"'))
 $(BUILD_DIR)/vmm_$(1).elf: $(patsubst %.c,$(OBJ)/%.o,$(VMM_MAIN)) $(OBJ)/$(1)/vm_config.o \
         $(OBJ)/$(1)/guest_images.o $(LIB) $(OBJ)/build.args | sdk-check
 	$(TARGET_LD) -L$(SDK_BOARD)/lib $(patsubst %.c,$(OBJ)/%.o,$(VMM_MAIN)) \
 	    $(OBJ)/$(1)/vm_config.o $(OBJ)/$(1)/guest_images.o $(LIB) -lmicrokit -Tmicrokit.ld -o $$@
 endef
 $(foreach vm,$(SYSTEM_VMS),$(eval $(call VM_RULES,$(vm))))
+
+# GUEST_IMAGES=preload: each VM's images file gets a place in RAM outside seL4's memory (the SDK's
+# platform_gen.json) and a region there in the system; QEMU gets loader arguments for them.
+PRELOAD_QEMU := $(GEN)/preload.qemu
+PRELOAD_PLACEMENT := $(GEN)/preload.json
+PRELOAD_ARGS = --system $(SYSTEM_XML) --board-dtb $(BOARD_DTB_FILE) --board-name $(BOARD) \
+    --sdk-platform $(SDK_BOARD)/platform_gen.json \
+    --info $(foreach vm,$(SYSTEM_VMS),$(call vm_preload_file,$(vm)).json) --out-xml $(EXPANDED) \
+    --out-qemu $(PRELOAD_QEMU) --out-placement $(PRELOAD_PLACEMENT)
+ifneq ($(PRELOAD),)
+$(GEN)/preload.stamp: $(SYSTEM_XML) $(foreach vm,$(SYSTEM_VMS),$(call vm_preload_file,$(vm)).json) \
+        $(BOARD_DTB_FILE) $(GEN)/preload.args tools/vmm-preload.py $(TOOL_SRCS) | sdk-check
+	$(PYTHON) tools/vmm-preload.py $(PRELOAD_ARGS)
+	@touch $@
+$(EXPANDED) $(PRELOAD_QEMU) $(PRELOAD_PLACEMENT): $(GEN)/preload.stamp ;
+$(GEN)/preload.args: FORCE
+	$(call write_if_changed,$(PRELOAD_ARGS))
+endif
 
 # One ELF per PD the build adds: its component's sources, the configuration vmm-system.py
 # wrote for it, the seam; the library supplies what the compiler may call (memcpy, ...).
@@ -302,13 +338,17 @@ lib: $(LIB)
 $(IMAGE_FILE) $(REPORT_FILE) &: $(SYSTEM_ELFS) $(EXPANDED) $(OBJ)/build.args | sdk-check packages
 	$(MICROKIT_SDK)/bin/microkit $(EXPANDED) --search-path $(BUILD_DIR) --board $(MICROKIT_BOARD) \
 	    --config $(CONFIG) -o $(IMAGE_FILE) -r $(REPORT_FILE)
+	$(if $(PRELOAD),$(PYTHON) tools/vmm-preload.py --check-loader $(IMAGE_FILE) \
+	    --loader-addr $(LOADER_ADDR) --out-placement $(PRELOAD_PLACEMENT) || \
+	    { rm -f $(IMAGE_FILE); exit 1; })
 	@echo "built $(IMAGE_FILE) ($(MICROKIT_BOARD), $(CONFIG), $(SYSTEM_FILE): $(SYSTEM_VMS)$(if \
 	    $(SYSTEM_COMPONENTS), + $(SYSTEM_COMPONENTS)); Microkit system: $(EXPANDED))"
 
 # The QEMU command that runs this board's image (tests and benchmarks use it too), with what the
 # system's devices need (SYSTEM_QEMU_ARGS: a block server's disk, ...).
 QEMU_CMD = $(QEMU) -machine $(QEMU_MACHINE) -cpu $(QEMU_CPU) -m $(QEMU_MEM) \
-    -device loader,file=$(IMAGE_FILE),addr=$(LOADER_ADDR),cpu-num=0 $(SYSTEM_QEMU_ARGS)
+    -device loader,file=$(IMAGE_FILE),addr=$(LOADER_ADDR),cpu-num=0 $(SYSTEM_QEMU_ARGS) \
+    $(if $(PRELOAD),$$(cat $(PRELOAD_QEMU)))
 
 # The disk image of each block server on QEMU (QEMU_DISK_<server>, by default
 # $(BUILD_DIR)/<server>.img): made when it does not exist, never remade (it holds the guests'
@@ -320,7 +360,7 @@ endef
 $(foreach d,$(SYSTEM_QEMU_DISKS),$(eval $(call DISK_RULES,$(d))))
 disks: $(foreach d,$(SYSTEM_QEMU_DISKS),$(QEMU_DISK_$(d)))
 
-qemu-cmd:
+qemu-cmd: $(if $(PRELOAD),$(PRELOAD_QEMU))
 	@echo "$(QEMU_CMD)"
 
 run: $(IMAGE_FILE) disks | packages

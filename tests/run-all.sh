@@ -204,6 +204,7 @@ run_suite "build tool tests" /usr/bin/python3 tests/tools/test_vmm_config.py
 run_suite "system expansion tests" /usr/bin/python3 tests/tools/test_vmm_system.py
 run_suite "network declaration tests" /usr/bin/python3 tests/tools/test_vmm_network.py
 run_suite "default guest image tests" /usr/bin/python3 tests/tools/test_guest_images.py
+run_suite "preloaded guest image tests" /usr/bin/python3 tests/tools/test_vmm_preload.py
 # Needs only QEMU, no SDK: the images' own behaviour (hvc0, virtio-blk, virtio-net) natively.
 run_suite "default guest images booted natively in QEMU" /usr/bin/python3 tests/e2e/native_hvc0.py \
     --images "$BUILD_DIR/images" --build-dir "$BUILD_DIR/native"
@@ -218,6 +219,9 @@ run_suite "fuzz the echo service's IPv4 stack (${FUZZ_SECONDS}s)" fuzz_echo
 if [ -n "$SDK" ] && [ -x "$SDK/bin/microkit" ]; then
     run_suite "end-to-end Linux boot (SDK $SDK)" /usr/bin/python3 tests/e2e/linux_boot.py \
         --build-dir "$BUILD_DIR/e2e" --sdk "$SDK"
+    run_suite "end-to-end Linux boot, guest images placed by QEMU's loader" /usr/bin/python3 \
+        tests/e2e/linux_boot.py --build-dir "$BUILD_DIR/e2e-preload" --sdk "$SDK" \
+        --guest-images preload
     run_suite "every board builds (make boards)" env BUILD_DIR="$BUILD_DIR" MICROKIT_SDK="$SDK" \
         IMAGE_DIR="$BUILD_DIR/images" tests/build-boards.sh
     run_suite "the seL4CP manual's own system file" /usr/bin/python3 tests/e2e/linux_boot.py \

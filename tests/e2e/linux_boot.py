@@ -29,6 +29,8 @@ def main():
     ap.add_argument("--config", default="debug")
     ap.add_argument("--system", default="simple.system")
     ap.add_argument("--cpus", type=int, default=1, help="vCPUs the system gives the guest")
+    ap.add_argument("--guest-images", default="embedded", choices=["embedded", "preload"],
+                    help="GUEST_IMAGES: built into the VMM, or placed by QEMU's loader")
     args = ap.parse_args()
     global ARGS
     ARGS = args
@@ -61,20 +63,20 @@ def main():
     log_path = os.path.join(bdir, "e2e-qemu.log")
     con = None
 
+    make = ["make", "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + args.sdk, "BOARD=" + args.board,
+            "CONFIG=" + args.config, "SYSTEM=" + args.system, "GUEST_IMAGES=" + args.guest_images]
+
     def build():
         with open(build_log, "w") as log:
-            subprocess.run(["make", "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + args.sdk,
-                            "BOARD=" + args.board, "CONFIG=" + args.config,
-                            "SYSTEM=" + args.system, "all"],
-                           stdout=log, stderr=subprocess.STDOUT, check=True)
+            subprocess.run(make + ["all"], stdout=log, stderr=subprocess.STDOUT, check=True)
+
+    def qemu_cmd():
+        return subprocess.run(make + ["-s", "qemu-cmd"], stdout=subprocess.PIPE, text=True,
+                              check=True).stdout.split()
 
     def boot():
         nonlocal con
-        qemu = subprocess.run(["make", "-s", "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + args.sdk,
-                               "BOARD=" + args.board, "CONFIG=" + args.config,
-                               "SYSTEM=" + args.system, "qemu-cmd"], stdout=subprocess.PIPE,
-                              text=True, check=True).stdout.split()
-        con = Console(qemu + ["-display", "none", "-monitor", "none", "-serial", "stdio"],
+        con = Console(qemu_cmd() + ["-display", "none", "-monitor", "none", "-serial", "stdio"],
                       log_path)
         seen = con.expect(MARKER + ": ", 90) + con.expect("\n", 5)
         con.expect(PROMPT, 20)
@@ -198,6 +200,37 @@ def main():
         con.send("poweroff -f\n")
         con.expect("guest powered off", 20)
 
+    def preloaded():
+        # The kernel and initramfs are not in the system image: QEMU's loader places them.
+        size = os.path.getsize(os.path.join(bdir, "loader.img"))
+        assert size < 8 << 20, "the system image is %d bytes: the images are still in it" % size
+        loads = [a for a in qemu_cmd() if "guest_images.img" in a]
+        assert len(loads) == 1 and "force-raw=on" in loads[0], "qemu-cmd loads %r" % loads
+        return "system image %.1f MB, %s" % (size / 1e6, loads[0])
+
+    def images_missing():
+        # Without the images the VMM says in one line what to load where, and starts nothing.
+        full = qemu_cmd()
+        loads = [i for i, a in enumerate(full) if "guest_images.img" in a]
+        assert loads, "qemu-cmd has no loader for the images"
+        qemu = [a for i, a in enumerate(full) if i not in loads and i + 1 not in loads]
+        missing = Console(qemu + ["-display", "none", "-monitor", "none", "-serial", "stdio"],
+                          os.path.join(bdir, "e2e-qemu-no-images.log"))
+        try:
+            seen = missing.expect("refusing to start: guest images: none at physical 0x", 60)
+            line = (seen + missing.expect("\n", 5)).strip().splitlines()[-1]
+            assert "the boot loader must load" in line and "guest_images.img there" in line, \
+                "the VMM said %r" % line
+            time.sleep(3)
+            try:
+                missing.expect("no such text", 0.5)
+            except Timeout:
+                pass
+            assert "Booting Linux" not in missing.output(), "the guest started anyway"
+            return line
+        finally:
+            missing.close()
+
     try:
         if not check("build %s %s %s" % (args.board, args.config, args.system), build):
             print("     build log kept: %s" % build_log)
@@ -215,6 +248,10 @@ def main():
         check("kernel text address, second boot", kernel_text)
         check("KASLR: kernel text differs between the two boots", kaslr_differs)
         check("poweroff (PSCI SYSTEM_OFF) reported by the VMM", poweroff)
+        if args.guest_images == "preload":
+            check("guest images placed by QEMU's loader, not in the system image", preloaded)
+            if args.config == "debug":
+                check("without them: one line saying what to load where", images_missing)
     finally:
         if con:
             con.close()
@@ -230,8 +267,9 @@ def main():
 
 def summary(results):
     p, f, s = results.count(True), results.count(False), results.count(None)
-    print("e2e linux (%s, %s): %d passed, %d failed, %d skipped" % (ARGS.board, ARGS.system, p, f,
-                                                                   s))
+    print("e2e linux (%s, %s%s): %d passed, %d failed, %d skipped" % (
+        ARGS.board, ARGS.system, ", preloaded images" if ARGS.guest_images == "preload" else "",
+        p, f, s))
     return 1 if f else 0
 
 
