@@ -45,15 +45,16 @@ BOARD = "qemu_virt_aarch64"
 ICOUNT = ["-icount", "shift=0,sleep=off"]
 
 
-def vmm_build(bdir, sdk, config, images):
+def vmm_build(bdir, sdk, config, images, mode):
+    """Build simple.system with the guest images `mode` (GUEST_IMAGES: embedded in the VMM, or
+    preload: placed by QEMU's loader outside seL4's memory); its QEMU command."""
     os.makedirs(bdir, exist_ok=True)
     log = os.path.join(bdir, "build.log")
-    ok = sh(["make", "-C", ROOT, "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + sdk, "CONFIG=" + config,
-             "SYSTEM=simple.system", "IMAGE_DIR=" + images, "all"], log)
-    if not ok:
+    make = ["make", "-C", ROOT, "BUILD_DIR=" + bdir, "MICROKIT_SDK=" + sdk, "CONFIG=" + config,
+            "SYSTEM=simple.system", "IMAGE_DIR=" + images, "GUEST_IMAGES=" + mode]
+    if not sh(make + ["all"], log):
         sys.exit("boot_icount: the VMM build failed (log: %s)" % log)
-    qemu = subprocess.run(["make", "-s", "-C", ROOT, "BUILD_DIR=" + bdir,
-                           "MICROKIT_SDK=" + sdk, "qemu-cmd"], stdout=subprocess.PIPE,
+    qemu = subprocess.run(make + ["-s", "qemu-cmd"], stdout=subprocess.PIPE,
                           text=True, check=True).stdout.split()
     return qemu + ["-display", "none", "-monitor", "none", "-serial", "stdio"]
 
@@ -352,46 +353,58 @@ def main():
                     help="also: where the VMM run's extra instructions go (one more boot)")
     ap.add_argument("--pairs", type=int, default=3,
                     help="wall-clock boots of each, interleaved (0: instructions only)")
+    ap.add_argument("--images", default="embedded,preload",
+                    help="the VMM builds to compare with native, by GUEST_IMAGES (comma-separated)")
     args = ap.parse_args()
+    modes = [m for m in args.images.split(",") if m]
     bdir = os.path.abspath(args.build_dir)
     os.makedirs(bdir, exist_ok=True)
     images = marker_images.build(bdir, "init", "boot_icount")
-    vdir = os.path.join(bdir, args.config)
-    vmm = vmm_build(vdir, args.sdk, args.config, images)
-    native = native_cmd(images, guest_bootargs(vdir)) + ["-seed", "1"]
+    vdirs = {m: os.path.join(bdir, args.config + ("" if m == "embedded" else "-" + m))
+             for m in modes}
+    vmms = {m: vmm_build(vdirs[m], args.sdk, args.config, images, m) for m in modes}
+    native = native_cmd(images, guest_bootargs(vdirs[modes[0]])) + ["-seed", "1"]
 
     nat_c = counter_at_marker(native, os.path.join(bdir, "native-icount.log"))
-    vmm_c = counter_at_marker(vmm, os.path.join(bdir, "vmm-icount.log"))
-    nat_s, vmm_s = [], []
+    vmm_c = {m: counter_at_marker(vmms[m], os.path.join(bdir, "vmm-%s-icount.log" % m))
+             for m in modes}
+    nat_s, vmm_s = [], {m: [] for m in modes}
     for i in range(args.pairs):
         nat_s.append(seconds_to_marker(native, os.path.join(bdir, "native-time.log")))
-        vmm_s.append(seconds_to_marker(vmm, os.path.join(bdir, "vmm-time.log")))
-        print("pair %d: native %s s, vmm %s s" % (i + 1, *("-" if x is None else "%.2f" % x
-                                                           for x in (nat_s[-1], vmm_s[-1]))),
-              flush=True)
+        for m in modes:
+            vmm_s[m].append(seconds_to_marker(vmms[m], os.path.join(bdir, "vmm-%s-time.log" % m)))
+        print("round %d: native %s s, %s" % (
+            i + 1, "-" if nat_s[-1] is None else "%.2f" % nat_s[-1],
+            ", ".join("vmm (%s) %s s" % (m, "-" if vmm_s[m][-1] is None else
+                                         "%.2f" % vmm_s[m][-1]) for m in modes)), flush=True)
 
     print("Boot to the marker line, Linux on 1 vCPU (%s build, simple.system), "
           "same kernel and initramfs natively and under the VMM" % args.config)
-    if nat_c and vmm_c:
-        n, v = insns(nat_c), insns(vmm_c)
-        print("instructions (-icount shift=0,sleep=off): native %s (%d ticks at %d Hz), "
-              "VMM %s (%d ticks), extra %s, ratio VMM/native %.4f" %
-              (fmt_m(n), nat_c[0], nat_c[1], fmt_m(v), vmm_c[0], fmt_m(v - n), v / n))
-    else:
-        print("instructions: no figure (a boot did not print its counter; see above)")
-    nat_ok = [x for x in nat_s if x is not None]
-    vmm_ok = [x for x in vmm_s if x is not None]
-    if nat_ok and vmm_ok:
-        mn, mv = statistics.median(nat_ok), statistics.median(vmm_ok)
-        print("seconds (plain TCG, median of %d and %d): native %.2f s, VMM %.2f s, "
-              "ratio VMM/native %.2f" % (len(nat_ok), len(vmm_ok), mn, mv, mv / mn))
-    elif args.pairs:
-        print("seconds: no figure (no timed boot reached the marker)")
+    for m in modes:
+        if nat_c and vmm_c[m]:
+            n, v = insns(nat_c), insns(vmm_c[m])
+            print("instructions (-icount shift=0,sleep=off), guest images %s: native %s (%d ticks "
+                  "at %d Hz), VMM %s (%d ticks), extra %s, ratio VMM/native %.4f" %
+                  (m, fmt_m(n), nat_c[0], nat_c[1], fmt_m(v), vmm_c[m][0], fmt_m(v - n), v / n))
+        else:
+            print("instructions, guest images %s: no figure (a boot did not print its counter; "
+                  "see above)" % m)
+        nat_ok = [x for x in nat_s if x is not None]
+        vmm_ok = [x for x in vmm_s[m] if x is not None]
+        if nat_ok and vmm_ok:
+            mn, mv = statistics.median(nat_ok), statistics.median(vmm_ok)
+            print("seconds (plain TCG, median of %d and %d), guest images %s: native %.2f s, "
+                  "VMM %.2f s, ratio VMM/native %.2f" % (len(nat_ok), len(vmm_ok), m, mn, mv,
+                                                         mv / mn))
+        elif args.pairs:
+            print("seconds, guest images %s: no figure (no timed boot reached the marker)" % m)
     if args.breakdown:
-        print_breakdown(breakdown(vmm, bdir, args.sdk, args.config, vdir,
-                                  os.path.join(bdir, "vmm-breakdown.log")),
-                        nat_c, vmm_c)
-    return 0 if nat_c and vmm_c else 1
+        for m in modes:
+            print("guest images %s:" % m)
+            print_breakdown(breakdown(vmms[m], bdir, args.sdk, args.config, vdirs[m],
+                                      os.path.join(bdir, "vmm-%s-breakdown.log" % m)),
+                            nat_c, vmm_c[m])
+    return 0 if nat_c and all(vmm_c.values()) else 1
 
 
 if __name__ == "__main__":
