@@ -4,6 +4,8 @@
  * by lat_pad_target), so that over 16 samples the counter's 16-instruction ticks average out to
  * exact instruction counts. Every other vector is unexpected here.
  */
+#include "caller_saved.S.h"
+
     .section .text
     .balign 0x800
     .global lat_vectors
@@ -39,29 +41,9 @@ lat_sled_end:
 
 /* Save the caller-saved registers, call lat_on_irq, restore, return. */
 lat_irq_body:
-    sub sp, sp, #(20 * 8)
-    stp x0, x1, [sp, #0]
-    stp x2, x3, [sp, #16]
-    stp x4, x5, [sp, #32]
-    stp x6, x7, [sp, #48]
-    stp x8, x9, [sp, #64]
-    stp x10, x11, [sp, #80]
-    stp x12, x13, [sp, #96]
-    stp x14, x15, [sp, #112]
-    stp x16, x17, [sp, #128]
-    stp x18, x30, [sp, #144]
+    push_caller_saved (20 * 8)
     bl lat_on_irq
-    ldp x0, x1, [sp, #0]
-    ldp x2, x3, [sp, #16]
-    ldp x4, x5, [sp, #32]
-    ldp x6, x7, [sp, #48]
-    ldp x8, x9, [sp, #64]
-    ldp x10, x11, [sp, #80]
-    ldp x12, x13, [sp, #96]
-    ldp x14, x15, [sp, #112]
-    ldp x16, x17, [sp, #128]
-    ldp x18, x30, [sp, #144]
-    add sp, sp, #(20 * 8)
+    pop_caller_saved (20 * 8)
     eret
 
 lat_unexpected:

@@ -1,4 +1,5 @@
 /* Bare-metal test guest: entry, per-CPU stacks, exception vectors. */
+#include "caller_saved.S.h"
     .section .text.start, "ax"
     .global _start
 _start:
@@ -55,30 +56,10 @@ _start:
 /* Save the caller-saved registers, call the C handler with the frame, restore, return. */
 .macro entry handler
     .balign 0x80
-    sub sp, sp, #(32 * 8)
-    stp x0, x1, [sp, #0]
-    stp x2, x3, [sp, #16]
-    stp x4, x5, [sp, #32]
-    stp x6, x7, [sp, #48]
-    stp x8, x9, [sp, #64]
-    stp x10, x11, [sp, #80]
-    stp x12, x13, [sp, #96]
-    stp x14, x15, [sp, #112]
-    stp x16, x17, [sp, #128]
-    stp x18, x30, [sp, #144]
+    push_caller_saved (32 * 8)
     mov x0, sp
     bl \handler
-    ldp x0, x1, [sp, #0]
-    ldp x2, x3, [sp, #16]
-    ldp x4, x5, [sp, #32]
-    ldp x6, x7, [sp, #48]
-    ldp x8, x9, [sp, #64]
-    ldp x10, x11, [sp, #80]
-    ldp x12, x13, [sp, #96]
-    ldp x14, x15, [sp, #112]
-    ldp x16, x17, [sp, #128]
-    ldp x18, x30, [sp, #144]
-    add sp, sp, #(32 * 8)
+    pop_caller_saved (32 * 8)
     eret
 .endm
 
