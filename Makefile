@@ -239,6 +239,7 @@ $(GEN)/$(1)/vm_config.c $(GEN)/$(1)/guest.dtb \
 	@mkdir -p $(GEN)/$(1)
 	@echo "vmm-config: VM '$(1)': images from $(call vm_image_dir,$(1))" >&2
 	$(PYTHON) tools/vmm-config.py $(call vmconfig_args,$(1)) >&2
+	$(if $(PRELOAD),@touch $(call vm_preload_file,$(1)) $(call vm_preload_file,$(1)).json)
 $(GEN)/$(1)/vmm-config.args: FORCE
 	$$(call write_if_changed,$(call vmconfig_args,$(1)))
 $(GEN)/$(1)/linux.gz: $(call vm_kernel,$(1)) $(GEN)/$(1)/linux.gz.args

@@ -25,6 +25,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vmmtools import ToolError, cpio, kmod  # noqa: E402
+from vmmtools.output import write_if_changed  # noqa: E402
 
 MARKER = "SEL4VMM-GUEST-READY"
 
@@ -206,18 +207,6 @@ def initramfs(files):
     owned by root with mtime 0, gzip mtime 0: the same inputs give the same bytes."""
     entries = [(path,) + files[path] for path in sorted(files)]
     return gzip.compress(cpio.write_newc(entries), mtime=0)
-
-
-def write_if_changed(path, data):
-    """Replace `path` atomically, and only when its contents change (make sees no new mtime)."""
-    if os.path.exists(path):
-        with open(path, "rb") as f:
-            if f.read() == data:
-                return
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
 
 
 def main():

@@ -13,6 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from vmmtools import ToolError, fdt, guestdtb, layout, platform, preload, sysfile  # noqa: E402
+from vmmtools.output import write_if_changed  # noqa: E402
 
 
 GICV3_REDIST_STRIDE = 0x20000
@@ -316,17 +317,6 @@ def load_plan(path, vm_name):
     raise ToolError("%s: the plan has no VM '%s'" % (path, vm_name))
 
 
-def same_file_contents(path, data):
-    """Whether `path` holds `data` already (then it is left alone, and so is its time stamp)."""
-    try:
-        if os.path.getsize(path) != len(data):
-            return False
-        with open(path, "rb") as f:
-            return f.read() == data
-    except OSError:
-        return False
-
-
 def write_preload(args, system, kernel_blob):
     """The images file and, beside it, what tools/vmm-preload.py needs to place and map it."""
     try:
@@ -341,12 +331,9 @@ def write_preload(args, system, kernel_blob):
     info = dict(vm=system.vm_name, pd=system.pd_name, vaddr=pre["vaddr"], size=img.region_size,
                 file=args.preload_images, symbol=PRELOAD_PADDR_SYMBOL)
     try:
-        if not same_file_contents(args.preload_images, img.blob):
-            with open(args.preload_images + ".tmp", "wb") as f:
-                f.write(img.blob)
-            os.replace(args.preload_images + ".tmp", args.preload_images)
-        with open(args.preload_images + ".json", "w") as f:
-            json.dump(info, f, indent=1, sort_keys=True)
+        write_if_changed(args.preload_images, img.blob)
+        write_if_changed(args.preload_images + ".json",
+                         json.dumps(info, indent=1, sort_keys=True) + "\n")
     except OSError as e:
         raise ToolError("%s: cannot write: %s" % (e.filename, e.strerror))
     return pre

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from vmmtools import ToolError, fdt, platform, preload, sysfile  # noqa: E402
+from vmmtools.output import write_if_changed  # noqa: E402
 
 
 def read_json(path, what):
@@ -105,18 +106,6 @@ def check_loader(args):
             raise ToolError("%s: the system image at 0x%x..0x%x would overlap VM '%s''s preloaded "
                             "images at 0x%x..0x%x" % (args.check_loader, start, start + size,
                                                       p["vm"], p["paddr"], p["paddr"] + p["size"]))
-
-
-def write_if_changed(path, text):
-    try:
-        with open(path) as f:
-            if f.read() == text:
-                return
-    except OSError:
-        pass
-    with open(path + ".tmp", "w") as f:
-        f.write(text)
-    os.replace(path + ".tmp", path)
 
 
 def main():

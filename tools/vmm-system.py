@@ -10,6 +10,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from vmmtools import ToolError, component_config, expand, fdt, platform  # noqa: E402
+from vmmtools.output import write_if_changed  # noqa: E402
 
 
 def make_fragment(plan, system):
@@ -41,20 +42,6 @@ def qemu_fragment(plan):
         lines += ["QEMU_DISK_%s ?= $(BUILD_DIR)/%s.img" % (name, name),
                   "QEMU_DISK_LAYOUT_%s := %s" % (name, " ".join(layout))]
     return lines
-
-
-def write_if_changed(path, text):
-    """Leave an unchanged output's time stamp alone, so what depends on it is not rebuilt."""
-    try:
-        with open(path) as f:
-            if f.read() == text:
-                return
-    except OSError:
-        pass
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with open(path + ".tmp", "w") as f:
-        f.write(text)
-    os.replace(path + ".tmp", path)
 
 
 def main():

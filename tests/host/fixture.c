@@ -1,9 +1,11 @@
 #include "fixture.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <vmm/esr.h>
 #include <vmm/fdt.h>
+#include <vmm/guest.h>
 #include <vmm/reset.h>
 #include <vmm/seed.h>
 
@@ -277,4 +279,17 @@ unsigned fx_run_drain_stubs(void)
         ran++;
     }
     return ran;
+}
+
+int fx_plan_refused_with(const char *needle)
+{
+    struct guest_layout l;
+    char why[256] = "";
+    if (guest_plan(&fx.cfg, &l, why, sizeof(why)))
+        return 0;
+    if (!strstr(why, needle)) {
+        printf("    reason was: %s\n", why);
+        return 0;
+    }
+    return 1;
 }

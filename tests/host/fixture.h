@@ -68,6 +68,8 @@ void fx_msr_sgi1r(unsigned vcpu, uint64_t value);
 int fx_ram_dtb_is_pristine_with_seeds(void);
 /* Make `kernel` a minimal arm64 Image header with the given image_size. */
 void fx_make_image(uint8_t *img, size_t len, uint64_t text_offset, uint64_t image_size);
+/* guest_plan refuses fx.cfg with a reason containing `needle` (else it prints the reason). */
+int fx_plan_refused_with(const char *needle);
 
 /* Exits as the seam would report them. */
 void fx_exit(const struct vm_exit *e, struct exit_reply *r);

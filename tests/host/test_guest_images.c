@@ -55,19 +55,6 @@ static void preload_config(void)
     fx.cfg.initrd_end = fx.cfg.initrd + sizeof(fx.initrd);
 }
 
-static int refused_with(const char *needle)
-{
-    struct guest_layout l;
-    char why[256] = "";
-    if (guest_plan(&fx.cfg, &l, why, sizeof(why)))
-        return 0;
-    if (!strstr(why, needle)) {
-        printf("    reason was: %s\n", why);
-        return 0;
-    }
-    return 1;
-}
-
 TEST(preloaded_images_boot)
 {
     struct guest_layout l;
@@ -84,48 +71,49 @@ TEST(preloaded_images_missing_says_what_to_load_where)
 {
     preload_config();
     memset(region, 0, sizeof(region)); /* the boot loader placed nothing */
-    CHECK(refused_with("guest images: none at physical 0x58000000; the boot loader must load "
-                       "build/gen/linux/guest_images.img there"));
+    CHECK(
+        fx_plan_refused_with("guest images: none at physical 0x58000000; the boot loader must load "
+                             "build/gen/linux/guest_images.img there"));
 }
 
 TEST(preloaded_images_of_another_build_refused)
 {
     preload_config();
     header()->nonce[3] ^= 1;
-    CHECK(refused_with("are not the ones this VMM was built with; load "
-                       "build/gen/linux/guest_images.img there"));
+    CHECK(fx_plan_refused_with("are not the ones this VMM was built with; load "
+                               "build/gen/linux/guest_images.img there"));
     preload_config();
     header()->version = 2;
-    CHECK(refused_with("not the ones this VMM was built with"));
+    CHECK(fx_plan_refused_with("not the ones this VMM was built with"));
 }
 
 TEST(preloaded_images_inconsistent_header_refused)
 {
     preload_config();
     header()->kernel_size += 4096; /* would reach into the initrd */
-    CHECK(refused_with("header does not match this build's"));
+    CHECK(fx_plan_refused_with("header does not match this build's"));
     preload_config();
     header()->total_size = sizeof(region) + 1; /* past the mapped region */
-    CHECK(refused_with("header does not match"));
+    CHECK(fx_plan_refused_with("header does not match"));
     preload_config();
     header()->kernel_offset = UINT64_MAX - 100; /* would wrap */
-    CHECK(refused_with("header does not match"));
+    CHECK(fx_plan_refused_with("header does not match"));
     preload_config();
     header()->initrd_size = 0; /* the build has an initrd */
-    CHECK(refused_with("header does not match"));
+    CHECK(fx_plan_refused_with("header does not match"));
     preload_config();
     header()->initrd_offset += 4096;
-    CHECK(refused_with("header does not match"));
+    CHECK(fx_plan_refused_with("header does not match"));
     preload_config();
     header()->total_size = PRE_INITRD_OFF; /* the initrd would lie past the end */
-    CHECK(refused_with("header does not match"));
+    CHECK(fx_plan_refused_with("header does not match"));
 }
 
 TEST(preloaded_images_region_smaller_than_header)
 {
     preload_config();
     pre.size = 64;
-    CHECK(refused_with("smaller than their header"));
+    CHECK(fx_plan_refused_with("smaller than their header"));
 }
 
 TEST(preloaded_images_without_initrd)

@@ -8,19 +8,6 @@
 #include "sim_hyp.h"
 #include "test.h"
 
-static int plan_fails_with(const char *needle)
-{
-    struct guest_layout l;
-    char why[256] = "";
-    if (guest_plan(&fx.cfg, &l, why, sizeof(why)))
-        return 0;
-    if (!strstr(why, needle)) {
-        printf("    reason was: %s\n", why);
-        return 0;
-    }
-    return 1;
-}
-
 TEST(image_valid_plan)
 {
     struct guest_layout l;
@@ -47,28 +34,28 @@ TEST(image_bad_magic)
 {
     fx_config(1);
     fx.kernel[0x38] = 0x1f;
-    CHECK(plan_fails_with("kernel: bad magic"));
+    CHECK(fx_plan_refused_with("kernel: bad magic"));
 }
 
 TEST(image_too_small)
 {
     fx_config(1);
     fx.cfg.kernel_end = fx.cfg.kernel + 10;
-    CHECK(plan_fails_with("too small for an arm64 Image header"));
+    CHECK(fx_plan_refused_with("too small for an arm64 Image header"));
 }
 
 TEST(image_larger_than_ram)
 {
     fx_config(1);
     fx_make_image(fx.kernel, sizeof(fx.kernel), 0, 64u << 20);
-    CHECK(plan_fails_with("needs 64 MiB but guest RAM is 16 MiB"));
+    CHECK(fx_plan_refused_with("needs 64 MiB but guest RAM is 16 MiB"));
 }
 
 TEST(image_dtb_bad_magic)
 {
     fx_config(1);
     fx.dtb[0] = 0;
-    CHECK(plan_fails_with("dtb: bad magic"));
+    CHECK(fx_plan_refused_with("dtb: bad magic"));
 }
 
 TEST(image_dtb_over_2mib)
@@ -82,42 +69,42 @@ TEST(image_dtb_over_2mib)
     big[7] = 0x08; /* total size 2 MiB + 8 */
     fx.cfg.dtb = big;
     fx.cfg.dtb_end = big + sizeof(big);
-    CHECK(plan_fails_with("over the 2 MiB limit"));
+    CHECK(fx_plan_refused_with("over the 2 MiB limit"));
 }
 
 TEST(image_dtb_misaligned)
 {
     fx_config(1);
     fx.cfg.dtb_addr += 4;
-    CHECK(plan_fails_with("not 8-byte aligned"));
+    CHECK(fx_plan_refused_with("not 8-byte aligned"));
 }
 
 TEST(image_initrd_overlaps_dtb)
 {
     fx_config(1);
     fx.cfg.initrd_addr = fx.cfg.dtb_addr + 16;
-    CHECK(plan_fails_with("dtb (0x40e00000..0x40e00100) overlaps initrd"));
+    CHECK(fx_plan_refused_with("dtb (0x40e00000..0x40e00100) overlaps initrd"));
 }
 
 TEST(image_initrd_overlaps_kernel_bss)
 {
     fx_config(1);
     fx.cfg.initrd_addr = FX_RAM_BASE + 0x8000; /* inside image_size, past the file */
-    CHECK(plan_fails_with("kernel (0x40000000..0x40010000) overlaps initrd"));
+    CHECK(fx_plan_refused_with("kernel (0x40000000..0x40010000) overlaps initrd"));
 }
 
 TEST(image_outside_ram)
 {
     fx_config(1);
     fx.cfg.initrd_addr = FX_RAM_BASE + FX_RAM_SIZE - 100;
-    CHECK(plan_fails_with("initrd at 0x40ffff9c..0x4100039c is outside guest RAM 0x40000000"));
+    CHECK(fx_plan_refused_with("initrd at 0x40ffff9c..0x4100039c is outside guest RAM 0x40000000"));
 }
 
 TEST(image_no_dtb_for_linux)
 {
     fx_config(1);
     fx.cfg.dtb = fx.cfg.dtb_end = NULL;
-    CHECK(plan_fails_with("Linux needs a device tree"));
+    CHECK(fx_plan_refused_with("Linux needs a device tree"));
 }
 
 TEST(image_raw_binary_entry_checked)
@@ -132,7 +119,7 @@ TEST(image_raw_binary_entry_checked)
     CHECK(guest_plan(&fx.cfg, &l, why, sizeof(why)));
     CHECK_EQ(l.entry, FX_RAM_BASE + 0x100040);
     fx.cfg.entry = FX_RAM_BASE;
-    CHECK(plan_fails_with("entry point 0x40000000 is outside the image"));
+    CHECK(fx_plan_refused_with("entry point 0x40000000 is outside the image"));
 }
 
 TEST(image_refused_vm_does_not_start)
