@@ -13,6 +13,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from vmmtools import ToolError, fdt, guestdtb, layout, platform, preload, sysfile  # noqa: E402
+from vmmtools.component_config import c_string  # noqa: E402
 from vmmtools.output import write_if_changed  # noqa: E402
 
 
@@ -136,10 +137,10 @@ static const struct vmm_preloaded_images preloaded = {
     .base = (const uint8_t *)0x%(vaddr)xul,
     .size = 0x%(size)xull,
     .paddr = &%(sym)s,
-    .file = "%(file)s",
+    .file = %(file)s,
     .nonce = {%(nonce)s},
 };
-""" % dict(sym=PRELOAD_PADDR_SYMBOL, vaddr=vaddr, size=img.region_size, file=pre["file"],
+""" % dict(sym=PRELOAD_PADDR_SYMBOL, vaddr=vaddr, size=img.region_size, file=c_string(pre["file"]),
            nonce=", ".join("0x%02x" % b for b in img.nonce))
     initrd_end = img.initrd_offset + img.initrd_size
     return decl, dict(kernel=at(img.kernel_offset),

@@ -4,9 +4,10 @@
 #include <vmm/log.h>
 #include <vmm/util.h>
 
+/* As addresses, not pointer arithmetic: a configuration pointing elsewhere is refused, not UB. */
 static uint64_t offset_of(const struct vmm_preloaded_images *p, const uint8_t *at)
 {
-    return at ? (uint64_t)(at - p->base) : 0;
+    return at ? (uint64_t)((uintptr_t)at - (uintptr_t)p->base) : 0;
 }
 
 static uint64_t length_of(const uint8_t *start, const uint8_t *end)
