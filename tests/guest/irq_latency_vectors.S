@@ -4,7 +4,7 @@
  * by lat_pad_target), so that over 16 samples the counter's 16-instruction ticks average out to
  * exact instruction counts. Every other vector is unexpected here.
  */
-#include "caller_saved.S.h"
+#include "caller_saved.inc"
 
     .section .text
     .balign 0x800

@@ -1,5 +1,5 @@
 /* Bare-metal test guest: entry, per-CPU stacks, exception vectors. */
-#include "caller_saved.S.h"
+#include "caller_saved.inc"
     .section .text.start, "ax"
     .global _start
 _start:
