@@ -113,6 +113,14 @@ class PlacementTests(unittest.TestCase):
         free = preload.free_ranges(dt, plat, [(0x60000000, 0xc0000000)], [ram])
         self.assertEqual(free, [(0x48200000, 0x5f000000)])
 
+    def test_a_hole_in_sel4s_memory_is_not_free(self):
+        # As on the i.MX8MM: seL4 leaves out 4 MiB between its ranges (firmware), the board DTB
+        # says nothing of it.
+        dt, plat = self.board()
+        free = preload.free_ranges(dt, plat, [(0x40000000, 0x58000000), (0x58400000, 0x60000000),
+                                              (0x70000000, 0xc0000000)], [])
+        self.assertEqual(free, [])
+
     def test_placed_from_the_top_2mib_aligned_without_overlap(self):
         where = preload.place([(0x40000000, 0x60000000)],
                               [("a", 36 * MIB), ("b", 4 * MIB)], "qemu")

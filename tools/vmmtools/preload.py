@@ -85,11 +85,16 @@ def memreserve(dtb_data):
 
 
 def free_ranges(dt, plat, sdk_memory, fixed_regions):
-    """RAM the board's device tree has that seL4 does not use (its memory list in the SDK's
-    platform_gen.json), that no reserved-memory node or /memreserve/ keeps, and that no memory
-    region of the system has at a fixed physical address: [(start, end)], lowest first."""
+    """RAM the board's device tree has below or above all of seL4's memory (its memory list in the
+    SDK's platform_gen.json), that no reserved-memory node or /memreserve/ keeps, and that no
+    memory region of the system has at a fixed physical address: [(start, end)], lowest first.
+    A hole between seL4's memory ranges is not free: seL4's own device tree for the board carves
+    such holes out for firmware (i.MX8MM: 0xb8000000..0xb8400000), which the board DTB may not
+    say."""
     free = [(a, a + s) for a, s in plat.memory if s]
-    taken = list(sdk_memory) + memreserve(dt.data)
+    taken = memreserve(dt.data)
+    if sdk_memory:
+        taken.append((min(a for a, _ in sdk_memory), max(b for _, b in sdk_memory)))
     rsv = dt.nodes.get("/reserved-memory")
     if rsv is not None:
         for node in rsv.children:
