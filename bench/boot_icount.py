@@ -3,7 +3,8 @@
 
 The same Debian kernel and busybox initramfs (build/images, tools/fetch-guest-images.py) boot
 natively (`-machine virt -cpu cortex-a53`, no hypervisor, the VM's 256 MiB and command line) and
-under the VMM on seL4 (simple.system, 1 vCPU). The initramfs is a bench-only copy whose /init
+under the VMM on seL4 (simple.system, 1 vCPU), once for each --images mode: the images built into
+the VMM (GUEST_IMAGES=embedded) and placed by QEMU's loader outside seL4's memory (preload). The initramfs is a bench-only copy whose /init
 runs bench/marker_counter.c right after the marker line: it prints the guest's virtual counter.
 
 - Instructions: each boot once under `qemu -icount shift=0,sleep=off` (one instruction per
