@@ -88,9 +88,8 @@ def free_ranges(dt, plat, sdk_memory, fixed_regions):
     """RAM the board's device tree has below or above all of seL4's memory (its memory list in the
     SDK's platform_gen.json), that no reserved-memory node or /memreserve/ keeps, and that no
     memory region of the system has at a fixed physical address: [(start, end)], lowest first.
-    A hole between seL4's memory ranges is not free: seL4's own device tree for the board carves
-    such holes out for firmware (i.MX8MM: 0xb8000000..0xb8400000), which the board DTB may not
-    say."""
+    A hole between seL4's memory ranges is not free: seL4's own device tree for the board made it
+    (i.MX8MM: 0xb8000000..0xb8400000), for reasons the board DTB need not say."""
     free = [(a, a + s) for a, s in plat.memory if s]
     taken = memreserve(dt.data)
     if sdk_memory:
