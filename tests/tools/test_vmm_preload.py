@@ -114,8 +114,8 @@ class PlacementTests(unittest.TestCase):
         self.assertEqual(free, [(0x48200000, 0x5f000000)])
 
     def test_a_hole_in_sel4s_memory_is_not_free(self):
-        # As on the i.MX8MM: seL4 leaves out 4 MiB between its ranges (firmware), the board DTB
-        # says nothing of it.
+        # As on the i.MX8MM: seL4 leaves out 4 MiB between its ranges, and the board DTB says
+        # nothing of them.
         dt, plat = self.board()
         free = preload.free_ranges(dt, plat, [(0x40000000, 0x58000000), (0x58400000, 0x60000000),
                                               (0x70000000, 0xc0000000)], [])
