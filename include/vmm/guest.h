@@ -19,6 +19,12 @@ struct linux_image_info {
     uint64_t image_size; /* memory the kernel needs from its load address, BSS included */
 };
 
+/* Bytes of an image given by its start and end in the configuration (0 when absent). */
+static inline size_t guest_image_span(const uint8_t *start, const uint8_t *end)
+{
+    return start && end > start ? (size_t)(end - start) : 0;
+}
+
 /* Check an arm64 Linux Image header. On error returns false and writes a reason to `why`. */
 bool linux_image_check(const uint8_t *img, size_t len, struct linux_image_info *info, char *why,
                        size_t why_len);

@@ -7,11 +7,6 @@
 
 #define MIB (1024u * 1024u)
 
-static size_t span(const uint8_t *start, const uint8_t *end)
-{
-    return start && end > start ? (size_t)(end - start) : 0;
-}
-
 struct placed {
     const char *name;
     uint64_t addr, size;
@@ -32,11 +27,11 @@ static bool check_inside_ram(const struct vmm_config *cfg, const struct placed *
 
 bool guest_plan(const struct vmm_config *cfg, struct guest_layout *out, char *why, size_t why_len)
 {
-    size_t ksize = span(cfg->kernel, cfg->kernel_end);
+    size_t ksize = guest_image_span(cfg->kernel, cfg->kernel_end);
     const uint8_t *header = cfg->kernel;
     uint8_t inflated_header[64];
-    size_t dsize = span(cfg->dtb, cfg->dtb_end);
-    size_t isize = span(cfg->initrd, cfg->initrd_end);
+    size_t dsize = guest_image_span(cfg->dtb, cfg->dtb_end);
+    size_t isize = guest_image_span(cfg->initrd, cfg->initrd_end);
     char reason[160];
 
     vmm_memset(out, 0, sizeof(*out));
@@ -137,7 +132,7 @@ bool guest_copy_images(const struct vmm_config *cfg, const struct guest_layout *
 {
     uint8_t *base = ram;
     uint8_t *kdst = base + (layout->kernel_addr - cfg->ram_base);
-    size_t ksize = span(cfg->kernel, cfg->kernel_end);
+    size_t ksize = guest_image_span(cfg->kernel, cfg->kernel_end);
     if (cfg->kernel_gzip) {
         const char *err;
         size_t got;

@@ -1,5 +1,6 @@
 /* Checking guest images the boot loader placed (vmm/guest_images.h) before any of them is used. */
 #include <vmm/config.h>
+#include <vmm/guest.h>
 #include <vmm/guest_images.h>
 #include <vmm/log.h>
 #include <vmm/util.h>
@@ -8,11 +9,6 @@
 static uint64_t offset_of(const struct vmm_preloaded_images *p, const uint8_t *at)
 {
     return at ? (uint64_t)((uintptr_t)at - (uintptr_t)p->base) : 0;
-}
-
-static uint64_t length_of(const uint8_t *start, const uint8_t *end)
-{
-    return start && end > start ? (uint64_t)(end - start) : 0;
 }
 
 bool guest_images_check(const struct vmm_config *cfg, char *why, size_t why_len)
@@ -48,12 +44,12 @@ bool guest_images_check(const struct vmm_config *cfg, char *why, size_t why_len)
     }
     /* The same build wrote both, so a mismatch here means a corrupt header: still refused. */
     if (h.total_size > p->size || h.kernel_offset != offset_of(p, cfg->kernel) ||
-        h.kernel_size != length_of(cfg->kernel, cfg->kernel_end) ||
+        h.kernel_size != guest_image_span(cfg->kernel, cfg->kernel_end) ||
         !range_inside(h.kernel_offset, h.kernel_size, 0, h.total_size) ||
         (h.initrd_size && (h.initrd_offset != offset_of(p, cfg->initrd) ||
-                           h.initrd_size != length_of(cfg->initrd, cfg->initrd_end) ||
+                           h.initrd_size != guest_image_span(cfg->initrd, cfg->initrd_end) ||
                            !range_inside(h.initrd_offset, h.initrd_size, 0, h.total_size))) ||
-        (!h.initrd_size && length_of(cfg->initrd, cfg->initrd_end))) {
+        (!h.initrd_size && guest_image_span(cfg->initrd, cfg->initrd_end))) {
         fmt_format(why, why_len,
                    "guest images at physical 0x%llx: their header does not match this build's "
                    "(kernel 0x%llx+0x%llx, initrd 0x%llx+0x%llx, %llu bytes)",
