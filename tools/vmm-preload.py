@@ -33,19 +33,11 @@ def sdk_memory(path):
         raise ToolError("%s: no memory list of the form [{start, end}]" % path)
 
 
-def fixed_regions(path):
+def read_system(path):
     try:
-        root = ET.parse(path).getroot()
+        return ET.parse(path).getroot()
     except (ET.ParseError, OSError) as e:
         raise ToolError("%s: cannot read the expanded system: %s" % (path, e))
-    regions = []
-    for mr in root.iter("memory_region"):
-        phys = mr.get("phys_addr")
-        if phys:
-            regions.append(sysfile.MemoryRegion(
-                mr.get("name"), sysfile.parse_int(mr.get("size"), "size", path),
-                sysfile.parse_int(phys, "phys_addr", path), 0))
-    return root, regions
 
 
 def add_region(root, info, paddr, path):
@@ -69,9 +61,13 @@ def add_region(root, info, paddr, path):
 def place(args):
     dt = fdt.load(args.board_dtb)
     plat = platform.Platform(dt)
-    root, fixed = fixed_regions(args.system)
+    root = read_system(args.system)
     infos = [read_json(p, "a VM's preloaded images") for p in args.info]
-    free = preload.free_ranges(dt, plat, sdk_memory(args.sdk_platform), fixed)
+    if not infos:
+        raise ToolError("%s: no VM's preloaded images to place" % args.system)
+    # Every region of the system (sysfile reads them all), those at fixed addresses taken.
+    regions = sysfile.VmmSystem(args.system, infos[0]["vm"]).regions.values()
+    free = preload.free_ranges(dt, plat, sdk_memory(args.sdk_platform), regions)
     where = preload.place(free, [(i["vm"], i["size"]) for i in infos],
                           "%s (seL4's memory from %s)" % (args.board_name, args.sdk_platform))
     for info in infos:
