@@ -204,7 +204,11 @@ static void after(void)
                 if (j == ring_tail_of(now, CONN_RX_FREE))
                     fail("an RX_ACTIVE entry matches no RX_FREE entry taken", p);
                 g = entry(old, CONN_RX_FREE, j++);
-            } while (g.offset != f.offset || g.id != f.id);
+                /* The switch skips a buffer that cannot hold the frame, and a skipped one may
+                 * carry the same offset and id as the one it fills: only a buffer it could fill
+                 * matches. */
+            } while (g.offset != f.offset || g.id != f.id || g.len < f.len ||
+                     g.len > NET_BUF_SIZE || !ring_entry_inside(&g, DATA));
             if (f.len < NET_MIN_FRAME || f.len > NET_MAX_FRAME || f.len > g.len ||
                 !ring_entry_inside(&f, DATA))
                 fail("an RX_ACTIVE entry of a bad length", p);
